@@ -1,0 +1,31 @@
+// conv2d bias gradient: db[c] = Σ_{n, s} dy[n, c, s] over an [N, C, S] view.
+// One workgroup per channel: WG invocations stride over the N·S values, then a tree
+// reduction in workgroup memory (log2(WG) barriers, one per halving).
+
+override WG: u32 = 64;
+
+struct Params { n: u32, c: u32, s: u32 }
+
+@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read_write> db: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;
+
+var<workgroup> partial: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let ch = wid.x;
+  let total = p.n * p.s;
+  var sum = 0.0;
+  for (var i = lid; i < total; i += WG) {
+    let n = i / p.s;
+    sum += dy[(n * p.c + ch) * p.s + i % p.s];
+  }
+  partial[lid] = sum;
+  workgroupBarrier();
+  for (var half = WG / 2u; half > 0u; half /= 2u) {
+    if (lid < half) { partial[lid] += partial[lid + half]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u) { db[ch] = partial[0]; }
+}

@@ -1,0 +1,93 @@
+// GEMM: C[b] = op(A[b]) · op(B[b]) (+ bias[col]) (then ReLU), f32, row-major.
+// Tiling: each invocation owns a 4×4 register tile of C held as four vec4 accumulators;
+// a workgroup of WG_X × WG_Y invocations covers a (4·WG_Y) × (4·WG_X) block of C, and
+// dispatch z walks the batch. There is no workgroup memory: on the CPU emulators
+// (SwiftShader, lavapipe) a barrier costs more than the re-reads it saves, and on GPUs
+// neighbouring invocations share those reads through L1.
+// Edge tiles clamp their load indices and mask their stores, so any M, N, K work.
+// K is unrolled by 4 so that each pass issues 16 A and 16 B loads for 64 FMAs.
+
+override WG_X: u32 = 8;
+override WG_Y: u32 = 8;
+override TRANS_A: bool = false;
+override TRANS_B: bool = false;
+override HAS_BIAS: bool = false;
+override RELU: bool = false;
+
+struct Params {
+  m: u32,
+  n: u32,
+  k: u32,
+  strideA: u32, // elements between batches of A
+  strideB: u32, // 0 when B is shared by the whole batch
+  strideC: u32,
+}
+
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+@group(0) @binding(4) var<uniform> p: Params;
+
+fn loadA(base: u32, row: u32, kk: u32) -> f32 {
+  if (TRANS_A) { return a[base + kk * p.m + row]; }
+  return a[base + row * p.k + kk];
+}
+
+fn loadB(base: u32, kk: u32, cols: vec4<u32>) -> vec4<f32> {
+  if (TRANS_B) {
+    return vec4<f32>(b[base + cols.x * p.k + kk], b[base + cols.y * p.k + kk],
+                     b[base + cols.z * p.k + kk], b[base + cols.w * p.k + kk]);
+  }
+  let r = base + kk * p.n;
+  return vec4<f32>(b[r + cols.x], b[r + cols.y], b[r + cols.z], b[r + cols.w]);
+}
+
+@compute @workgroup_size(WG_X, WG_Y, 1)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let row0 = gid.y * 4u;
+  let col0 = gid.x * 4u;
+  if (row0 >= p.m || col0 >= p.n) { return; }
+  let baseA = gid.z * p.strideA;
+  let baseB = gid.z * p.strideB;
+  let last = vec2<u32>(p.m - 1u, p.n - 1u);
+  let rows = min(vec4<u32>(row0, row0 + 1u, row0 + 2u, row0 + 3u), vec4<u32>(last.x));
+  let cols = min(vec4<u32>(col0, col0 + 1u, col0 + 2u, col0 + 3u), vec4<u32>(last.y));
+
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  var acc2 = vec4<f32>(0.0);
+  var acc3 = vec4<f32>(0.0);
+  let k4 = p.k & ~3u;
+  var kk = 0u;
+  for (; kk < k4; kk += 4u) {
+    for (var u = 0u; u < 4u; u++) {
+      let bv = loadB(baseB, kk + u, cols);
+      acc0 += loadA(baseA, rows.x, kk + u) * bv;
+      acc1 += loadA(baseA, rows.y, kk + u) * bv;
+      acc2 += loadA(baseA, rows.z, kk + u) * bv;
+      acc3 += loadA(baseA, rows.w, kk + u) * bv;
+    }
+  }
+  for (; kk < p.k; kk++) {
+    let bv = loadB(baseB, kk, cols);
+    acc0 += loadA(baseA, rows.x, kk) * bv;
+    acc1 += loadA(baseA, rows.y, kk) * bv;
+    acc2 += loadA(baseA, rows.z, kk) * bv;
+    acc3 += loadA(baseA, rows.w, kk) * bv;
+  }
+
+  var bv = vec4<f32>(0.0);
+  if (HAS_BIAS) { bv = vec4<f32>(bias[cols.x], bias[cols.y], bias[cols.z], bias[cols.w]); }
+  let accs = array<vec4<f32>, 4>(acc0 + bv, acc1 + bv, acc2 + bv, acc3 + bv);
+  let baseC = gid.z * p.strideC;
+  for (var i = 0u; i < 4u; i++) {
+    let row = row0 + i;
+    if (row >= p.m) { break; }
+    var v = accs[i];
+    if (RELU) { v = max(v, vec4<f32>(0.0)); }
+    for (var j = 0u; j < 4u; j++) {
+      if (col0 + j < p.n) { c[baseC + row * p.n + col0 + j] = v[j]; }
+    }
+  }
+}

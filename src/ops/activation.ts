@@ -1,0 +1,61 @@
+// Pointwise activations: ReLU, leaky ReLU, sigmoid, tanh, forward and backward.
+import bwdWgsl from '../../shaders/activation/activation.bwd.wgsl?raw';
+import fwdWgsl from '../../shaders/activation/activation.fwd.wgsl?raw';
+import type { Dispatch, Engine } from '../runtime/engine.js';
+import { Params } from '../runtime/engine.js';
+import type { Tensor } from '../runtime/tensor.js';
+import { finiteNum } from '../shape.js';
+import { grid1d, sameEngine } from './dispatch.js';
+import { checkSame } from '../shape.js';
+
+export const activationKernels = {
+  fwd: { name: 'activation.fwd', code: fwdWgsl },
+  bwd: { name: 'activation.bwd', code: bwdWgsl },
+};
+
+export type Activation = 'relu' | 'leakyRelu' | 'sigmoid' | 'tanh';
+/** The OP override constant of activation.{fwd,bwd}.wgsl. */
+export const ACTIVATION_OP: Record<Activation, number> = { relu: 0, leakyRelu: 1, sigmoid: 2, tanh: 3 };
+/** Whether the backward pass reads the forward input (else the forward output). */
+export const BACKWARD_USES_INPUT: Record<Activation, boolean> = { relu: true, leakyRelu: true, sigmoid: false, tanh: false };
+
+export function activationFwdDispatch(engine: Engine, kind: Activation, total: number, x: GPUBuffer, y: GPUBuffer, alpha = 0): Dispatch {
+  const WG = engine.tuning.pointwise;
+  return {
+    kernel: activationKernels.fwd,
+    constants: { WG, OP: ACTIVATION_OP[kind] },
+    buffers: [x, y],
+    params: new Params().u32(total).f32(alpha).buffer(),
+    workgroups: grid1d(engine, total, WG),
+  };
+}
+
+/** `t` is x for relu/leakyRelu and y for sigmoid/tanh (see BACKWARD_USES_INPUT). */
+export function activationBwdDispatch(engine: Engine, kind: Activation, total: number, t: GPUBuffer, dy: GPUBuffer, dx: GPUBuffer, alpha = 0): Dispatch {
+  const WG = engine.tuning.pointwise;
+  return {
+    kernel: activationKernels.bwd,
+    constants: { WG, OP: ACTIVATION_OP[kind] },
+    buffers: [t, dy, dx],
+    params: new Params().u32(total).f32(alpha).buffer(),
+    workgroups: grid1d(engine, total, WG),
+  };
+}
+
+export async function activation(engine: Engine, kind: Activation, x: Tensor, alpha = 0): Promise<Tensor> {
+  if (kind === 'leakyRelu') finiteNum(kind, 'alpha', alpha);
+  sameEngine(kind, engine, x);
+  const y = engine.empty(x.shape, kind);
+  await engine.run(activationFwdDispatch(engine, kind, x.size, x.buffer, y.buffer, alpha));
+  return y;
+}
+
+export async function activationBackward(engine: Engine, kind: Activation, t: Tensor, dy: Tensor, alpha = 0): Promise<Tensor> {
+  const op = `${kind}Backward`;
+  if (kind === 'leakyRelu') finiteNum(op, 'alpha', alpha);
+  sameEngine(op, engine, t, dy);
+  checkSame(op, t.shape, dy.shape, [BACKWARD_USES_INPUT[kind] ? 'x' : 'y', 'dy']);
+  const dx = engine.empty(t.shape, op);
+  await engine.run(activationBwdDispatch(engine, kind, t.size, t.buffer, dy.buffer, dx.buffer, alpha));
+  return dx;
+}

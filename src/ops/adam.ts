@@ -1,0 +1,55 @@
+// Adam, in place over a flat range of parameters.
+import wgsl from '../../shaders/optim/adam.wgsl?raw';
+import { AttributeError } from '../errors.js';
+import type { Dispatch, Engine } from '../runtime/engine.js';
+import { Params } from '../runtime/engine.js';
+import type { Tensor } from '../runtime/tensor.js';
+import { checkSame, finiteNum } from '../shape.js';
+import { grid1d, sameEngine } from './dispatch.js';
+
+export const adamKernel = { name: 'adam', code: wgsl };
+
+export interface AdamOptions {
+  lr: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+  /** 1-based step count, for the bias corrections. */
+  step: number;
+}
+
+export function checkAdam(o: AdamOptions, op = 'adam'): Required<AdamOptions> {
+  if (!Number.isInteger(o.step) || o.step < 1) throw new AttributeError(`${op}: step must be an integer ≥ 1 (1-based), got ${o.step}.`);
+  return {
+    lr: finiteNum(op, 'lr', o.lr),
+    beta1: finiteNum(op, 'beta1', o.beta1 ?? 0.9),
+    beta2: finiteNum(op, 'beta2', o.beta2 ?? 0.999),
+    eps: finiteNum(op, 'eps', o.eps ?? 1e-8),
+    weightDecay: finiteNum(op, 'weightDecay', o.weightDecay ?? 0),
+    step: o.step,
+  };
+}
+
+export function adamDispatch(engine: Engine, total: number, grad: GPUBuffer, param: GPUBuffer, m: GPUBuffer, v: GPUBuffer, o: AdamOptions): Dispatch {
+  const WG = engine.tuning.pointwise;
+  const c = checkAdam(o);
+  return {
+    kernel: adamKernel,
+    constants: { WG },
+    buffers: [grad, param, m, v],
+    params: new Params()
+      .u32(total)
+      .f32(c.lr, c.beta1, c.beta2, c.eps, c.weightDecay, 1 - c.beta1 ** c.step, 1 - c.beta2 ** c.step)
+      .buffer(),
+    workgroups: grid1d(engine, total, WG),
+  };
+}
+
+/** Updates param, m and v in place. */
+export async function adamStep(engine: Engine, param: Tensor, grad: Tensor, m: Tensor, v: Tensor, o: AdamOptions): Promise<void> {
+  const op = 'adamStep';
+  sameEngine(op, engine, param, grad, m, v);
+  for (const [name, t] of [['grad', grad], ['m', m], ['v', v]] as const) checkSame(op, param.shape, t.shape, ['param', name]);
+  await engine.run(adamDispatch(engine, param.size, grad.buffer, param.buffer, m.buffer, v.buffer, o));
+}

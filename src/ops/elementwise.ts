@@ -1,0 +1,51 @@
+// Elementwise add, mul, scale and axpy (gradient accumulation).
+import wgsl from '../../shaders/elementwise/elementwise.wgsl?raw';
+import type { Dispatch, Engine } from '../runtime/engine.js';
+import { Params } from '../runtime/engine.js';
+import type { Tensor } from '../runtime/tensor.js';
+import { checkSame, finiteNum } from '../shape.js';
+import { grid1d, sameEngine } from './dispatch.js';
+
+export const elementwiseKernel = { name: 'elementwise', code: wgsl };
+
+/** The OP override constant of elementwise.wgsl. */
+export const ELEMENTWISE_OP = { add: 0, mul: 1, scale: 2, axpy: 3 } as const;
+export type ElementwiseOp = keyof typeof ELEMENTWISE_OP;
+
+export function elementwiseDispatch(engine: Engine, kind: ElementwiseOp, total: number, a: GPUBuffer, b: GPUBuffer, out: GPUBuffer, s = 0): Dispatch {
+  const WG = engine.tuning.pointwise;
+  return {
+    kernel: elementwiseKernel,
+    constants: { WG, OP: ELEMENTWISE_OP[kind] },
+    buffers: [a, b, out],
+    params: new Params().u32(total).f32(s).buffer(),
+    workgroups: grid1d(engine, total, WG),
+  };
+}
+
+async function binary(engine: Engine, kind: ElementwiseOp, a: Tensor, b: Tensor, s = 0): Promise<Tensor> {
+  sameEngine(kind, engine, a, b);
+  checkSame(kind, a.shape, b.shape);
+  const out = engine.empty(a.shape, kind);
+  await engine.run(elementwiseDispatch(engine, kind, a.size, a.buffer, b.buffer, out.buffer, s));
+  return out;
+}
+
+export const add = (engine: Engine, a: Tensor, b: Tensor): Promise<Tensor> => binary(engine, 'add', a, b);
+export const mul = (engine: Engine, a: Tensor, b: Tensor): Promise<Tensor> => binary(engine, 'mul', a, b);
+/** a + s·b */
+export const axpy = (engine: Engine, a: Tensor, b: Tensor, s: number): Promise<Tensor> => binary(engine, 'axpy', a, b, finiteNum('axpy', 's', s));
+
+export async function scale(engine: Engine, a: Tensor, s: number): Promise<Tensor> {
+  finiteNum('scale', 's', s);
+  sameEngine('scale', engine, a);
+  const out = engine.empty(a.shape, 'scale');
+  await engine.run(elementwiseDispatch(engine, 'scale', a.size, a.buffer, engine.dummy, out.buffer, s));
+  return out;
+}
+
+/** Gradients of a·b: (dy·b, dy·a). */
+export async function mulBackward(engine: Engine, a: Tensor, b: Tensor, dy: Tensor): Promise<{ da: Tensor; db: Tensor }> {
+  checkSame('mulBackward', a.shape, dy.shape, ['a', 'dy']);
+  return { da: await mul(engine, dy, b), db: await mul(engine, dy, a) };
+}

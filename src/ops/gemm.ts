@@ -1,0 +1,91 @@
+// GEMM: the dense layer's forward (with fused bias and ReLU) and both of its gradients.
+import gemmWgsl from '../../shaders/gemm/gemm.wgsl?raw';
+import { ShapeError, fmtShape } from '../errors.js';
+import type { Dispatch, Engine } from '../runtime/engine.js';
+import { Params } from '../runtime/engine.js';
+import type { Tensor } from '../runtime/tensor.js';
+import { REG_TILE, ceilDiv, sameEngine } from './dispatch.js';
+import { gemmGeom, gemmOutShape, type GemmAttrs, type GemmGeom } from './geometry.js';
+import { sumAxisDispatch } from './sum.js';
+
+export const gemmKernel = { name: 'gemm', code: gemmWgsl };
+
+export interface MatmulOptions extends GemmAttrs {
+  /** [N], added to every row of C. */
+  bias?: Tensor;
+  /** ReLU after the bias. */
+  relu?: boolean;
+}
+
+export function gemmDispatch(
+  engine: Engine,
+  g: GemmGeom,
+  a: GPUBuffer,
+  b: GPUBuffer,
+  c: GPUBuffer,
+  opts: { bias?: GPUBuffer; relu?: boolean; sharedA?: boolean } = {},
+): Dispatch {
+  const { WG_X, WG_Y } = engine.tuning.tiled;
+  return {
+    kernel: gemmKernel,
+    constants: { WG_X, WG_Y, TRANS_A: g.transA, TRANS_B: g.transB, HAS_BIAS: !!opts.bias, RELU: !!opts.relu },
+    buffers: [a, b, opts.bias ?? engine.dummy, c],
+    params: new Params()
+      .u32(g.m, g.n, g.k, opts.sharedA ? 0 : g.m * g.k, g.broadcastB ? 0 : g.k * g.n, g.m * g.n)
+      .buffer(),
+    workgroups: [ceilDiv(g.n, REG_TILE * WG_X), ceilDiv(g.m, REG_TILE * WG_Y), g.batch],
+  };
+}
+
+export async function matmul(engine: Engine, a: Tensor, b: Tensor, opts: MatmulOptions = {}): Promise<Tensor> {
+  const op = 'matmul';
+  const g = gemmGeom(a.shape, b.shape, opts, op);
+  sameEngine(op, engine, a, b, ...(opts.bias ? [opts.bias] : []));
+  if (opts.bias && (opts.bias.shape.length !== 1 || opts.bias.shape[0] !== g.n)) {
+    throw new ShapeError(`${op}: bias ${fmtShape(opts.bias.shape)} must be [${g.n}] for output columns N=${g.n}.`);
+  }
+  const out = engine.empty(gemmOutShape(g, a.shape.length === 3), op);
+  await engine.run(gemmDispatch(engine, g, a.buffer, b.buffer, out.buffer, { bias: opts.bias?.buffer, relu: opts.relu }));
+  return out;
+}
+
+/**
+ * Gradients of C = op(A)·op(B): dA and dB, each one GEMM with the transposes flipped.
+ * With C = A'B': dA' = dC·B'ᵀ and dB' = A'ᵀ·dC. A B shared by the batch sums its gradient over it.
+ */
+export async function matmulBackward(
+  engine: Engine,
+  a: Tensor,
+  b: Tensor,
+  dy: Tensor,
+  attrs: GemmAttrs = {},
+): Promise<{ da: Tensor; db: Tensor }> {
+  const op = 'matmulBackward';
+  const g = gemmGeom(a.shape, b.shape, attrs, op);
+  sameEngine(op, engine, a, b, dy);
+  const yShape = gemmOutShape(g, a.shape.length === 3);
+  if (fmtShape(dy.shape) !== fmtShape(yShape)) {
+    throw new ShapeError(`${op}: dy ${fmtShape(dy.shape)} must match the output shape ${fmtShape(yShape)}.`);
+  }
+  const { transA, transB, batch, m, n, k } = g;
+  const shared = g.broadcastB; // B is 2-D and shared by every batch of A
+  const geom = (x: Pick<GemmGeom, 'm' | 'n' | 'k' | 'transA' | 'transB'>): GemmGeom => ({ ...x, batch, broadcastB: false });
+  const da = engine.empty(a.shape, op);
+  const dbAll = engine.empty(shared ? [batch, ...b.shape] : b.shape, op);
+  const ds: Dispatch[] = [];
+  if (!transA) {
+    ds.push(gemmDispatch(engine, { ...geom({ m, n: k, k: n, transA: false, transB: !transB }), broadcastB: shared }, dy.buffer, b.buffer, da.buffer));
+  } else {
+    ds.push(gemmDispatch(engine, geom({ m: k, n: m, k: n, transA: transB, transB: true }), b.buffer, dy.buffer, da.buffer, { sharedA: shared }));
+  }
+  if (!transB) ds.push(gemmDispatch(engine, geom({ m: k, n, k: m, transA: !transA, transB: false }), a.buffer, dy.buffer, dbAll.buffer));
+  else ds.push(gemmDispatch(engine, geom({ m: n, n: k, k: m, transA: true, transB: transA }), dy.buffer, a.buffer, dbAll.buffer));
+  let db = dbAll;
+  if (shared) {
+    db = engine.empty(b.shape, op);
+    ds.push(sumAxisDispatch(engine, dbAll.buffer, db.buffer, 1, batch, b.shape[0]! * b.shape[1]!));
+  }
+  await engine.run(...ds);
+  if (shared) dbAll.dispose();
+  return { da, db };
+}

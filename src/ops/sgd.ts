@@ -1,0 +1,44 @@
+// SGD with momentum and weight decay, in place over a flat range of parameters.
+import wgsl from '../../shaders/optim/sgd.wgsl?raw';
+import type { Dispatch, Engine } from '../runtime/engine.js';
+import { Params } from '../runtime/engine.js';
+import type { Tensor } from '../runtime/tensor.js';
+import { checkSame, finiteNum } from '../shape.js';
+import { grid1d, sameEngine } from './dispatch.js';
+
+export const sgdKernel = { name: 'sgd', code: wgsl };
+
+export interface SgdOptions {
+  lr: number;
+  momentum?: number;
+  weightDecay?: number;
+}
+
+export function checkSgd(o: SgdOptions, op = 'sgd'): Required<SgdOptions> {
+  return {
+    lr: finiteNum(op, 'lr', o.lr),
+    momentum: finiteNum(op, 'momentum', o.momentum ?? 0),
+    weightDecay: finiteNum(op, 'weightDecay', o.weightDecay ?? 0),
+  };
+}
+
+export function sgdDispatch(engine: Engine, total: number, grad: GPUBuffer, param: GPUBuffer, velocity: GPUBuffer, o: SgdOptions): Dispatch {
+  const WG = engine.tuning.pointwise;
+  const c = checkSgd(o);
+  return {
+    kernel: sgdKernel,
+    constants: { WG },
+    buffers: [grad, param, velocity],
+    params: new Params().u32(total).f32(c.lr, c.momentum, c.weightDecay).buffer(),
+    workgroups: grid1d(engine, total, WG),
+  };
+}
+
+/** Updates param and velocity in place. */
+export async function sgdStep(engine: Engine, param: Tensor, grad: Tensor, velocity: Tensor, o: SgdOptions): Promise<void> {
+  const op = 'sgdStep';
+  sameEngine(op, engine, param, grad, velocity);
+  checkSame(op, param.shape, grad.shape, ['param', 'grad']);
+  checkSame(op, param.shape, velocity.shape, ['param', 'velocity']);
+  await engine.run(sgdDispatch(engine, param.size, grad.buffer, param.buffer, velocity.buffer, o));
+}

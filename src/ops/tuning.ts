@@ -1,0 +1,21 @@
+// Workgroup sizes per kernel family, chosen per adapter. CPU emulators (SwiftShader,
+// lavapipe) run one invocation at a time per thread and gain nothing from large
+// workgroups; GPUs want 64–256 invocations to hide latency. The values feed WGSL
+// `override` constants; bench/kernels.ts measures the alternatives.
+
+export interface Tuning {
+  /** gemm / conv2d register-tiled kernels: workgroup of x × y invocations. */
+  tiled: { WG_X: number; WG_Y: number };
+  /** conv2d kernels use pixels along x and channels along y. */
+  conv: { WG_X: number; WG_Y: number };
+  /** One-invocation-per-element kernels. */
+  pointwise: number;
+  /** Workgroup-reduction kernels (power of two). */
+  reduce: number;
+}
+
+export function defaultTuning(isCpuAdapter: boolean): Tuning {
+  return isCpuAdapter
+    ? { tiled: { WG_X: 8, WG_Y: 8 }, conv: { WG_X: 16, WG_Y: 4 }, pointwise: 64, reduce: 64 }
+    : { tiled: { WG_X: 16, WG_Y: 8 }, conv: { WG_X: 32, WG_Y: 4 }, pointwise: 256, reduce: 256 };
+}

@@ -1,0 +1,57 @@
+// CPU reference for one Adam step (Kingma & Ba, with bias correction; weight decay as L2 on the gradient, not AdamW).
+import { AttributeError } from '../errors.js';
+import { checkSame, finiteNum, posInt } from '../shape.js';
+import type { HostTensor } from './tensor.js';
+
+export interface AdamOptions {
+  /** Learning rate. */
+  lr: number;
+  /** Decay of the first moment. Default 0.9. */
+  beta1?: number;
+  /** Decay of the second moment. Default 0.999. */
+  beta2?: number;
+  /** Added to sqrt(v̂) in the denominator. Default 1e-8. */
+  eps?: number;
+  /** L2 penalty added to the gradient. Default 0. */
+  weightDecay?: number;
+  /** 1-based step number, for bias correction. */
+  step: number;
+}
+
+function beta(name: string, v: number): number {
+  finiteNum('adamStep', name, v);
+  if (v < 0 || v >= 1) throw new AttributeError(`adamStep: ${name} must be in [0, 1), got ${v}.`);
+  return v;
+}
+
+/**
+ * g = grad + wd·param; m = β1·m + (1 − β1)·g; v = β2·v + (1 − β2)·g²;
+ * m̂ = m / (1 − β1^t); v̂ = v / (1 − β2^t); param = param − lr·m̂ / (sqrt(v̂) + eps).
+ */
+export function adamStep(
+  param: HostTensor,
+  grad: HostTensor,
+  m: HostTensor,
+  v: HostTensor,
+  o: AdamOptions,
+): { param: HostTensor; m: HostTensor; v: HostTensor } {
+  checkSame('adamStep', param.shape, grad.shape, ['param', 'grad']);
+  checkSame('adamStep', param.shape, m.shape, ['param', 'm']);
+  checkSame('adamStep', param.shape, v.shape, ['param', 'v']);
+  const lr = finiteNum('adamStep', 'lr', o.lr);
+  const b1 = beta('beta1', o.beta1 ?? 0.9);
+  const b2 = beta('beta2', o.beta2 ?? 0.999);
+  const eps = finiteNum('adamStep', 'eps', o.eps ?? 1e-8);
+  const wd = finiteNum('adamStep', 'weightDecay', o.weightDecay ?? 0);
+  const t = posInt('adamStep', 'step', o.step);
+  const g = grad.data.map((gi, i) => gi + wd * param.data[i]!);
+  const m2 = m.data.map((mi, i) => b1 * mi + (1 - b1) * g[i]!);
+  const v2 = v.data.map((vi, i) => b2 * vi + (1 - b2) * g[i]! * g[i]!);
+  const p2 = param.data.map((pi, i) => {
+    const mHat = m2[i]! / (1 - b1 ** t);
+    const vHat = v2[i]! / (1 - b2 ** t);
+    return pi - (lr * mHat) / (Math.sqrt(vHat) + eps);
+  });
+  const shape = [...param.shape];
+  return { param: { shape, data: p2 }, m: { shape: [...shape], data: m2 }, v: { shape: [...shape], data: v2 } };
+}

@@ -1,0 +1,29 @@
+// CPU reference for one SGD step with momentum and L2 weight decay, PyTorch semantics (no dampening, no Nesterov).
+import { checkSame, finiteNum } from '../shape.js';
+import type { HostTensor } from './tensor.js';
+
+export interface SgdOptions {
+  /** Learning rate. */
+  lr: number;
+  /** Momentum factor. Default 0 (plain SGD). */
+  momentum?: number;
+  /** L2 penalty added to the gradient. Default 0. */
+  weightDecay?: number;
+}
+
+/** g = grad + wd·param; v = momentum·v + g; param = param − lr·v. Returns new tensors. */
+export function sgdStep(
+  param: HostTensor,
+  grad: HostTensor,
+  velocity: HostTensor,
+  o: SgdOptions,
+): { param: HostTensor; velocity: HostTensor } {
+  checkSame('sgdStep', param.shape, grad.shape, ['param', 'grad']);
+  checkSame('sgdStep', param.shape, velocity.shape, ['param', 'velocity']);
+  const lr = finiteNum('sgdStep', 'lr', o.lr);
+  const momentum = finiteNum('sgdStep', 'momentum', o.momentum ?? 0);
+  const wd = finiteNum('sgdStep', 'weightDecay', o.weightDecay ?? 0);
+  const v = velocity.data.map((vi, i) => momentum * vi + grad.data[i]! + wd * param.data[i]!);
+  const p = param.data.map((pi, i) => pi - lr * v[i]!);
+  return { param: { shape: [...param.shape], data: p }, velocity: { shape: [...param.shape], data: v } };
+}

@@ -1,0 +1,321 @@
+// The WebGPU engine: owns the device, the buffer pool and the pipeline cache, and
+// runs kernels. Ops (src/ops/*) build on `run`; the executor records with `encode`.
+import { DeviceError, DeviceLimitError, DisposedError, NonFiniteError, ShapeError, fmtShape } from '../errors.js';
+import { checkShape, sizeOf, type Shape } from '../shape.js';
+import { BufferPool, type PoolStats } from './buffer-pool.js';
+import { acquireDevice, describeAdapter, type AcquireOptions, type AdapterSummary } from './device.js';
+import { PipelineCache, type Constants } from './pipeline-cache.js';
+import { Tensor } from './tensor.js';
+import { defaultTuning, type Tuning } from '../ops/tuning.js';
+
+/** A WGSL kernel: its file name and source. The entry point is always `main`. */
+export interface Kernel {
+  name: string;
+  code: string;
+}
+
+export interface Dispatch {
+  kernel: Kernel;
+  constants?: Constants;
+  /** Storage buffers in binding order: inputs, then outputs. The uniform params go last. */
+  buffers: GPUBuffer[];
+  params?: ArrayBuffer;
+  workgroups: readonly [number, number, number];
+}
+
+const STORAGE = 0x80 | 0x08 | 0x04; // STORAGE | COPY_DST | COPY_SRC
+const UNIFORM = 0x40 | 0x08; // UNIFORM | COPY_DST
+const READBACK = 0x01 | 0x08; // MAP_READ | COPY_DST
+
+/** Packs a uniform `Params` struct: u32 and f32 fields, 4 bytes each, in order. */
+export class Params {
+  private words: Array<['u' | 'i' | 'f', number]> = [];
+  u32(...v: number[]): this {
+    for (const x of v) this.words.push(['u', x]);
+    return this;
+  }
+  i32(...v: number[]): this {
+    for (const x of v) this.words.push(['i', x]);
+    return this;
+  }
+  f32(...v: number[]): this {
+    for (const x of v) this.words.push(['f', x]);
+    return this;
+  }
+  buffer(): ArrayBuffer {
+    const n = Math.max(4, Math.ceil(this.words.length / 4) * 4); // 16-byte multiple
+    const dv = new DataView(new ArrayBuffer(n * 4));
+    this.words.forEach(([t, v], i) => {
+      if (t === 'u') dv.setUint32(i * 4, v, true);
+      else if (t === 'i') dv.setInt32(i * 4, v, true);
+      else dv.setFloat32(i * 4, v, true);
+    });
+    return dv.buffer;
+  }
+}
+
+export interface EngineOptions extends AcquireOptions {
+  /** Free pooled buffers above this many bytes are destroyed (default 512 MiB). */
+  maxPooledBytes?: number;
+  /** Override workgroup sizes (default: chosen from the adapter). */
+  tuning?: Partial<Tuning>;
+}
+
+export class Engine {
+  readonly pool: BufferPool;
+  readonly pipelines: PipelineCache;
+  readonly limits: GPUSupportedLimits;
+  readonly hasTimestamps: boolean;
+  /** Why the device was lost, once it is. */
+  lostReason: string | null = null;
+  private destroyed = false;
+  private scopes: Set<Tensor>[] = [];
+  private lostListeners: Array<(reason: string) => void> = [];
+  /** A 16-byte buffer bound where a kernel's optional input is absent. */
+  readonly dummy: GPUBuffer;
+  /** Workgroup sizes for this adapter (see ops/tuning.ts). */
+  tuning: Tuning;
+
+  private constructor(
+    readonly device: GPUDevice,
+    readonly adapterInfo: AdapterSummary,
+    private readonly gpu: GPU,
+    opts: EngineOptions,
+  ) {
+    this.pool = new BufferPool(device, opts.maxPooledBytes);
+    this.pipelines = new PipelineCache(device);
+    this.limits = device.limits;
+    this.hasTimestamps = device.features.has('timestamp-query');
+    this.tuning = { ...defaultTuning(adapterInfo.isFallbackAdapter), ...opts.tuning };
+    this.dummy = device.createBuffer({ size: 16, usage: STORAGE, label: 'dummy' });
+    device.lost.then((info) => {
+      if (this.destroyed) return;
+      this.lostReason = `${info.reason}: ${info.message}`;
+      for (const l of this.lostListeners) l(this.lostReason);
+    });
+  }
+
+  static async create(opts: EngineOptions = {}): Promise<Engine> {
+    const { gpu, device, info } = await acquireDevice(opts);
+    return new Engine(device, info, gpu, opts);
+  }
+
+  /** Adapter in words, e.g. "google / swiftshader / … (dawn-node, CPU fallback)". */
+  describe(): string {
+    return describeAdapter(this.adapterInfo);
+  }
+
+  /** The GPU object this engine came from (kept so Dawn's instance outlives the device). */
+  get gpuInstance(): GPU {
+    return this.gpu;
+  }
+
+  onLost(listener: (reason: string) => void): void {
+    this.lostListeners.push(listener);
+  }
+
+  checkAlive(op: string): void {
+    if (this.destroyed) throw new DeviceError(`${op}: this engine was destroyed; create a new one with Engine.create().`);
+    if (this.lostReason) {
+      throw new DeviceError(
+        `${op}: the GPU device was lost (${this.lostReason}); create a new engine and reload from your last checkpoint.`,
+      );
+    }
+  }
+
+  /** Refuses a buffer the device cannot bind, before anything is allocated. */
+  checkBytes(op: string, shape: Shape, bytes: number): void {
+    const max = Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize);
+    if (bytes > max) {
+      throw new DeviceLimitError(
+        `${op}: tensor ${fmtShape(shape)} needs ${bytes} bytes, over this device's limit of ${max} bytes per storage binding; ` +
+          'use a smaller batch or split the tensor.',
+      );
+    }
+  }
+
+  /** An uninitialised tensor (its contents are whatever the pooled buffer held). */
+  empty(shape: Shape, op = 'tensor'): Tensor {
+    this.checkAlive(op);
+    checkShape(op, 'tensor', shape);
+    const bytes = sizeOf(shape) * 4;
+    this.checkBytes(op, shape, bytes);
+    const t = new Tensor(this, [...shape], this.pool.acquire(bytes, STORAGE));
+    this.scopes.at(-1)?.add(t);
+    return t;
+  }
+
+  /** Uploads data (checked finite unless allowNonFinite). */
+  tensor(data: ArrayLike<number>, shape: Shape, opts: { allowNonFinite?: boolean } = {}): Tensor {
+    checkShape('tensor', 'tensor', shape);
+    if (data.length !== sizeOf(shape)) {
+      throw new ShapeError(`tensor: ${data.length} values do not fill shape ${fmtShape(shape)} (${sizeOf(shape)} values).`);
+    }
+    const f32 = data instanceof Float32Array ? data : Float32Array.from(data);
+    if (!opts.allowNonFinite) {
+      for (let i = 0; i < f32.length; i++) {
+        if (!Number.isFinite(f32[i]!)) {
+          throw new NonFiniteError(
+            `tensor: value ${f32[i]} at flat index ${i} of shape ${fmtShape(shape)} is not finite (or overflows f32); clean the data, or pass { allowNonFinite: true }.`,
+          );
+        }
+      }
+    }
+    const t = this.empty(shape);
+    this.device.queue.writeBuffer(t.buffer, 0, f32.buffer, f32.byteOffset, f32.byteLength);
+    return t;
+  }
+
+  zeros(shape: Shape): Tensor {
+    const t = this.empty(shape, 'zeros');
+    const enc = this.device.createCommandEncoder();
+    enc.clearBuffer(t.buffer, 0, t.byteSize);
+    this.device.queue.submit([enc.finish()]);
+    return t;
+  }
+
+  /** Overwrites a tensor's contents. */
+  write(t: Tensor, data: Float32Array): void {
+    if (data.length !== t.size) throw new ShapeError(`write: ${data.length} values for tensor ${fmtShape(t.shape)}.`);
+    this.checkAlive('write');
+    this.device.queue.writeBuffer(t.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  async read(t: Tensor): Promise<Float32Array> {
+    return this.readBuffer(t.buffer, t.byteSize);
+  }
+
+  async readBuffer(src: GPUBuffer, bytes: number, offset = 0): Promise<Float32Array> {
+    this.checkAlive('read');
+    const staging = this.pool.acquire(bytes, READBACK);
+    const enc = this.device.createCommandEncoder();
+    enc.copyBufferToBuffer(src, offset, staging, 0, bytes);
+    this.device.queue.submit([enc.finish()]);
+    try {
+      await staging.mapAsync(GPUMapMode.READ, 0, bytes);
+      const out = new Float32Array(staging.getMappedRange(0, bytes).slice(0));
+      staging.unmap();
+      return out;
+    } catch (e) {
+      this.checkAlive('read');
+      throw e;
+    } finally {
+      this.pool.release(staging);
+    }
+  }
+
+  /** Compiles (or finds) a kernel's pipeline. */
+  pipeline(kernel: Kernel, constants: Constants = {}): Promise<GPUComputePipeline> {
+    return this.pipelines.get(kernel.name, kernel.code, constants);
+  }
+
+  private checkWorkgroups(d: Dispatch): void {
+    const max = this.limits.maxComputeWorkgroupsPerDimension;
+    if (d.workgroups.some((n) => n > max)) {
+      throw new DeviceLimitError(
+        `${d.kernel.name}: dispatch [${d.workgroups.join(', ')}] workgroups is over this device's ${max} per dimension; use a smaller batch.`,
+      );
+    }
+  }
+
+  /** Records one dispatch into a pass; the pipeline must be compiled (see `pipeline`). */
+  encode(pass: GPUComputePassEncoder, pipe: GPUComputePipeline, d: Dispatch, uniform?: GPUBuffer): void {
+    this.checkWorkgroups(d);
+    if (d.workgroups.some((n) => n === 0)) return;
+    const entries: GPUBindGroupEntry[] = d.buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
+    if (uniform) entries.push({ binding: entries.length, resource: { buffer: uniform } });
+    pass.setPipeline(pipe);
+    pass.setBindGroup(0, this.device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries }));
+    pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
+  }
+
+  /** Uniform buffer holding `params`, from the pool; release it after the submit. */
+  uniform(params: ArrayBuffer): GPUBuffer {
+    const u = this.pool.acquire(params.byteLength, UNIFORM);
+    this.device.queue.writeBuffer(u, 0, params);
+    return u;
+  }
+
+  /** Runs dispatches in order, in one command buffer. */
+  async run(...dispatches: Dispatch[]): Promise<void> {
+    this.checkAlive(dispatches[0]?.kernel.name ?? 'run');
+    for (const d of dispatches) this.checkWorkgroups(d);
+    const pipes = await Promise.all(dispatches.map((d) => this.pipeline(d.kernel, d.constants)));
+    this.checkAlive(dispatches[0]?.kernel.name ?? 'run');
+    const uniforms: GPUBuffer[] = [];
+    const enc = this.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    dispatches.forEach((d, i) => {
+      const u = d.params ? this.uniform(d.params) : undefined;
+      if (u) uniforms.push(u);
+      this.encode(pass, pipes[i]!, d, u);
+    });
+    pass.end();
+    this.device.queue.submit([enc.finish()]);
+    // Safe to recycle now: later writes to these buffers are queued after this submit.
+    for (const u of uniforms) this.pool.release(u);
+  }
+
+  /** Waits until the GPU has finished all submitted work. */
+  async sync(): Promise<void> {
+    await this.device.queue.onSubmittedWorkDone();
+  }
+
+  /**
+   * Runs fn and disposes every tensor created inside it, except those it returns
+   * (a tensor, or an array or object of tensors). Scopes must not interleave.
+   */
+  async scope<T>(fn: () => Promise<T> | T): Promise<T> {
+    const mine = new Set<Tensor>();
+    this.scopes.push(mine);
+    let result: T;
+    try {
+      result = await fn();
+    } finally {
+      this.scopes.pop();
+    }
+    const keep = new Set<Tensor>();
+    const collect = (v: unknown): void => {
+      if (v instanceof Tensor) keep.add(v);
+      else if (Array.isArray(v)) v.forEach(collect);
+      else if (v && typeof v === 'object') Object.values(v).forEach(collect);
+    };
+    collect(result);
+    for (const t of mine) {
+      if (keep.has(t)) this.scopes.at(-1)?.add(t);
+      else if (!t.isDisposed) t.dispose();
+    }
+    return result;
+  }
+
+  /** Forget a tensor in the current scopes, so that a scope end does not dispose it. */
+  keep(t: Tensor): Tensor {
+    for (const s of this.scopes) s.delete(t);
+    return t;
+  }
+
+  memory(): PoolStats {
+    return this.pool.snapshot();
+  }
+
+  get isDestroyed(): boolean {
+    return this.destroyed;
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.pool.destroy();
+    this.dummy.destroy();
+    this.device.destroy();
+  }
+
+  /** @internal Called by Tensor.dispose. */
+  releaseTensor(t: Tensor, buffer: GPUBuffer): void {
+    if (this.destroyed) return;
+    for (const s of this.scopes) s.delete(t);
+    this.pool.release(buffer);
+  }
+}
+
+export { DisposedError };

@@ -1,0 +1,72 @@
+import { AttributeError, ShapeError, fmtShape } from './errors.js';
+
+export type Shape = readonly number[];
+
+export function sizeOf(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function sameShape(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** Every dimension a positive integer. */
+export function checkShape(op: string, what: string, shape: Shape): void {
+  if (!Array.isArray(shape) || shape.length === 0 || !shape.every((d) => Number.isInteger(d) && d > 0)) {
+    throw new ShapeError(
+      `${op}: ${what} shape ${fmtShape(shape)} is invalid; every dimension must be a positive integer.`,
+    );
+  }
+}
+
+export function checkRank(op: string, what: string, shape: Shape, rank: number, layout: string): void {
+  checkShape(op, what, shape);
+  if (shape.length !== rank) {
+    throw new ShapeError(`${op}: ${what} must be rank ${rank} (${layout}), got ${fmtShape(shape)}.`);
+  }
+}
+
+export function checkSame(op: string, a: Shape, b: Shape, names = ['a', 'b']): void {
+  if (!sameShape(a, b)) {
+    throw new ShapeError(
+      `${op}: ${names[0]} ${fmtShape(a)} and ${names[1]} ${fmtShape(b)} must have the same shape.`,
+    );
+  }
+}
+
+/** A positive integer attribute. */
+export function posInt(op: string, name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
+    throw new AttributeError(`${op}: ${name} must be a positive integer, got ${String(v)}.`);
+  }
+  return v;
+}
+
+/** A non-negative integer attribute. */
+export function nonNegInt(op: string, name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+    throw new AttributeError(`${op}: ${name} must be a non-negative integer, got ${String(v)}.`);
+  }
+  return v;
+}
+
+export function finiteNum(op: string, name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) {
+    throw new AttributeError(`${op}: ${name} must be a finite number, got ${String(v)}.`);
+  }
+  return v;
+}
+
+/** A pair from a number or [h, w]. */
+export function pair(op: string, name: string, v: number | readonly [number, number], check = posInt): [number, number] {
+  if (typeof v === 'number') {
+    const x = check(op, name, v);
+    return [x, x];
+  }
+  if (!Array.isArray(v) || v.length !== 2) {
+    throw new AttributeError(`${op}: ${name} must be a number or [h, w], got ${JSON.stringify(v)}.`);
+  }
+  return [check(op, `${name}[0]`, v[0]), check(op, `${name}[1]`, v[1])];
+}

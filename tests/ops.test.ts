@@ -1,0 +1,311 @@
+// The shared op suite: every op, forward and backward, on WebGPU against the CPU
+// reference, on seeded random inputs. One row per (op, attrs, shapes).
+//
+// Tolerance: |gpu − ref| ≤ atol + rtol·|ref|, with ref in float64 and gpu in f32.
+// A K-term dot product of values in [−1, 1] has a sum of size ≈ √K/3 and an f32
+// rounding error of ≈ ε·√K·√K/3 = ε·K/3 (ε = 6e-8), i.e. 2e-8·K. We allow 1e-6·K + 1e-5:
+// 50× headroom for summation order and the emulators' non-fused multiply-adds, yet a
+// wrong index (an error of order 0.1) still fails. Pointwise ops use K = 1.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CpuBackend, type AnyTensor, type Backend } from '../src/backend.js';
+import type { Conv2dAttrs, Pool2dAttrs } from '../src/ops/geometry.js';
+import { conv2dGeom } from '../src/ops/geometry.js';
+import { sizeOf } from '../src/shape.js';
+import { gpuBackend } from './helpers/gpu.js';
+import { rng } from './helpers/rng.js';
+
+type Inputs<T> = Record<string, T>;
+interface InputSpec {
+  shape: number[];
+  /** 'uniform' in [-1, 1) (default), 'labels' (class indices < classes), 'distinct' (no ties), 'positive'. */
+  kind?: 'uniform' | 'labels' | 'distinct' | 'positive' | 'awayFromZero';
+  classes?: number;
+}
+interface OpCase {
+  name: string;
+  inputs: Record<string, InputSpec>;
+  /** Length of the longest reduction, for the tolerance. */
+  k: number;
+  run<T extends AnyTensor>(be: Backend<T>, x: Inputs<T>): Promise<T[]>;
+}
+
+function makeData(spec: InputSpec, seed: number): Float32Array {
+  const n = sizeOf(spec.shape);
+  const u = rng(seed);
+  const out = new Float32Array(n);
+  switch (spec.kind ?? 'uniform') {
+    case 'labels':
+      for (let i = 0; i < n; i++) out[i] = Math.floor(u() * spec.classes!);
+      break;
+    case 'distinct': {
+      // A shuffled ramp: every value different, so max pooling has no ties.
+      const idx = Array.from({ length: n }, (_, i) => i);
+      for (let i = n - 1; i > 0; i--) {
+        const j = Math.floor(u() * (i + 1));
+        [idx[i], idx[j]] = [idx[j]!, idx[i]!];
+      }
+      for (let i = 0; i < n; i++) out[i] = (idx[i]! / n) * 2 - 1;
+      break;
+    }
+    case 'positive':
+      for (let i = 0; i < n; i++) out[i] = 0.1 + u();
+      break;
+    case 'awayFromZero':
+      for (let i = 0; i < n; i++) out[i] = (u() < 0.5 ? -1 : 1) * (0.05 + u());
+      break;
+    default:
+      for (let i = 0; i < n; i++) out[i] = u() * 2 - 1;
+  }
+  return out;
+}
+
+const convShape = (x: number[], w: number[], a: Conv2dAttrs): number[] => {
+  const g = conv2dGeom(x, w, a);
+  return [g.n, g.o, g.oh, g.ow];
+};
+
+/** Four rows per conv configuration: forward (with bias and ReLU), dx, dw and db. */
+function convCases(label: string, x: number[], w: number[], attrs: Conv2dAttrs): OpCase[] {
+  const y = convShape(x, w, attrs);
+  const kFwd = w[1]! * w[2]! * w[3]!;
+  const kIn = (w[0]! / (attrs.groups ?? 1)) * w[2]! * w[3]!;
+  const kW = y[0]! * y[2]! * y[3]!;
+  return [
+    {
+      name: `conv2d ${label}`,
+      inputs: { x: { shape: x }, w: { shape: w }, b: { shape: [w[0]!] } },
+      k: kFwd,
+      run: async (be, t) => [await be.conv2d(t.x!, t.w!, attrs), await be.conv2d(t.x!, t.w!, { ...attrs, bias: t.b!, relu: true })],
+    },
+    {
+      name: `conv2dBackwardInput ${label}`,
+      inputs: { dy: { shape: y }, w: { shape: w } },
+      k: kIn,
+      run: async (be, t) => [await be.conv2dBackwardInput(t.dy!, t.w!, x, attrs)],
+    },
+    {
+      name: `conv2dBackwardFilter ${label}`,
+      inputs: { x: { shape: x }, dy: { shape: y } },
+      k: kW,
+      run: async (be, t) => [await be.conv2dBackwardFilter(t.x!, t.dy!, w, attrs)],
+    },
+    {
+      name: `conv2dBackwardBias ${label}`,
+      inputs: { dy: { shape: y } },
+      k: kW,
+      run: async (be, t) => [await be.conv2dBackwardBias(t.dy!)],
+    },
+  ];
+}
+
+function poolCases(label: string, x: number[], attrs: Pool2dAttrs): OpCase[] {
+  return [
+    {
+      name: `maxPool2d fwd+bwd ${label}`,
+      inputs: { x: { shape: x, kind: 'distinct' }, seed: { shape: [1] } },
+      k: 1,
+      run: async (be, t) => {
+        const y = await be.maxPool2d(t.x!, attrs);
+        const dy = be.tensor(makeData({ shape: [...y.shape] }, 99), y.shape);
+        return [y, await be.maxPool2dBackward(t.x!, dy, attrs)];
+      },
+    },
+    {
+      name: `avgPool2d fwd+bwd ${label}`,
+      inputs: { x: { shape: x } },
+      k: 16,
+      run: async (be, t) => {
+        const y = await be.avgPool2d(t.x!, attrs);
+        const dy = be.tensor(makeData({ shape: [...y.shape] }, 98), y.shape);
+        return [y, await be.avgPool2dBackward(dy, x, attrs)];
+      },
+    },
+  ];
+}
+
+function gemmCases(label: string, a: number[], b: number[], o: { transA?: boolean; transB?: boolean }): OpCase[] {
+  const m = o.transA ? a.at(-1)! : a.at(-2)!;
+  const k = o.transA ? a.at(-2)! : a.at(-1)!;
+  const n = o.transB ? b.at(-2)! : b.at(-1)!;
+  const yShape = a.length === 3 ? [a[0]!, m, n] : [m, n];
+  return [
+    {
+      name: `matmul ${label}`,
+      inputs: { a: { shape: a }, b: { shape: b }, bias: { shape: [n] } },
+      k,
+      run: async (be, t) => [await be.matmul(t.a!, t.b!, o), await be.matmul(t.a!, t.b!, { ...o, bias: t.bias!, relu: true })],
+    },
+    {
+      name: `matmulBackward ${label}`,
+      inputs: { a: { shape: a }, b: { shape: b }, dy: { shape: yShape } },
+      k: Math.max(m * (a.length === 3 ? a[0]! : 1), n),
+      run: async (be, t) => {
+        const { da, db } = await be.matmulBackward(t.a!, t.b!, t.dy!, o);
+        return [da, db];
+      },
+    },
+  ];
+}
+
+const cases: OpCase[] = [
+  // GEMM: sizes off every tile, vectors, transposes, batched and shared B.
+  ...gemmCases('37×29 · 29×43', [37, 29], [29, 43], {}),
+  ...gemmCases('1×1 · 1×1', [1, 1], [1, 1], {}),
+  ...gemmCases('aᵀ 19×5, b 19×7', [19, 5], [19, 7], { transA: true }),
+  ...gemmCases('b ᵀ 6×33, 9×33', [6, 33], [9, 33], { transB: true }),
+  ...gemmCases('both ᵀ', [17, 6], [5, 17], { transA: true, transB: true }),
+  ...gemmCases('batched 3×13×10 · 3×10×11', [3, 13, 10], [3, 10, 11], {}),
+  ...gemmCases('batched, shared b', [2, 9, 7], [7, 6], {}),
+  ...gemmCases('batched aᵀ, shared bᵀ', [2, 7, 9], [6, 7], { transA: true, transB: true }),
+  ...gemmCases('128×256 · 256×96', [128, 256], [256, 96], {}),
+
+  // conv2d: the standard's list of shapes.
+  ...convCases('3-ch 7×9, 5 out, 3×3, batch 2', [2, 3, 7, 9], [5, 3, 3, 3], {}),
+  ...convCases('batch 1, 1×1 kernel', [1, 6, 5, 5], [7, 6, 1, 1], {}),
+  ...convCases('stride 2, padding 1', [2, 4, 11, 10], [6, 4, 3, 3], { stride: 2, padding: 1 }),
+  ...convCases('asymmetric padding [1,0,2,1], stride [2,1]', [1, 3, 8, 9], [4, 3, 3, 2], { stride: [2, 1], padding: [1, 0, 2, 1] }),
+  ...convCases("'same', stride 2", [2, 2, 9, 7], [3, 2, 4, 4], { stride: 2, padding: 'same' }),
+  ...convCases('dilation 2, padding 2', [1, 3, 12, 11], [5, 3, 3, 3], { dilation: 2, padding: 2 }),
+  ...convCases('groups 2', [2, 6, 8, 8], [10, 3, 3, 3], { groups: 2, padding: 1 }),
+  ...convCases('depthwise (groups = channels), stride 2', [2, 5, 9, 9], [5, 1, 3, 3], { groups: 5, stride: 2, padding: 1 }),
+  ...convCases('LeNet 5×5 on 28×28', [4, 1, 28, 28], [6, 1, 5, 5], {}),
+  ...convCases('large: 64×64×32 → 64, 3×3', [1, 32, 64, 64], [64, 32, 3, 3], { padding: 1 }),
+
+  // Pooling.
+  ...poolCases('2×2 / 2 on 3-ch 9×8', [2, 3, 9, 8], { kernelSize: 2 }),
+  ...poolCases('3×3 / 2, padding 1', [1, 4, 10, 11], { kernelSize: 3, stride: 2, padding: 1 }),
+  ...poolCases('[2,3] / [1,2], same', [2, 2, 7, 9], { kernelSize: [2, 3], stride: [1, 2], padding: 'same' }),
+  {
+    name: 'globalAvgPool fwd+bwd',
+    inputs: { x: { shape: [3, 5, 6, 7] }, dy: { shape: [3, 5] } },
+    k: 42,
+    run: async (be, t) => [await be.globalAvgPool(t.x!), await be.globalAvgPoolBackward(t.dy!, [3, 5, 6, 7])],
+  },
+
+  // Activations: forward, and backward from the tensor each one needs.
+  ...(['relu', 'leakyRelu', 'sigmoid', 'tanh'] as const).map(
+    (kind): OpCase => ({
+      name: `${kind} fwd+bwd`,
+      inputs: { x: { shape: [3, 7, 5, 3], kind: 'awayFromZero' }, dy: { shape: [3, 7, 5, 3] } },
+      k: 1,
+      run: async (be, t) => {
+        const x = t.x!;
+        const dy = t.dy!;
+        switch (kind) {
+          case 'relu':
+            return [await be.relu(x), await be.reluBackward(x, dy)];
+          case 'leakyRelu':
+            return [await be.leakyRelu(x, 0.1), await be.leakyReluBackward(x, dy, 0.1)];
+          case 'sigmoid': {
+            const y = await be.sigmoid(x);
+            return [y, await be.sigmoidBackward(y, dy)];
+          }
+          case 'tanh': {
+            const y = await be.tanh(x);
+            return [y, await be.tanhBackward(y, dy)];
+          }
+        }
+      },
+    }),
+  ),
+
+  // Softmax cross-entropy, including large logits (stability).
+  {
+    name: 'softmaxCrossEntropy fwd+bwd, 37 rows × 10',
+    inputs: { z: { shape: [37, 10] }, labels: { shape: [37], kind: 'labels', classes: 10 } },
+    k: 37,
+    run: async (be, t) => [await be.softmaxCrossEntropy(t.z!, t.labels!), await be.softmaxCrossEntropyBackward(t.z!, t.labels!, 0.5)],
+  },
+  {
+    name: 'softmaxCrossEntropy with logits ±80 (stability)',
+    inputs: { z: { shape: [5, 3] }, labels: { shape: [5], kind: 'labels', classes: 3 } },
+    k: 5,
+    run: async (be, t) => {
+      const big = await be.scale(t.z!, 80);
+      return [await be.softmaxCrossEntropy(big, t.labels!), await be.softmaxCrossEntropyBackward(big, t.labels!)];
+    },
+  },
+
+  // Elementwise and reductions.
+  {
+    name: 'add, mul, mulBackward, scale',
+    inputs: { a: { shape: [4, 3, 5] }, b: { shape: [4, 3, 5] }, dy: { shape: [4, 3, 5] } },
+    k: 1,
+    run: async (be, t) => {
+      const { da, db } = await be.mulBackward(t.a!, t.b!, t.dy!);
+      return [await be.add(t.a!, t.b!), await be.mul(t.a!, t.b!), da, db, await be.scale(t.a!, -2.5)];
+    },
+  },
+  {
+    name: 'sum over each axis of [4, 3, 5]',
+    inputs: { x: { shape: [4, 3, 5] } },
+    k: 5,
+    run: async (be, t) => [await be.sum(t.x!, 0), await be.sum(t.x!, 1), await be.sum(t.x!, -1)],
+  },
+
+  // Optimizers: three in-place steps.
+  {
+    name: 'sgdStep ×3 (momentum, weight decay)',
+    inputs: { p: { shape: [7, 13] }, g: { shape: [7, 13] } },
+    k: 3,
+    run: async (be, t) => {
+      const v = be.zeros([7, 13]);
+      for (let i = 0; i < 3; i++) await be.sgdStep(t.p!, t.g!, v, { lr: 0.1, momentum: 0.9, weightDecay: 0.01 });
+      return [t.p!, v];
+    },
+  },
+  {
+    name: 'adamStep ×3',
+    inputs: { p: { shape: [7, 13] }, g: { shape: [7, 13] } },
+    k: 3,
+    run: async (be, t) => {
+      const m = be.zeros([7, 13]);
+      const v = be.zeros([7, 13]);
+      for (let step = 1; step <= 3; step++) await be.adamStep(t.p!, t.g!, m, v, { lr: 0.01, step, weightDecay: 0.001 });
+      return [t.p!, m, v];
+    },
+  },
+];
+
+describe('ops on WebGPU match the CPU reference', () => {
+  let gpu: Awaited<ReturnType<typeof gpuBackend>>;
+  const cpu = new CpuBackend();
+  beforeAll(async () => {
+    gpu = await gpuBackend();
+    console.log(`adapter: ${gpu.engine.describe()}`);
+  });
+  afterAll(() => gpu?.engine.destroy());
+
+  it.each(cases.map((c, i) => [c.name, c, i] as const))('%s', async (_name, c, i) => {
+    const data = Object.fromEntries(Object.entries(c.inputs).map(([k, s], j) => [k, makeData(s, 1000 * i + j)]));
+    const mk = <T extends AnyTensor>(be: Backend<T>): Inputs<T> =>
+      Object.fromEntries(Object.entries(c.inputs).map(([k, s]) => [k, be.tensor(data[k]!, s.shape)]));
+    const before = gpu.engine.memory().liveBytes;
+    const [got, want] = await Promise.all([
+      gpu.engine.scope(async () => {
+        const outs = await c.run(gpu, mk(gpu));
+        return Promise.all(outs.map((o) => o.read()));
+      }),
+      c.run(cpu, mk(cpu)).then((outs) => Promise.all(outs.map((o) => o.read()))),
+    ]);
+    // Nothing allocated by the op outlives the scope.
+    expect(gpu.engine.memory().liveBytes).toBe(before);
+    const atol = 1e-5 + 1e-6 * c.k;
+    const rtol = 1e-4;
+    expect(got.length).toBe(want.length);
+    got.forEach((g, o) => {
+      const w = want[o]!;
+      expect(g.length, `output ${o} length`).toBe(w.length);
+      let worst = 0;
+      let at = -1;
+      for (let j = 0; j < g.length; j++) {
+        const excess = Math.abs(g[j]! - w[j]!) - (atol + rtol * Math.abs(w[j]!));
+        if (!(excess <= worst)) {
+          worst = Number.isNaN(excess) ? Infinity : excess;
+          at = j;
+        }
+      }
+      expect(at, `output ${o}: element ${at} gpu=${g[at]} ref=${w[at]} (atol ${atol}, rtol ${rtol})`).toBe(-1);
+    });
+  });
+});
