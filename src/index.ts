@@ -1,7 +1,7 @@
 // convgpu: a CNN engine whose math runs in WGSL compute shaders on WebGPU,
 // with an independent CPU reference. Layouts: NCHW activations, OIHW conv weights,
 // [out, in] dense weights.
-export { Engine, Params, type Dispatch, type EngineOptions, type Kernel } from './runtime/engine.js';
+export { Engine, Params, type Binding, type Dispatch, type EngineOptions, type Kernel } from './runtime/engine.js';
 export { Tensor } from './runtime/tensor.js';
 export { BufferPool, sizeClass, type PoolStats } from './runtime/buffer-pool.js';
 export { PipelineCache, type Constants } from './runtime/pipeline-cache.js';

@@ -15,8 +15,9 @@ export function sameShape(a: Shape, b: Shape): boolean {
 /** Every dimension a positive integer. */
 export function checkShape(op: string, what: string, shape: Shape): void {
   if (!Array.isArray(shape) || shape.length === 0 || !shape.every((d) => Number.isInteger(d) && d > 0)) {
+    const shown = Array.isArray(shape) ? fmtShape(shape) : String(shape);
     throw new ShapeError(
-      `${op}: ${what} shape ${fmtShape(shape)} is invalid; every dimension must be a positive integer.`,
+      `${op}: ${what} shape ${shown} is invalid; every dimension must be a positive integer, with at least one dimension (e.g. [2, 3, 8, 8]).`,
     );
   }
 }

@@ -1,5 +1,7 @@
 // Elementwise ops used in training, one invocation per element on a 2-D grid.
-// OP: 0 out = a + b, 1 out = a · b, 2 out = s · a (b unused), 3 out = a + s · b (axpy).
+// OP: 0 out = a + b, 1 out = a · b, 2 out = s · a (b unused), 3 out = a + s · b (axpy),
+// 4 out += b (gradient accumulation in place; a unused, since a storage buffer cannot be
+// bound both read-only and read-write in one dispatch).
 
 override WG: u32 = 256;
 override OP: u32 = 0;
@@ -19,6 +21,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     case 0u: { out[i] = a[i] + b[i]; }
     case 1u: { out[i] = a[i] * b[i]; }
     case 2u: { out[i] = p.s * a[i]; }
-    default: { out[i] = a[i] + p.s * b[i]; }
+    case 3u: { out[i] = a[i] + p.s * b[i]; }
+    default: { out[i] += b[i]; }
   }
 }

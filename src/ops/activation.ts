@@ -1,11 +1,11 @@
 // Pointwise activations: ReLU, leaky ReLU, sigmoid, tanh, forward and backward.
 import bwdWgsl from '../../shaders/activation/activation.bwd.wgsl?raw';
 import fwdWgsl from '../../shaders/activation/activation.fwd.wgsl?raw';
-import type { Dispatch, Engine } from '../runtime/engine.js';
+import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { finiteNum } from '../shape.js';
-import { grid1d, sameEngine } from './dispatch.js';
+import { grid1d, runInto, sameEngine } from './dispatch.js';
 import { checkSame } from '../shape.js';
 
 export const activationKernels = {
@@ -19,7 +19,7 @@ export const ACTIVATION_OP: Record<Activation, number> = { relu: 0, leakyRelu: 1
 /** Whether the backward pass reads the forward input (else the forward output). */
 export const BACKWARD_USES_INPUT: Record<Activation, boolean> = { relu: true, leakyRelu: true, sigmoid: false, tanh: false };
 
-export function activationFwdDispatch(engine: Engine, kind: Activation, total: number, x: GPUBuffer, y: GPUBuffer, alpha = 0): Dispatch {
+export function activationFwdDispatch(engine: Engine, kind: Activation, total: number, x: Binding, y: Binding, alpha = 0): Dispatch {
   const WG = engine.tuning.pointwise;
   return {
     kernel: activationKernels.fwd,
@@ -31,7 +31,7 @@ export function activationFwdDispatch(engine: Engine, kind: Activation, total: n
 }
 
 /** `t` is x for relu/leakyRelu and y for sigmoid/tanh (see BACKWARD_USES_INPUT). */
-export function activationBwdDispatch(engine: Engine, kind: Activation, total: number, t: GPUBuffer, dy: GPUBuffer, dx: GPUBuffer, alpha = 0): Dispatch {
+export function activationBwdDispatch(engine: Engine, kind: Activation, total: number, t: Binding, dy: Binding, dx: Binding, alpha = 0): Dispatch {
   const WG = engine.tuning.pointwise;
   return {
     kernel: activationKernels.bwd,
@@ -46,7 +46,7 @@ export async function activation(engine: Engine, kind: Activation, x: Tensor, al
   if (kind === 'leakyRelu') finiteNum(kind, 'alpha', alpha);
   sameEngine(kind, engine, x);
   const y = engine.empty(x.shape, kind);
-  await engine.run(activationFwdDispatch(engine, kind, x.size, x.buffer, y.buffer, alpha));
+  await runInto(engine, kind, [y], activationFwdDispatch(engine, kind, x.size, x.buffer, y.buffer, alpha));
   return y;
 }
 
@@ -56,6 +56,6 @@ export async function activationBackward(engine: Engine, kind: Activation, t: Te
   sameEngine(op, engine, t, dy);
   checkSame(op, t.shape, dy.shape, [BACKWARD_USES_INPUT[kind] ? 'x' : 'y', 'dy']);
   const dx = engine.empty(t.shape, op);
-  await engine.run(activationBwdDispatch(engine, kind, t.size, t.buffer, dy.buffer, dx.buffer, alpha));
+  await runInto(engine, op, [dx], activationBwdDispatch(engine, kind, t.size, t.buffer, dy.buffer, dx.buffer, alpha));
   return dx;
 }

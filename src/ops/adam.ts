@@ -1,7 +1,7 @@
 // Adam, in place over a flat range of parameters.
 import wgsl from '../../shaders/optim/adam.wgsl?raw';
 import { AttributeError } from '../errors.js';
-import type { Dispatch, Engine } from '../runtime/engine.js';
+import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { checkSame, finiteNum } from '../shape.js';
@@ -31,7 +31,7 @@ export function checkAdam(o: AdamOptions, op = 'adam'): Required<AdamOptions> {
   };
 }
 
-export function adamDispatch(engine: Engine, total: number, grad: GPUBuffer, param: GPUBuffer, m: GPUBuffer, v: GPUBuffer, o: AdamOptions): Dispatch {
+export function adamDispatch(engine: Engine, total: number, grad: Binding, param: Binding, m: Binding, v: Binding, o: AdamOptions): Dispatch {
   const WG = engine.tuning.pointwise;
   const c = checkAdam(o);
   return {
@@ -49,6 +49,7 @@ export function adamDispatch(engine: Engine, total: number, grad: GPUBuffer, par
 /** Updates param, m and v in place. */
 export async function adamStep(engine: Engine, param: Tensor, grad: Tensor, m: Tensor, v: Tensor, o: AdamOptions): Promise<void> {
   const op = 'adamStep';
+  checkAdam(o, op);
   sameEngine(op, engine, param, grad, m, v);
   for (const [name, t] of [['grad', grad], ['m', m], ['v', v]] as const) checkSame(op, param.shape, t.shape, ['param', name]);
   await engine.run(adamDispatch(engine, param.size, grad.buffer, param.buffer, m.buffer, v.buffer, o));

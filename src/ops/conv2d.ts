@@ -4,12 +4,12 @@ import bwdBiasWgsl from '../../shaders/conv2d/conv2d.bwd_bias.wgsl?raw';
 import bwdFilterWgsl from '../../shaders/conv2d/conv2d.bwd_filter.wgsl?raw';
 import bwdInputWgsl from '../../shaders/conv2d/conv2d.bwd_input.wgsl?raw';
 import fwdWgsl from '../../shaders/conv2d/conv2d.fwd.wgsl?raw';
-import { ShapeError, fmtShape } from '../errors.js';
-import type { Dispatch, Engine } from '../runtime/engine.js';
+import { DeviceLimitError, fmtShape } from '../errors.js';
+import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { checkRank, type Shape } from '../shape.js';
-import { REG_TILE, ceilDiv, expectShape, sameEngine } from './dispatch.js';
+import { checkRank, sizeOf, type Shape } from '../shape.js';
+import { REG_TILE, ceilDiv, expectShape, runInto, sameEngine } from './dispatch.js';
 import { conv2dGeom, type Conv2dAttrs, type Conv2dGeom } from './geometry.js';
 import { sumAxisDispatch } from './sum.js';
 
@@ -42,10 +42,10 @@ export const conv2dOutShape = (g: Conv2dGeom): number[] => [g.n, g.o, g.oh, g.ow
 export function conv2dFwdDispatch(
   engine: Engine,
   g: Conv2dGeom,
-  x: GPUBuffer,
-  w: GPUBuffer,
-  y: GPUBuffer,
-  opts: { bias?: GPUBuffer; relu?: boolean } = {},
+  x: Binding,
+  w: Binding,
+  y: Binding,
+  opts: { bias?: Binding; relu?: boolean } = {},
 ): Dispatch {
   const { WG_X, WG_Y } = engine.tuning.conv;
   return {
@@ -57,7 +57,7 @@ export function conv2dFwdDispatch(
   };
 }
 
-export function conv2dBwdInputDispatch(engine: Engine, g: Conv2dGeom, dy: GPUBuffer, w: GPUBuffer, dx: GPUBuffer): Dispatch {
+export function conv2dBwdInputDispatch(engine: Engine, g: Conv2dGeom, dy: Binding, w: Binding, dx: Binding): Dispatch {
   const { WG_X, WG_Y } = engine.tuning.conv;
   return {
     kernel: conv2dKernels.bwdInput,
@@ -83,10 +83,10 @@ export function conv2dBwdFilterDispatches(
   engine: Engine,
   g: Conv2dGeom,
   splits: number,
-  x: GPUBuffer,
-  dy: GPUBuffer,
-  part: GPUBuffer,
-  dw: GPUBuffer,
+  x: Binding,
+  dy: Binding,
+  part: Binding,
+  dw: Binding,
 ): Dispatch[] {
   const { WG_X, WG_Y } = engine.tuning.conv;
   const ncols = g.cg * g.kh * g.kw;
@@ -105,7 +105,7 @@ export function conv2dBwdFilterDispatches(
   return ds;
 }
 
-export function conv2dBwdBiasDispatch(engine: Engine, n: number, c: number, s: number, dy: GPUBuffer, db: GPUBuffer): Dispatch {
+export function conv2dBwdBiasDispatch(engine: Engine, n: number, c: number, s: number, dy: Binding, db: Binding): Dispatch {
   const WG = engine.tuning.reduce;
   return {
     kernel: conv2dKernels.bwdBias,
@@ -122,7 +122,7 @@ export async function conv2d(engine: Engine, x: Tensor, w: Tensor, opts: Conv2dO
   sameEngine(op, engine, x, w, ...(opts.bias ? [opts.bias] : []));
   if (opts.bias) expectShape(op, 'bias', opts.bias, [g.o]);
   const y = engine.empty(conv2dOutShape(g), op);
-  await engine.run(conv2dFwdDispatch(engine, g, x.buffer, w.buffer, y.buffer, { bias: opts.bias?.buffer, relu: opts.relu }));
+  await runInto(engine, op, [y], conv2dFwdDispatch(engine, g, x.buffer, w.buffer, y.buffer, { bias: opts.bias?.buffer, relu: opts.relu }));
   return y;
 }
 
@@ -132,7 +132,7 @@ export async function conv2dBackwardInput(engine: Engine, dy: Tensor, w: Tensor,
   sameEngine(op, engine, dy, w);
   expectShape(op, 'dy', dy, conv2dOutShape(g));
   const dx = engine.empty(xShape, op);
-  await engine.run(conv2dBwdInputDispatch(engine, g, dy.buffer, w.buffer, dx.buffer));
+  await runInto(engine, op, [dx], conv2dBwdInputDispatch(engine, g, dy.buffer, w.buffer, dx.buffer));
   return dx;
 }
 
@@ -141,10 +141,12 @@ export async function conv2dBackwardFilter(engine: Engine, x: Tensor, dy: Tensor
   const g = conv2dGeom(x.shape, wShape, attrs, op);
   sameEngine(op, engine, x, dy);
   expectShape(op, 'dy', dy, conv2dOutShape(g));
-  const dw = engine.empty(wShape, op);
   const splits = conv2dBwdFilterSplits(engine, g);
-  const part = splits > 1 ? engine.empty([splits, ...wShape], op) : dw;
-  await engine.run(...conv2dBwdFilterDispatches(engine, g, splits, x.buffer, dy.buffer, part.buffer, dw.buffer));
+  const partShape = [splits, ...wShape];
+  if (splits > 1) engine.checkBytes(op, partShape, sizeOf(partShape) * 4); // before dw, so that neither leaks
+  const dw = engine.empty(wShape, op);
+  const part = splits > 1 ? engine.empty(partShape, op) : dw;
+  await runInto(engine, op, part === dw ? [dw] : [dw, part], ...conv2dBwdFilterDispatches(engine, g, splits, x.buffer, dy.buffer, part.buffer, dw.buffer));
   if (part !== dw) part.dispose();
   return dw;
 }
@@ -154,10 +156,13 @@ export async function conv2dBackwardBias(engine: Engine, dy: Tensor): Promise<Te
   checkRank(op, 'dy', dy.shape, 4, 'NCHW');
   sameEngine(op, engine, dy);
   const [n, c, h, w] = dy.shape as [number, number, number, number];
-  if (c > engine.limits.maxComputeWorkgroupsPerDimension) {
-    throw new ShapeError(`${op}: dy ${fmtShape(dy.shape)} has more channels than one dispatch dimension allows.`);
+  const max = engine.limits.maxComputeWorkgroupsPerDimension;
+  if (c > max) {
+    throw new DeviceLimitError(
+      `${op}: dy ${fmtShape(dy.shape)} has ${c} channels, more than this device's ${max} workgroups per dispatch dimension; split the channels into smaller tensors.`,
+    );
   }
   const db = engine.empty([c], op);
-  await engine.run(conv2dBwdBiasDispatch(engine, n, c, h * w, dy.buffer, db.buffer));
+  await runInto(engine, op, [db], conv2dBwdBiasDispatch(engine, n, c, h * w, dy.buffer, db.buffer));
   return db;
 }

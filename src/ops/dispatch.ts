@@ -1,7 +1,7 @@
 // Small helpers shared by the op wiring: grid sizes and tensor checks.
-import { ShapeError, fmtShape } from '../errors.js';
+import { DeviceLimitError, DisposedError, ShapeError, fmtShape } from '../errors.js';
 import { sameShape, type Shape } from '../shape.js';
-import type { Engine } from '../runtime/engine.js';
+import type { Dispatch, Engine } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
 
 /** Edge of the per-invocation register tile in gemm and conv2d (WGSL needs it const: function arrays cannot be override-sized). */
@@ -21,7 +21,9 @@ export function grid1d(engine: Engine, total: number, wg: number): [number, numb
 /** The tensor belongs to this engine and has the expected shape. */
 export function expectShape(op: string, what: string, t: Tensor, shape: Shape): void {
   if (!sameShape(t.shape, shape)) {
-    throw new ShapeError(`${op}: ${what} has shape ${fmtShape(t.shape)}, expected ${fmtShape(shape)}.`);
+    throw new ShapeError(
+      `${op}: ${what} has shape ${fmtShape(t.shape)}, expected ${fmtShape(shape)} for these inputs and attrs; pass a ${what} of shape ${fmtShape(shape)}.`,
+    );
   }
 }
 
@@ -29,6 +31,27 @@ export function sameEngine(op: string, engine: Engine, ...ts: Tensor[]): void {
   engine.checkAlive(op);
   for (const t of ts) {
     if (t.engine !== engine) throw new ShapeError(`${op}: tensor ${fmtShape(t.shape)} belongs to another engine; move it with read() and tensor().`);
-    void t.buffer; // throws DisposedError if disposed
+    if (t.isDisposed) {
+      throw new DisposedError(
+        `${op}: tensor ${fmtShape(t.shape)} was used after dispose(); keep it alive (engine.keep / return it from the scope) until its last use.`,
+      );
+    }
+  }
+}
+
+/**
+ * Runs an op's dispatches into the outputs it has just made. If the run fails (a dispatch over
+ * the device's limits, a lost device), the outputs are disposed first, so a failed op leaks nothing.
+ */
+export async function runInto(engine: Engine, op: string, outs: readonly Tensor[], ...ds: Dispatch[]): Promise<void> {
+  try {
+    await engine.run(...ds);
+  } catch (e) {
+    for (const t of outs) if (!t.isDisposed) t.dispose();
+    if (e instanceof DeviceLimitError) {
+      const shapes = outs.map((t) => fmtShape(t.shape)).join(', ');
+      throw new DeviceLimitError(`${op}: output ${shapes} is too large for one dispatch. ${e.message}`, { cause: e });
+    }
+    throw e;
   }
 }

@@ -1,18 +1,18 @@
-// Elementwise add, mul, scale and axpy (gradient accumulation).
+// Elementwise add, mul, scale, axpy, and in-place accumulation (out += b) for gradients.
 import wgsl from '../../shaders/elementwise/elementwise.wgsl?raw';
-import type { Dispatch, Engine } from '../runtime/engine.js';
+import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { checkSame, finiteNum } from '../shape.js';
-import { grid1d, sameEngine } from './dispatch.js';
+import { grid1d, runInto, sameEngine } from './dispatch.js';
 
 export const elementwiseKernel = { name: 'elementwise', code: wgsl };
 
 /** The OP override constant of elementwise.wgsl. */
-export const ELEMENTWISE_OP = { add: 0, mul: 1, scale: 2, axpy: 3 } as const;
+export const ELEMENTWISE_OP = { add: 0, mul: 1, scale: 2, axpy: 3, accumulate: 4 } as const;
 export type ElementwiseOp = keyof typeof ELEMENTWISE_OP;
 
-export function elementwiseDispatch(engine: Engine, kind: ElementwiseOp, total: number, a: GPUBuffer, b: GPUBuffer, out: GPUBuffer, s = 0): Dispatch {
+export function elementwiseDispatch(engine: Engine, kind: ElementwiseOp, total: number, a: Binding, b: Binding, out: Binding, s = 0): Dispatch {
   const WG = engine.tuning.pointwise;
   return {
     kernel: elementwiseKernel,
@@ -27,7 +27,7 @@ async function binary(engine: Engine, kind: ElementwiseOp, a: Tensor, b: Tensor,
   sameEngine(kind, engine, a, b);
   checkSame(kind, a.shape, b.shape);
   const out = engine.empty(a.shape, kind);
-  await engine.run(elementwiseDispatch(engine, kind, a.size, a.buffer, b.buffer, out.buffer, s));
+  await runInto(engine, kind, [out], elementwiseDispatch(engine, kind, a.size, a.buffer, b.buffer, out.buffer, s));
   return out;
 }
 
@@ -40,12 +40,21 @@ export async function scale(engine: Engine, a: Tensor, s: number): Promise<Tenso
   finiteNum('scale', 's', s);
   sameEngine('scale', engine, a);
   const out = engine.empty(a.shape, 'scale');
-  await engine.run(elementwiseDispatch(engine, 'scale', a.size, a.buffer, engine.dummy, out.buffer, s));
+  await runInto(engine, 'scale', [out], elementwiseDispatch(engine, 'scale', a.size, a.buffer, engine.dummy, out.buffer, s));
   return out;
 }
 
 /** Gradients of a·b: (dy·b, dy·a). */
 export async function mulBackward(engine: Engine, a: Tensor, b: Tensor, dy: Tensor): Promise<{ da: Tensor; db: Tensor }> {
-  checkSame('mulBackward', a.shape, dy.shape, ['a', 'dy']);
-  return { da: await mul(engine, dy, b), db: await mul(engine, dy, a) };
+  const op = 'mulBackward';
+  sameEngine(op, engine, a, b, dy);
+  checkSame(op, a.shape, dy.shape, ['a', 'dy']);
+  checkSame(op, b.shape, dy.shape, ['b', 'dy']);
+  const da = await mul(engine, dy, b);
+  try {
+    return { da, db: await mul(engine, dy, a) };
+  } catch (e) {
+    da.dispose(); // NOTE: the first product is already made; a failed second one must not leak it
+    throw e;
+  }
 }

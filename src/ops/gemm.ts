@@ -1,10 +1,11 @@
 // GEMM: the dense layer's forward (with fused bias and ReLU) and both of its gradients.
 import gemmWgsl from '../../shaders/gemm/gemm.wgsl?raw';
 import { ShapeError, fmtShape } from '../errors.js';
-import type { Dispatch, Engine } from '../runtime/engine.js';
+import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { REG_TILE, ceilDiv, sameEngine } from './dispatch.js';
+import { sizeOf } from '../shape.js';
+import { REG_TILE, ceilDiv, runInto, sameEngine } from './dispatch.js';
 import { gemmGeom, gemmOutShape, type GemmAttrs, type GemmGeom } from './geometry.js';
 import { sumAxisDispatch } from './sum.js';
 
@@ -20,10 +21,10 @@ export interface MatmulOptions extends GemmAttrs {
 export function gemmDispatch(
   engine: Engine,
   g: GemmGeom,
-  a: GPUBuffer,
-  b: GPUBuffer,
-  c: GPUBuffer,
-  opts: { bias?: GPUBuffer; relu?: boolean; sharedA?: boolean } = {},
+  a: Binding,
+  b: Binding,
+  c: Binding,
+  opts: { bias?: Binding; relu?: boolean; sharedA?: boolean } = {},
 ): Dispatch {
   const { WG_X, WG_Y } = engine.tuning.tiled;
   return {
@@ -42,10 +43,12 @@ export async function matmul(engine: Engine, a: Tensor, b: Tensor, opts: MatmulO
   const g = gemmGeom(a.shape, b.shape, opts, op);
   sameEngine(op, engine, a, b, ...(opts.bias ? [opts.bias] : []));
   if (opts.bias && (opts.bias.shape.length !== 1 || opts.bias.shape[0] !== g.n)) {
-    throw new ShapeError(`${op}: bias ${fmtShape(opts.bias.shape)} must be [${g.n}] for output columns N=${g.n}.`);
+    throw new ShapeError(
+      `${op}: bias ${fmtShape(opts.bias.shape)} must be [${g.n}] for output columns N=${g.n} (a ${fmtShape(a.shape)}, b ${fmtShape(b.shape)}); pass one bias value per output column.`,
+    );
   }
   const out = engine.empty(gemmOutShape(g, a.shape.length === 3), op);
-  await engine.run(gemmDispatch(engine, g, a.buffer, b.buffer, out.buffer, { bias: opts.bias?.buffer, relu: opts.relu }));
+  await runInto(engine, op, [out], gemmDispatch(engine, g, a.buffer, b.buffer, out.buffer, { bias: opts.bias?.buffer, relu: opts.relu }));
   return out;
 }
 
@@ -65,13 +68,17 @@ export async function matmulBackward(
   sameEngine(op, engine, a, b, dy);
   const yShape = gemmOutShape(g, a.shape.length === 3);
   if (fmtShape(dy.shape) !== fmtShape(yShape)) {
-    throw new ShapeError(`${op}: dy ${fmtShape(dy.shape)} must match the output shape ${fmtShape(yShape)}.`);
+    throw new ShapeError(
+      `${op}: dy ${fmtShape(dy.shape)} must match the output shape ${fmtShape(yShape)} of a ${fmtShape(a.shape)} × b ${fmtShape(b.shape)}; pass the gradient of matmul's output.`,
+    );
   }
   const { transA, transB, batch, m, n, k } = g;
   const shared = g.broadcastB; // B is 2-D and shared by every batch of A
   const geom = (x: Pick<GemmGeom, 'm' | 'n' | 'k' | 'transA' | 'transB'>): GemmGeom => ({ ...x, batch, broadcastB: false });
+  const dbAllShape = shared ? [batch, ...b.shape] : b.shape;
+  engine.checkBytes(op, dbAllShape, sizeOf(dbAllShape) * 4); // before da, so that neither leaks
   const da = engine.empty(a.shape, op);
-  const dbAll = engine.empty(shared ? [batch, ...b.shape] : b.shape, op);
+  const dbAll = engine.empty(dbAllShape, op);
   const ds: Dispatch[] = [];
   if (!transA) {
     ds.push(gemmDispatch(engine, { ...geom({ m, n: k, k: n, transA: false, transB: !transB }), broadcastB: shared }, dy.buffer, b.buffer, da.buffer));
@@ -85,7 +92,7 @@ export async function matmulBackward(
     db = engine.empty(b.shape, op);
     ds.push(sumAxisDispatch(engine, dbAll.buffer, db.buffer, 1, batch, b.shape[0]! * b.shape[1]!));
   }
-  await engine.run(...ds);
+  await runInto(engine, op, db === dbAll ? [da, db] : [da, dbAll, db], ...ds);
   if (shared) dbAll.dispose();
   return { da, db };
 }

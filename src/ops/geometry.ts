@@ -120,10 +120,11 @@ export function conv2dGeom(xShape: Shape, wShape: Shape, attrs: Conv2dAttrs = {}
   checkRank(op, 'weight w', wShape, 4, 'OIHW');
   const [n, c, h, w] = xShape as [number, number, number, number];
   const [o, wi, kh, kw] = wShape as [number, number, number, number];
-  const groups = attrs.groups === undefined ? 1 : posInt(op, 'groups', attrs.groups);
+  const shapes = `x ${fmtShape(xShape)}, w ${fmtShape(wShape)}`;
+  const groups = attrs.groups === undefined ? 1 : withShapes(shapes, () => posInt(op, 'groups', attrs.groups));
   if (c % groups !== 0 || o % groups !== 0) {
     throw new AttributeError(
-      `${op}: groups=${groups} must divide both input channels (${c}, x ${fmtShape(xShape)}) and output channels (${o}, w ${fmtShape(wShape)}).`,
+      `${op}: groups=${groups} must divide both input channels (${c}, x ${fmtShape(xShape)}) and output channels (${o}, w ${fmtShape(wShape)}); use a groups that divides both.`,
     );
   }
   if (wi !== c / groups) {
@@ -131,7 +132,7 @@ export function conv2dGeom(xShape: Shape, wShape: Shape, attrs: Conv2dAttrs = {}
       `${op}: weight ${fmtShape(wShape)} has ${wi} input channels, but x ${fmtShape(xShape)} with groups=${groups} needs ${c / groups}; weights are OIHW with I = C / groups.`,
     );
   }
-  const win = withShapes(`x ${fmtShape(xShape)}, w ${fmtShape(wShape)}`, () => window2d(op, 'kernel', h, w, [kh, kw], attrs, [1, 1]));
+  const win = withShapes(shapes, () => window2d(op, 'kernel', h, w, [kh, kw], attrs, [1, 1]));
   return { ...win, n, c, o, groups, cg: c / groups, og: o / groups };
 }
 
@@ -152,14 +153,15 @@ export interface Pool2dGeom extends Window2d {
 export function pool2dGeom(xShape: Shape, attrs: Pool2dAttrs, op: string): Pool2dGeom {
   checkRank(op, 'input x', xShape, 4, 'NCHW');
   if (attrs === undefined || attrs.kernelSize === undefined) {
-    throw new AttributeError(`${op}: kernelSize is required, e.g. { kernelSize: 2 }.`);
+    throw new AttributeError(`${op}: kernelSize is required, e.g. { kernelSize: 2 } (x ${fmtShape(xShape)}).`);
   }
   const [n, c, h, w] = xShape as [number, number, number, number];
   const k = withShapes(`x ${fmtShape(xShape)}`, () => pair(op, 'kernelSize', attrs.kernelSize));
   const win = withShapes(`x ${fmtShape(xShape)}`, () => window2d(op, 'window', h, w, k, { stride: attrs.stride, padding: attrs.padding }, k));
   if (Math.max(win.padTop, win.padBottom) >= k[0] || Math.max(win.padLeft, win.padRight) >= k[1]) {
     throw new AttributeError(
-      `${op}: padding [${win.padTop}, ${win.padBottom}, ${win.padLeft}, ${win.padRight}] must be smaller than the window ${k[0]}×${k[1]}, so that no window is all padding.`,
+      `${op}: padding [${win.padTop}, ${win.padBottom}, ${win.padLeft}, ${win.padRight}] must be smaller than the window ${k[0]}×${k[1]}, ` +
+        `so that no window is all padding; use less padding or a larger window (x ${fmtShape(xShape)}).`,
     );
   }
   return { ...win, n, c };
@@ -193,7 +195,9 @@ export function gemmGeom(aShape: Shape, bShape: Shape, attrs: GemmAttrs = {}, op
   }
   const batch = aShape.length === 3 ? aShape[0]! : 1;
   if (bShape.length === 3 && bShape[0] !== batch) {
-    throw new ShapeError(`${op}: batch sizes differ: a ${fmtShape(aShape)}, b ${fmtShape(bShape)}.`);
+    throw new ShapeError(
+      `${op}: batch sizes differ: a ${fmtShape(aShape)}, b ${fmtShape(bShape)}; give b the batch of a, or make b 2-D to share it across the batch.`,
+    );
   }
   const a2 = aShape.slice(-2) as [number, number];
   const b2 = bShape.slice(-2) as [number, number];
@@ -201,7 +205,8 @@ export function gemmGeom(aShape: Shape, bShape: Shape, attrs: GemmAttrs = {}, op
   const [kb, n] = transB ? [b2[1], b2[0]] : b2;
   if (ka !== kb) {
     throw new ShapeError(
-      `${op}: inner dimensions differ: a ${fmtShape(aShape)}${transA ? 'ᵀ' : ''} has K=${ka}, b ${fmtShape(bShape)}${transB ? 'ᵀ' : ''} has K=${kb}.`,
+      `${op}: inner dimensions differ: a ${fmtShape(aShape)}${transA ? 'ᵀ' : ''} has K=${ka}, b ${fmtShape(bShape)}${transB ? 'ᵀ' : ''} has K=${kb}; ` +
+        'make the K dimensions equal, or set transA / transB for an operand stored transposed.',
     );
   }
   return { batch, m, n, k: ka, transA, transB, broadcastB: bShape.length === 2 && batch > 1 };

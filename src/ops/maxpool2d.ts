@@ -1,9 +1,9 @@
 // Max pooling: forward, and backward as a gather that recomputes each window's argmax.
 import bwdWgsl from '../../shaders/pool/maxpool2d.bwd.wgsl?raw';
 import fwdWgsl from '../../shaders/pool/maxpool2d.fwd.wgsl?raw';
-import type { Dispatch, Engine } from '../runtime/engine.js';
+import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { expectShape, grid1d, sameEngine } from './dispatch.js';
+import { expectShape, grid1d, runInto, sameEngine } from './dispatch.js';
 import { pool2dGeom, type Pool2dAttrs, type Pool2dGeom } from './geometry.js';
 import { poolOutShape, poolParams } from './pool-common.js';
 
@@ -12,13 +12,13 @@ export const maxPool2dKernels = {
   bwd: { name: 'maxpool2d.bwd', code: bwdWgsl },
 };
 
-export function maxPool2dFwdDispatch(engine: Engine, g: Pool2dGeom, x: GPUBuffer, y: GPUBuffer): Dispatch {
+export function maxPool2dFwdDispatch(engine: Engine, g: Pool2dGeom, x: Binding, y: Binding): Dispatch {
   const WG = engine.tuning.pointwise;
   const total = g.n * g.c * g.oh * g.ow;
   return { kernel: maxPool2dKernels.fwd, constants: { WG }, buffers: [x, y], params: poolParams(g, total), workgroups: grid1d(engine, total, WG) };
 }
 
-export function maxPool2dBwdDispatch(engine: Engine, g: Pool2dGeom, x: GPUBuffer, dy: GPUBuffer, dx: GPUBuffer): Dispatch {
+export function maxPool2dBwdDispatch(engine: Engine, g: Pool2dGeom, x: Binding, dy: Binding, dx: Binding): Dispatch {
   const WG = engine.tuning.pointwise;
   const total = g.n * g.c * g.h * g.w;
   return { kernel: maxPool2dKernels.bwd, constants: { WG }, buffers: [x, dy, dx], params: poolParams(g, total), workgroups: grid1d(engine, total, WG) };
@@ -28,7 +28,7 @@ export async function maxPool2d(engine: Engine, x: Tensor, attrs: Pool2dAttrs): 
   const g = pool2dGeom(x.shape, attrs, 'maxPool2d');
   sameEngine('maxPool2d', engine, x);
   const y = engine.empty(poolOutShape(g), 'maxPool2d');
-  await engine.run(maxPool2dFwdDispatch(engine, g, x.buffer, y.buffer));
+  await runInto(engine, 'maxPool2d', [y], maxPool2dFwdDispatch(engine, g, x.buffer, y.buffer));
   return y;
 }
 
@@ -38,6 +38,6 @@ export async function maxPool2dBackward(engine: Engine, x: Tensor, dy: Tensor, a
   sameEngine(op, engine, x, dy);
   expectShape(op, 'dy', dy, poolOutShape(g));
   const dx = engine.empty(x.shape, op);
-  await engine.run(maxPool2dBwdDispatch(engine, g, x.buffer, dy.buffer, dx.buffer));
+  await runInto(engine, op, [dx], maxPool2dBwdDispatch(engine, g, x.buffer, dy.buffer, dx.buffer));
   return dx;
 }

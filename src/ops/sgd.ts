@@ -1,6 +1,6 @@
 // SGD with momentum and weight decay, in place over a flat range of parameters.
 import wgsl from '../../shaders/optim/sgd.wgsl?raw';
-import type { Dispatch, Engine } from '../runtime/engine.js';
+import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { checkSame, finiteNum } from '../shape.js';
@@ -22,7 +22,7 @@ export function checkSgd(o: SgdOptions, op = 'sgd'): Required<SgdOptions> {
   };
 }
 
-export function sgdDispatch(engine: Engine, total: number, grad: GPUBuffer, param: GPUBuffer, velocity: GPUBuffer, o: SgdOptions): Dispatch {
+export function sgdDispatch(engine: Engine, total: number, grad: Binding, param: Binding, velocity: Binding, o: SgdOptions): Dispatch {
   const WG = engine.tuning.pointwise;
   const c = checkSgd(o);
   return {
@@ -37,6 +37,7 @@ export function sgdDispatch(engine: Engine, total: number, grad: GPUBuffer, para
 /** Updates param and velocity in place. */
 export async function sgdStep(engine: Engine, param: Tensor, grad: Tensor, velocity: Tensor, o: SgdOptions): Promise<void> {
   const op = 'sgdStep';
+  checkSgd(o, op);
   sameEngine(op, engine, param, grad, velocity);
   checkSame(op, param.shape, grad.shape, ['param', 'grad']);
   checkSame(op, param.shape, velocity.shape, ['param', 'velocity']);

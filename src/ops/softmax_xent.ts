@@ -3,11 +3,11 @@
 import bwdWgsl from '../../shaders/softmax_xent/softmax_xent.bwd.wgsl?raw';
 import fwdWgsl from '../../shaders/softmax_xent/softmax_xent.fwd.wgsl?raw';
 import { ShapeError, fmtShape } from '../errors.js';
-import type { Dispatch, Engine } from '../runtime/engine.js';
+import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { checkRank, finiteNum, type Shape } from '../shape.js';
-import { grid1d, sameEngine } from './dispatch.js';
+import { grid1d, runInto, sameEngine } from './dispatch.js';
 
 export const softmaxXentKernels = {
   fwd: { name: 'softmax_xent.fwd', code: fwdWgsl },
@@ -23,7 +23,7 @@ export function softmaxXentGeom(logits: Shape, labels: Shape, op = 'softmaxCross
   return { rows: logits[0]!, classes: logits[1]! };
 }
 
-export function softmaxXentFwdDispatch(engine: Engine, rows: number, classes: number, logits: GPUBuffer, labels: GPUBuffer, loss: GPUBuffer): Dispatch {
+export function softmaxXentFwdDispatch(engine: Engine, rows: number, classes: number, logits: Binding, labels: Binding, loss: Binding): Dispatch {
   return {
     kernel: softmaxXentKernels.fwd,
     constants: { WG: engine.tuning.reduce },
@@ -33,7 +33,7 @@ export function softmaxXentFwdDispatch(engine: Engine, rows: number, classes: nu
   };
 }
 
-export function softmaxXentBwdDispatch(engine: Engine, rows: number, classes: number, logits: GPUBuffer, labels: GPUBuffer, dz: GPUBuffer, scale = 1): Dispatch {
+export function softmaxXentBwdDispatch(engine: Engine, rows: number, classes: number, logits: Binding, labels: Binding, dz: Binding, scale = 1): Dispatch {
   const WG = engine.tuning.pointwise;
   return {
     kernel: softmaxXentKernels.bwd,
@@ -49,7 +49,7 @@ export async function softmaxCrossEntropy(engine: Engine, logits: Tensor, labels
   const g = softmaxXentGeom(logits.shape, labels.shape, op);
   sameEngine(op, engine, logits, labels);
   const loss = engine.empty([1], op);
-  await engine.run(softmaxXentFwdDispatch(engine, g.rows, g.classes, logits.buffer, labels.buffer, loss.buffer));
+  await runInto(engine, op, [loss], softmaxXentFwdDispatch(engine, g.rows, g.classes, logits.buffer, labels.buffer, loss.buffer));
   return loss;
 }
 
@@ -59,6 +59,6 @@ export async function softmaxCrossEntropyBackward(engine: Engine, logits: Tensor
   finiteNum(op, 'dloss', dloss);
   sameEngine(op, engine, logits, labels);
   const dz = engine.empty(logits.shape, op);
-  await engine.run(softmaxXentBwdDispatch(engine, g.rows, g.classes, logits.buffer, labels.buffer, dz.buffer, dloss));
+  await runInto(engine, op, [dz], softmaxXentBwdDispatch(engine, g.rows, g.classes, logits.buffer, labels.buffer, dz.buffer, dloss));
   return dz;
 }

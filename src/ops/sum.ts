@@ -1,11 +1,11 @@
 // Sum over one axis (bias gradients of dense layers, split-K reductions).
 import sumWgsl from '../../shaders/elementwise/sum.wgsl?raw';
 import { AttributeError, fmtShape } from '../errors.js';
-import type { Dispatch, Engine } from '../runtime/engine.js';
+import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { type Shape } from '../shape.js';
-import { grid1d, sameEngine } from './dispatch.js';
+import { grid1d, runInto, sameEngine } from './dispatch.js';
 
 export const sumKernel = { name: 'sum', code: sumWgsl };
 
@@ -13,7 +13,7 @@ export const sumKernel = { name: 'sum', code: sumWgsl };
 export function sumGeom(shape: Shape, axis: number, op = 'sum'): { outer: number; len: number; inner: number; outShape: number[] } {
   const r = shape.length;
   if (!Number.isInteger(axis) || axis < -r || axis >= r) {
-    throw new AttributeError(`${op}: axis ${axis} is out of range for shape ${fmtShape(shape)} (rank ${r}).`);
+    throw new AttributeError(`${op}: axis ${axis} is out of range for shape ${fmtShape(shape)} (rank ${r}); use an integer in [${-r}, ${r}).`);
   }
   const ax = axis < 0 ? axis + r : axis;
   const outer = shape.slice(0, ax).reduce((p, d) => p * d, 1);
@@ -22,7 +22,7 @@ export function sumGeom(shape: Shape, axis: number, op = 'sum'): { outer: number
   return { outer, len: shape[ax]!, inner, outShape: outShape.length ? outShape : [1] };
 }
 
-export function sumAxisDispatch(engine: Engine, x: GPUBuffer, y: GPUBuffer, outer: number, len: number, inner: number): Dispatch {
+export function sumAxisDispatch(engine: Engine, x: Binding, y: Binding, outer: number, len: number, inner: number): Dispatch {
   const WG = engine.tuning.pointwise;
   return {
     kernel: sumKernel,
@@ -37,6 +37,6 @@ export async function sum(engine: Engine, x: Tensor, axis: number): Promise<Tens
   const g = sumGeom(x.shape, axis);
   sameEngine('sum', engine, x);
   const y = engine.empty(g.outShape, 'sum');
-  await engine.run(sumAxisDispatch(engine, x.buffer, y.buffer, g.outer, g.len, g.inner));
+  await runInto(engine, 'sum', [y], sumAxisDispatch(engine, x.buffer, y.buffer, g.outer, g.len, g.inner));
   return y;
 }

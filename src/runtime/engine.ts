@@ -14,11 +14,14 @@ export interface Kernel {
   code: string;
 }
 
+/** A whole buffer, or a range of one (offsets are multiples of minStorageBufferOffsetAlignment). */
+export type Binding = GPUBuffer | GPUBufferBinding;
+
 export interface Dispatch {
   kernel: Kernel;
   constants?: Constants;
-  /** Storage buffers in binding order: inputs, then outputs. The uniform params go last. */
-  buffers: GPUBuffer[];
+  /** Storage buffers (or ranges of one) in binding order: inputs, then outputs. The uniform params go last. */
+  buffers: Binding[];
   params?: ArrayBuffer;
   workgroups: readonly [number, number, number];
 }
@@ -149,7 +152,9 @@ export class Engine {
   tensor(data: ArrayLike<number>, shape: Shape, opts: { allowNonFinite?: boolean } = {}): Tensor {
     checkShape('tensor', 'tensor', shape);
     if (data.length !== sizeOf(shape)) {
-      throw new ShapeError(`tensor: ${data.length} values do not fill shape ${fmtShape(shape)} (${sizeOf(shape)} values).`);
+      throw new ShapeError(
+        `tensor: ${data.length} values do not fill shape ${fmtShape(shape)} (${sizeOf(shape)} values); pass exactly ${sizeOf(shape)} values, or fix the shape.`,
+      );
     }
     const f32 = data instanceof Float32Array ? data : Float32Array.from(data);
     if (!opts.allowNonFinite) {
@@ -176,13 +181,25 @@ export class Engine {
 
   /** Overwrites a tensor's contents. */
   write(t: Tensor, data: Float32Array): void {
-    if (data.length !== t.size) throw new ShapeError(`write: ${data.length} values for tensor ${fmtShape(t.shape)}.`);
+    if (data.length !== t.size) {
+      throw new ShapeError(`write: ${data.length} values for tensor ${fmtShape(t.shape)}, which holds ${t.size}; pass exactly ${t.size} values.`);
+    }
     this.checkAlive('write');
+    this.checkNotDisposed('write', t);
     this.device.queue.writeBuffer(t.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
   }
 
   async read(t: Tensor): Promise<Float32Array> {
+    this.checkNotDisposed('read', t);
     return this.readBuffer(t.buffer, t.byteSize);
+  }
+
+  private checkNotDisposed(op: string, t: Tensor): void {
+    if (t.isDisposed) {
+      throw new DisposedError(
+        `${op}: tensor ${fmtShape(t.shape)} was used after dispose(); keep it alive (engine.keep / return it from the scope) until its last use.`,
+      );
+    }
   }
 
   async readBuffer(src: GPUBuffer, bytes: number, offset = 0): Promise<Float32Array> {
@@ -213,7 +230,7 @@ export class Engine {
     const max = this.limits.maxComputeWorkgroupsPerDimension;
     if (d.workgroups.some((n) => n > max)) {
       throw new DeviceLimitError(
-        `${d.kernel.name}: dispatch [${d.workgroups.join(', ')}] workgroups is over this device's ${max} per dimension; use a smaller batch.`,
+        `${d.kernel.name}: dispatch [${d.workgroups.join(', ')}] workgroups is over this device's limit of ${max} per dimension; split the work into smaller pieces (e.g. a smaller batch).`,
       );
     }
   }
@@ -222,11 +239,15 @@ export class Engine {
   encode(pass: GPUComputePassEncoder, pipe: GPUComputePipeline, d: Dispatch, uniform?: GPUBuffer): void {
     this.checkWorkgroups(d);
     if (d.workgroups.some((n) => n === 0)) return;
-    const entries: GPUBindGroupEntry[] = d.buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
-    if (uniform) entries.push({ binding: entries.length, resource: { buffer: uniform } });
     pass.setPipeline(pipe);
-    pass.setBindGroup(0, this.device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries }));
+    pass.setBindGroup(0, this.bindGroup(pipe, d, uniform));
     pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
+  }
+
+  bindGroup(pipe: GPUComputePipeline, d: Dispatch, uniform?: GPUBuffer): GPUBindGroup {
+    const entries: GPUBindGroupEntry[] = d.buffers.map((b, binding) => ({ binding, resource: 'buffer' in b ? b : { buffer: b } }));
+    if (uniform) entries.push({ binding: entries.length, resource: { buffer: uniform } });
+    return this.device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries });
   }
 
   /** Uniform buffer holding `params`, from the pool; release it after the submit. */

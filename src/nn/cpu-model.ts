@@ -1,0 +1,148 @@
+// The same model on the CPU reference backend: float64 loops from src/reference, the same
+// initial weights (same seeds), and the same optimizer, so a GPU run can be checked layer
+// by layer against it (see verify.ts), or used where there is no WebGPU at all.
+import * as ref from '../reference/index.js';
+import type { HostTensor } from '../reference/tensor.js';
+import { ShapeError, fmtShape } from '../errors.js';
+import { sizeOf } from '../shape.js';
+import type { Graph, ParamEntry } from './graph.js';
+import { initParam, paramSeed } from './init.js';
+import { lrAt, optimizerSlots, type OptimizerSpec, type Schedule } from './optim.js';
+import type { ModelOptions, NamedTensor } from './model.js';
+
+export interface CpuStepRecord {
+  loss: number;
+  /** Output of every node (index = node id). */
+  acts: HostTensor[];
+  /** dLoss/d(output) of every node that has one. */
+  grads: Array<HostTensor | undefined>;
+  /** Parameter gradients by name. */
+  paramGrads: Record<string, HostTensor>;
+}
+
+export class CpuModel {
+  readonly paramEntries: ParamEntry[];
+  params: Record<string, HostTensor> = {};
+  state: Record<string, Record<string, HostTensor>> = {};
+  optimizer: OptimizerSpec;
+  schedule: Schedule | undefined;
+  step = 0;
+
+  constructor(
+    readonly graph: Graph,
+    opts: ModelOptions = {},
+  ) {
+    this.paramEntries = graph.params();
+    this.optimizer = opts.optimizer ?? { type: 'sgd', lr: 0.01, momentum: 0.9 };
+    this.schedule = opts.schedule;
+    const seed = opts.seed ?? 0;
+    for (const e of this.paramEntries) {
+      // Rounded to f32 like the GPU's copy, so both start from the same numbers.
+      this.params[e.name] = ref.host(initParam(e.spec, paramSeed(seed, e.name)), e.spec.shape);
+    }
+    for (const s of optimizerSlots(this.optimizer)) {
+      this.state[s] = Object.fromEntries(this.paramEntries.map((e) => [e.name, ref.hostZeros(e.spec.shape)]));
+    }
+  }
+
+  get paramCount(): number {
+    return this.paramEntries.reduce((s, e) => s + sizeOf(e.spec.shape), 0);
+  }
+
+  private layerParams(node: number): Record<string, HostTensor> {
+    const p: Record<string, HostTensor> = {};
+    for (const e of this.paramEntries.filter((e) => e.node === node)) p[e.spec.name] = this.params[e.name]!;
+    return p;
+  }
+
+  private input(x: ArrayLike<number>, batch: number): HostTensor {
+    const shape = [batch, ...this.graph.inputShape];
+    if (x.length !== sizeOf(shape)) throw new ShapeError(`cpu model: input has ${x.length} values, a batch needs ${fmtShape(shape)}.`);
+    return ref.host(x, shape);
+  }
+
+  forward(x: ArrayLike<number>, batch: number, training: boolean): HostTensor[] {
+    const shapes = this.graph.shapes(batch);
+    const acts: HostTensor[] = [this.input(x, batch)];
+    for (const n of this.graph.nodes.slice(1)) {
+      acts[n.id] = n.layer!.cpuForward({
+        inShapes: n.inputs.map((i) => shapes[i]!),
+        outShape: shapes[n.id]!,
+        x: n.inputs.map((i) => acts[i]!),
+        p: this.layerParams(n.id),
+        training,
+        step: this.step,
+      });
+    }
+    return acts;
+  }
+
+  predict(x: ArrayLike<number>, batch: number): Float64Array {
+    return this.forward(x, batch, false)[this.graph.output.id]!.data;
+  }
+
+  /** One step of forward, loss, backward and optimizer; returns everything it computed. */
+  trainStep(x: ArrayLike<number>, labels: ArrayLike<number>, batch: number): CpuStepRecord {
+    const shapes = this.graph.shapes(batch);
+    const acts = this.forward(x, batch, true);
+    const out = this.graph.output.id;
+    const y = ref.host(labels, [batch]);
+    const loss = ref.softmaxCrossEntropy(acts[out]!, y).loss.data[0]!;
+    const grads: Array<HostTensor | undefined> = [];
+    grads[out] = ref.softmaxCrossEntropyBackward(acts[out]!, y);
+    const paramGrads: Record<string, HostTensor> = {};
+    for (const n of [...this.graph.nodes.slice(1)].reverse()) {
+      const dy = grads[n.id]!;
+      const r = n.layer!.cpuBackward({
+        inShapes: n.inputs.map((i) => shapes[i]!),
+        outShape: shapes[n.id]!,
+        x: n.inputs.map((i) => acts[i]!),
+        p: this.layerParams(n.id),
+        training: true,
+        step: this.step,
+        y: acts[n.id]!,
+        dy,
+      });
+      n.inputs.forEach((i, k) => {
+        const d = r.dx[k]!;
+        grads[i] = grads[i] ? ref.add(grads[i]!, d) : d;
+      });
+      for (const [name, g] of Object.entries(r.dp)) paramGrads[`${n.layer!.name}.${name}`] = g;
+    }
+    this.update(paramGrads);
+    return { loss, acts, grads, paramGrads };
+  }
+
+  private update(paramGrads: Record<string, HostTensor>): void {
+    const o = this.optimizer;
+    const lr = lrAt(o.lr, this.schedule, this.step);
+    for (const e of this.paramEntries) {
+      const g = paramGrads[e.name]!;
+      if (o.type === 'sgd') {
+        const r = ref.sgdStep(this.params[e.name]!, g, this.state.velocity![e.name]!, { ...o, lr });
+        this.params[e.name] = r.param;
+        this.state.velocity![e.name] = r.velocity;
+      } else {
+        const r = ref.adamStep(this.params[e.name]!, g, this.state.m![e.name]!, this.state.v![e.name]!, { ...o, lr, step: this.step + 1 });
+        this.params[e.name] = r.param;
+        this.state.m![e.name] = r.m;
+        this.state.v![e.name] = r.v;
+      }
+    }
+    this.step++;
+  }
+
+  getParams(): Record<string, NamedTensor> {
+    return Object.fromEntries(Object.entries(this.params).map(([k, t]) => [k, { shape: [...t.shape], data: Float32Array.from(t.data) }]));
+  }
+
+  setParams(params: Record<string, NamedTensor>): void {
+    for (const e of this.paramEntries) {
+      const t = params[e.name];
+      if (!t || fmtShape(t.shape) !== fmtShape(e.spec.shape)) {
+        throw new ShapeError(`load: "${e.name}" must be ${fmtShape(e.spec.shape)}, got ${t ? fmtShape(t.shape) : 'nothing'}.`);
+      }
+    }
+    for (const e of this.paramEntries) this.params[e.name] = ref.host(params[e.name]!.data, e.spec.shape);
+  }
+}

@@ -1,0 +1,136 @@
+// Model definition: a graph of layers with one input and one output. Sequential is the
+// chain case; `add(layer, ...inputs)` builds branches and joins (residual, inception).
+// Every shape is inferred as each layer is added, so a wrong shape fails at build time.
+import { AttributeError, ShapeError, fmtShape } from '../errors.js';
+import { checkShape } from '../shape.js';
+import { Layer, type ParamSpec } from './layers.js';
+
+export interface NodeRef {
+  readonly id: number;
+  readonly graph: Graph;
+}
+
+export interface GraphNode {
+  id: number;
+  /** null for the input node. */
+  layer: Layer | null;
+  inputs: number[];
+}
+
+export interface ParamEntry {
+  /** "conv2d_0.weight" */
+  name: string;
+  node: number;
+  spec: ParamSpec;
+}
+
+export class Graph {
+  readonly nodes: GraphNode[] = [];
+  private outputId = 0;
+  private counts = new Map<string, number>();
+
+  /** inputShape: one example, without the batch, e.g. [1, 28, 28]. */
+  constructor(readonly inputShape: number[]) {
+    checkShape('Graph', 'input', inputShape);
+    this.nodes.push({ id: 0, layer: null, inputs: [] });
+  }
+
+  get input(): NodeRef {
+    return { id: 0, graph: this };
+  }
+
+  get output(): NodeRef {
+    return { id: this.outputId, graph: this };
+  }
+
+  setOutput(ref: NodeRef): this {
+    this.own(ref);
+    this.outputId = ref.id;
+    return this;
+  }
+
+  private own(ref: NodeRef): void {
+    if (ref.graph !== this || !this.nodes[ref.id]) {
+      throw new AttributeError('Graph: a node reference from another graph was used; build each model from its own graph.input.');
+    }
+  }
+
+  /** Adds a layer fed by `inputs` (default: the current output) and makes it the output. */
+  add(layer: Layer, ...inputs: NodeRef[]): NodeRef {
+    if (inputs.length === 0) inputs = [this.output];
+    inputs.forEach((r) => this.own(r));
+    if (this.nodes.some((n) => n.layer === layer)) {
+      throw new AttributeError(`Graph: layer ${layer.label} was added twice; create a new layer for each use (weights are not shared between nodes).`);
+    }
+    const want = layer.arity;
+    if ((want === -1 && inputs.length < 2) || (want !== -1 && inputs.length !== want)) {
+      throw new AttributeError(`Graph: ${layer.kind} takes ${want === -1 ? '2 or more' : want} input(s), got ${inputs.length}.`);
+    }
+    if (!layer.name) {
+      const k = layer.kind.toLowerCase();
+      const i = this.counts.get(k) ?? 0;
+      this.counts.set(k, i + 1);
+      layer.name = `${k}_${i}`;
+    } else if (this.nodes.some((n) => n.layer?.name === layer.name)) {
+      throw new AttributeError(`Graph: two layers are named "${layer.name}"; names must be unique.`);
+    }
+    const node: GraphNode = { id: this.nodes.length, layer, inputs: inputs.map((r) => r.id) };
+    this.nodes.push(node);
+    try {
+      this.shapes(1);
+    } catch (e) {
+      this.nodes.pop();
+      throw e;
+    }
+    this.outputId = node.id;
+    return { id: node.id, graph: this };
+  }
+
+  /** Output shape of every node for a batch size; throws ShapeError naming the layer. */
+  shapes(batch: number): number[][] {
+    const out: number[][] = [[batch, ...this.inputShape]];
+    for (const n of this.nodes.slice(1)) {
+      const layer = n.layer!;
+      const ins = n.inputs.map((i) => out[i]!);
+      const s = layer.outShape(ins);
+      if (!s.every((d) => Number.isInteger(d) && d > 0)) {
+        throw new ShapeError(`${layer.label}: output ${fmtShape(s)} from inputs ${ins.map(fmtShape).join(', ')} is empty; the input is too small for this layer.`);
+      }
+      out.push(s);
+    }
+    return out;
+  }
+
+  /** Nodes whose outputs are consumed by node j. */
+  consumers(i: number): number[] {
+    return this.nodes.filter((n) => n.inputs.includes(i)).map((n) => n.id);
+  }
+
+  /** Every node must feed the output: a dangling branch has no gradient. */
+  checkConnected(): void {
+    const live = new Set<number>([this.outputId]);
+    for (let i = this.outputId; i >= 0; i--) if (live.has(i)) this.nodes[i]!.inputs.forEach((j) => live.add(j));
+    for (const n of this.nodes) {
+      if (!live.has(n.id)) throw new AttributeError(`Graph: the output of ${n.layer?.label ?? 'the input'} is never used by the model's output; remove it or join it in.`);
+    }
+  }
+
+  params(batch = 1): ParamEntry[] {
+    const shapes = this.shapes(batch);
+    return this.nodes.slice(1).flatMap((n) =>
+      n.layer!.params(n.inputs.map((i) => shapes[i]!)).map((spec) => ({ name: `${n.layer!.name}.${spec.name}`, node: n.id, spec })),
+    );
+  }
+
+  get layers(): Layer[] {
+    return this.nodes.slice(1).map((n) => n.layer!);
+  }
+}
+
+/** A chain of layers. */
+export class Sequential extends Graph {
+  constructor(inputShape: number[], layers: Layer[]) {
+    super(inputShape);
+    for (const l of layers) this.add(l);
+  }
+}

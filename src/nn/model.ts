@@ -1,0 +1,510 @@
+// A model on the GPU: its parameters live in one flat buffer (each tensor aligned for
+// binding), so an optimizer step is one dispatch over all of them. Training and inference
+// plans are compiled per batch size: shapes inferred, buffers planned by liveness,
+// pipelines compiled and bind groups made once, so that a step creates no GPU objects
+// but its command buffer.
+import { AttributeError, ShapeError, fmtShape } from '../errors.js';
+import { adamDispatch } from '../ops/adam.js';
+import { elementwiseDispatch } from '../ops/elementwise.js';
+import { sgdDispatch } from '../ops/sgd.js';
+import { softmaxXentBwdDispatch, softmaxXentFwdDispatch } from '../ops/softmax_xent.js';
+import type { Binding, Engine } from '../runtime/engine.js';
+import { sizeOf } from '../shape.js';
+import { Graph, type ParamEntry } from './graph.js';
+import { initParam, paramSeed } from './init.js';
+import type { StepDispatch } from './layers.js';
+import { planMemory, type MemoryPlan, type Value } from './memory-plan.js';
+import { lrAt, optimizerSlots, type OptimizerSpec, type Schedule } from './optim.js';
+
+const STORAGE = 0x80 | 0x08 | 0x04;
+const READBACK = 0x01 | 0x08;
+
+export interface NamedTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+/** One flat GPU buffer holding several tensors at aligned offsets. */
+export class FlatStore {
+  readonly offsets = new Map<string, { offset: number; size: number; shape: number[] }>();
+  readonly floats: number;
+  readonly buffer: GPUBuffer;
+
+  constructor(
+    readonly engine: Engine,
+    entries: Array<{ name: string; shape: number[] }>,
+    label: string,
+  ) {
+    const align = engine.limits.minStorageBufferOffsetAlignment / 4;
+    let off = 0;
+    for (const e of entries) {
+      const size = sizeOf(e.shape);
+      this.offsets.set(e.name, { offset: off, size, shape: e.shape });
+      off += Math.ceil(size / align) * align;
+    }
+    this.floats = Math.max(off, 4);
+    engine.checkBytes(label, [this.floats], this.floats * 4);
+    this.buffer = engine.pool.acquire(this.floats * 4, STORAGE, label);
+    const enc = engine.device.createCommandEncoder();
+    enc.clearBuffer(this.buffer);
+    engine.device.queue.submit([enc.finish()]);
+  }
+
+  binding(name: string): GPUBufferBinding {
+    const o = this.offsets.get(name)!;
+    return { buffer: this.buffer, offset: o.offset * 4, size: o.size * 4 };
+  }
+
+  write(name: string, data: Float32Array): void {
+    const o = this.offsets.get(name)!;
+    this.engine.device.queue.writeBuffer(this.buffer, o.offset * 4, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  async readAll(): Promise<Record<string, NamedTensor>> {
+    const all = await this.engine.readBuffer(this.buffer, this.floats * 4);
+    const out: Record<string, NamedTensor> = {};
+    for (const [name, o] of this.offsets) out[name] = { shape: [...o.shape], data: all.slice(o.offset, o.offset + o.size) };
+    return out;
+  }
+
+  dispose(): void {
+    this.engine.pool.release(this.buffer);
+  }
+}
+
+interface Recorded {
+  pipe: GPUComputePipeline;
+  bind: GPUBindGroup;
+  uniform?: GPUBuffer;
+  workgroups: readonly [number, number, number];
+  perStep?: (step: number) => ArrayBuffer;
+}
+
+export interface PlanInfo {
+  batch: number;
+  dispatches: number;
+  memory: MemoryPlan;
+  /** Values and the buffer each got, for inspection. */
+  values: Value[];
+}
+
+/** Shared by training and inference plans: buffers, recorded dispatches, and the step. */
+abstract class Plan {
+  protected recorded: Recorded[] = [];
+  protected buffers: GPUBuffer[] = [];
+  protected uniforms: GPUBuffer[] = [];
+  info!: PlanInfo;
+  protected disposed = false;
+
+  constructor(
+    readonly model: Model,
+    readonly batch: number,
+  ) {}
+
+  protected get engine(): Engine {
+    return this.model.engine;
+  }
+
+  protected allocate(values: Value[], reuse: boolean): Map<string, GPUBuffer> {
+    const memory = planMemory(values, reuse);
+    this.buffers = memory.buffers.map((f, i) => this.engine.pool.acquire(Math.max(f, 4) * 4, STORAGE, `plan buffer ${i}`));
+    const out = new Map<string, GPUBuffer>();
+    for (const v of values) out.set(v.key, this.buffers[memory.slot.get(v.key)!]!);
+    this.info = { batch: this.batch, dispatches: 0, memory, values };
+    return out;
+  }
+
+  /** Compiles every pipeline (in parallel, async) and makes bind groups and uniforms. */
+  protected async record(ds: StepDispatch[]): Promise<void> {
+    const pipes = await Promise.all(ds.map((d) => this.engine.pipeline(d.kernel, d.constants)));
+    this.recorded = ds.map((d, i) => {
+      const uniform = d.params ? this.engine.uniform(d.params) : undefined;
+      if (uniform) this.uniforms.push(uniform);
+      return { pipe: pipes[i]!, bind: this.engine.bindGroup(pipes[i]!, d, uniform), uniform, workgroups: d.workgroups, perStep: d.perStep };
+    });
+    this.info.dispatches = ds.length;
+  }
+
+  protected encode(enc: GPUCommandEncoder, step: number): void {
+    for (const r of this.recorded) {
+      if (r.perStep && r.uniform) this.engine.device.queue.writeBuffer(r.uniform, 0, r.perStep(step));
+    }
+    const pass = enc.beginComputePass();
+    for (const r of this.recorded) {
+      if (r.workgroups.some((n) => n === 0)) continue;
+      pass.setPipeline(r.pipe);
+      pass.setBindGroup(0, r.bind);
+      pass.dispatchWorkgroups(...r.workgroups);
+    }
+    pass.end();
+  }
+
+  protected checkInput(op: string, x: Float32Array, labels?: Float32Array): void {
+    this.engine.checkAlive(op);
+    if (this.disposed) throw new AttributeError(`${op}: this plan was disposed.`);
+    const want = this.batch * sizeOf(this.model.graph.inputShape);
+    if (x.length !== want) {
+      throw new ShapeError(`${op}: input has ${x.length} values; a batch of ${this.batch} × ${fmtShape(this.model.graph.inputShape)} needs ${want}.`);
+    }
+    if (labels && labels.length !== this.batch) throw new ShapeError(`${op}: ${labels.length} labels for a batch of ${this.batch}.`);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const b of [...this.buffers, ...this.uniforms]) this.engine.pool.release(b);
+    this.buffers = [];
+    this.uniforms = [];
+  }
+}
+
+interface Built {
+  ds: StepDispatch[];
+  buf: Map<string, GPUBuffer>;
+  inputKey: string;
+  outputKey: string;
+}
+
+/**
+ * Builds the dispatch list of a forward (and, when training, loss, backward and optimizer)
+ * pass with liveness-planned buffers. Times: node i runs forward at i, the loss at L+1,
+ * node i's backward at 2L+2−i, the optimizer at 2L+2.
+ */
+function build(plan: Plan & { allocateFor(values: Value[]): Map<string, GPUBuffer> }, model: Model, batch: number, training: boolean): Built & { values: Value[] } {
+  const g = model.graph;
+  g.checkConnected();
+  const shapes = g.shapes(batch);
+  const nodes = g.nodes;
+  const L = nodes.length - 1;
+  const out = g.output.id;
+  const root = (i: number): number => (nodes[i]!.layer?.isView ? root(nodes[i]!.inputs[0]!) : i);
+  const tBwd = (i: number): number => 2 * L + 2 - i;
+  const real = nodes.slice(1).filter((n) => !n.layer!.isView);
+
+  const values = new Map<string, Value>();
+  const val = (key: string, floats: number, start: number, end: number, pinned = false): void => {
+    values.set(key, { key, floats, start, end, pinned });
+  };
+  val('act:0', sizeOf(shapes[0]!), 0, 0);
+  for (const n of real) val(`act:${n.id}`, sizeOf(shapes[n.id]!), n.id, n.id);
+  const extend = (key: string, t: number): void => {
+    const v = values.get(key)!;
+    v.end = Math.max(v.end, t);
+  };
+  for (const n of real) {
+    const layer = n.layer!;
+    for (const i of n.inputs) {
+      extend(`act:${root(i)}`, n.id);
+      if (training && layer.saves.inputs) extend(`act:${root(i)}`, tBwd(n.id));
+    }
+    if (training && layer.saves.output) extend(`act:${n.id}`, tBwd(n.id));
+  }
+  values.get(`act:${root(out)}`)!.pinned = true;
+
+  // Gradient contributions, in the order the backward pass makes them.
+  const contribs = new Map<number, Array<{ j: number; k: number }>>();
+  if (training) {
+    for (const n of [...real].reverse()) {
+      n.inputs.forEach((i, k) => {
+        const r = root(i);
+        if (r === 0) return;
+        contribs.set(r, [...(contribs.get(r) ?? []), { j: n.id, k }]);
+      });
+    }
+    const o = root(out);
+    val(`grad:${o}`, sizeOf(shapes[o]!), L + 1, tBwd(o));
+    for (const [r, list] of contribs) {
+      if (r === o) throw new AttributeError(`Graph: the output of ${nodes[o]!.layer!.label} is also used inside the model; add a layer after it.`);
+      val(`grad:${r}`, sizeOf(shapes[r]!), tBwd(list[0]!.j), tBwd(r));
+      list.slice(1).forEach(({ j, k }) => val(`tmp:${j}:${k}`, sizeOf(shapes[r]!), tBwd(j), tBwd(j)));
+    }
+    for (const n of real) {
+      n.layer!.scratch(model.engine, n.inputs.map((i) => shapes[i]!)).forEach((f, s) => val(`scratch:${n.id}:${s}`, f, tBwd(n.id), tBwd(n.id)));
+    }
+    val('labels', batch, 0, 2 * L + 2, true);
+    val('loss', 4, L + 1, 2 * L + 2, true);
+  }
+
+  const list = [...values.values()];
+  const buf = plan.allocateFor(list);
+  const b = (key: string): GPUBuffer => buf.get(key)!;
+  const engine = model.engine;
+  const ds: StepDispatch[] = [];
+  const params = (id: number): { p: Record<string, Binding>; dp: Record<string, Binding> } => {
+    const p: Record<string, Binding> = {};
+    const dp: Record<string, Binding> = {};
+    for (const e of model.paramEntries.filter((e) => e.node === id)) {
+      p[e.spec.name] = model.params.binding(e.name);
+      dp[e.spec.name] = model.grads.binding(e.name);
+    }
+    return { p, dp };
+  };
+  const ctxOf = (id: number) => {
+    const n = nodes[id]!;
+    return {
+      engine,
+      inShapes: n.inputs.map((i) => shapes[i]!),
+      outShape: shapes[id]!,
+      x: n.inputs.map((i) => b(`act:${root(i)}`)),
+      y: b(`act:${id}`),
+      training,
+      ...params(id),
+    };
+  };
+  for (const n of real) ds.push(...n.layer!.gpuForward(ctxOf(n.id)));
+
+  if (training) {
+    const o = root(out);
+    const s = shapes[out]!;
+    if (s.length !== 2) throw new ShapeError(`Model: output ${fmtShape(s)} must be [N, classes] for softmax cross-entropy; end the model with Flatten and Linear.`);
+    ds.push(softmaxXentFwdDispatch(engine, s[0]!, s[1]!, b(`act:${o}`), b('labels'), b('loss')));
+    ds.push(softmaxXentBwdDispatch(engine, s[0]!, s[1]!, b(`act:${o}`), b('labels'), b(`grad:${o}`)));
+    for (const n of [...real].reverse()) {
+      const c = ctxOf(n.id);
+      const accumulate: StepDispatch[] = [];
+      const dx = n.inputs.map((i, k) => {
+        const r = root(i);
+        if (r === 0) return null;
+        const first = contribs.get(r)![0]!;
+        if (first.j === n.id && first.k === k) return b(`grad:${r}`);
+        accumulate.push(elementwiseDispatch(engine, 'accumulate', sizeOf(shapes[r]!), engine.dummy, b(`tmp:${n.id}:${k}`), b(`grad:${r}`)));
+        return b(`tmp:${n.id}:${k}`);
+      });
+      const scratch = n.layer!.scratch(engine, c.inShapes).map((_, s) => b(`scratch:${n.id}:${s}`));
+      ds.push(...n.layer!.gpuBackward({ ...c, dy: b(`grad:${n.id}`), dx, scratch }), ...accumulate);
+    }
+  }
+  return { ds, buf, inputKey: 'act:0', outputKey: `act:${root(out)}`, values: list };
+}
+
+export interface StepResult {
+  loss: number;
+  /** Fraction of the batch classified correctly (from the step's forward pass). */
+  accuracy: number;
+}
+
+export class TrainPlan extends Plan {
+  private input!: GPUBuffer;
+  private labels!: GPUBuffer;
+  private loss!: GPUBuffer;
+  private logits!: GPUBuffer;
+  private staging!: GPUBuffer;
+  private classes = 0;
+
+  constructor(
+    model: Model,
+    batch: number,
+    private readonly reuse: boolean,
+  ) {
+    super(model, batch);
+  }
+
+  allocateFor(values: Value[]): Map<string, GPUBuffer> {
+    return this.allocate(values, this.reuse);
+  }
+
+  /** @internal */
+  async compile(): Promise<void> {
+    const built = build(this, this.model, this.batch, true);
+    const opt = this.model.optimizerDispatch();
+    await this.record([...built.ds, opt]);
+    this.input = built.buf.get(built.inputKey)!;
+    this.labels = built.buf.get('labels')!;
+    this.loss = built.buf.get('loss')!;
+    this.logits = built.buf.get(built.outputKey)!;
+    const shapes = this.model.graph.shapes(this.batch);
+    this.classes = shapes[this.model.graph.output.id]![1]!;
+    this.staging = this.engine.pool.acquire((this.batch * this.classes + 4) * 4, READBACK, 'train readback');
+    this.buffers.push(this.staging);
+    this.activations = built.buf;
+  }
+
+  /** @internal Buffers by value key, for verify (meaningful only when compiled without reuse). */
+  activations = new Map<string, GPUBuffer>();
+
+  /**
+   * One training step on a batch: upload, forward, loss, backward and optimizer in one
+   * command buffer and one submit. Reads nothing back unless `read` is true.
+   */
+  async step(x: Float32Array, labels: Float32Array, read = false): Promise<StepResult | null> {
+    this.checkInput('train step', x, labels);
+    const q = this.engine.device.queue;
+    q.writeBuffer(this.input, 0, x.buffer, x.byteOffset, x.byteLength);
+    q.writeBuffer(this.labels, 0, labels.buffer, labels.byteOffset, labels.byteLength);
+    const step = this.model.step;
+    const enc = this.engine.device.createCommandEncoder();
+    this.encode(enc, step);
+    const logitBytes = this.batch * this.classes * 4;
+    if (read) {
+      enc.copyBufferToBuffer(this.logits, 0, this.staging, 0, logitBytes);
+      enc.copyBufferToBuffer(this.loss, 0, this.staging, logitBytes, 4);
+    }
+    q.submit([enc.finish()]);
+    this.model.step++;
+    if (!read) return null;
+    await this.staging.mapAsync(GPUMapMode.READ, 0, logitBytes + 4);
+    const data = new Float32Array(this.staging.getMappedRange(0, logitBytes + 4).slice(0));
+    this.staging.unmap();
+    return { loss: data[this.batch * this.classes]!, accuracy: accuracy(data, labels, this.classes) };
+  }
+}
+
+export function accuracy(logits: Float32Array, labels: ArrayLike<number>, classes: number, count = labels.length): number {
+  let right = 0;
+  for (let r = 0; r < count; r++) {
+    let best = 0;
+    for (let c = 1; c < classes; c++) if (logits[r * classes + c]! > logits[r * classes + best]!) best = c;
+    if (best === labels[r]) right++;
+  }
+  return right / Math.max(count, 1);
+}
+
+export class InferPlan extends Plan {
+  private input!: GPUBuffer;
+  private output!: GPUBuffer;
+  private staging!: GPUBuffer;
+  private outFloats = 0;
+
+  allocateFor(values: Value[]): Map<string, GPUBuffer> {
+    return this.allocate(values, true);
+  }
+
+  /** @internal */
+  async compile(): Promise<void> {
+    const built = build(this, this.model, this.batch, false);
+    await this.record(built.ds);
+    this.input = built.buf.get(built.inputKey)!;
+    this.output = built.buf.get(built.outputKey)!;
+    this.outFloats = sizeOf(this.model.graph.shapes(this.batch)[this.model.graph.output.id]!);
+    this.staging = this.engine.pool.acquire(this.outFloats * 4, READBACK, 'infer readback');
+    this.buffers.push(this.staging);
+  }
+
+  /** Runs the model on a full batch and returns its outputs (e.g. logits [batch, classes]). */
+  async run(x: Float32Array): Promise<Float32Array> {
+    this.checkInput('predict', x);
+    this.engine.device.queue.writeBuffer(this.input, 0, x.buffer, x.byteOffset, x.byteLength);
+    const enc = this.engine.device.createCommandEncoder();
+    this.encode(enc, 0);
+    enc.copyBufferToBuffer(this.output, 0, this.staging, 0, this.outFloats * 4);
+    this.engine.device.queue.submit([enc.finish()]);
+    await this.staging.mapAsync(GPUMapMode.READ);
+    const out = new Float32Array(this.staging.getMappedRange().slice(0, this.outFloats * 4));
+    this.staging.unmap();
+    return out;
+  }
+}
+
+export interface ModelOptions {
+  /** Seed for the initial weights. */
+  seed?: number;
+  optimizer?: OptimizerSpec;
+  schedule?: Schedule;
+}
+
+/** A graph bound to an engine, with its parameters, gradients and optimizer state. */
+export class Model {
+  readonly paramEntries: ParamEntry[];
+  readonly params: FlatStore;
+  readonly grads: FlatStore;
+  readonly state: Record<string, FlatStore> = {};
+  optimizer: OptimizerSpec;
+  schedule: Schedule | undefined;
+  /** Training steps taken (0-based index of the next step). */
+  step = 0;
+  private plans: Plan[] = [];
+
+  constructor(
+    readonly engine: Engine,
+    readonly graph: Graph,
+    opts: ModelOptions = {},
+  ) {
+    this.paramEntries = graph.params();
+    const entries = this.paramEntries.map((e) => ({ name: e.name, shape: e.spec.shape }));
+    this.optimizer = opts.optimizer ?? { type: 'sgd', lr: 0.01, momentum: 0.9 };
+    this.schedule = opts.schedule;
+    this.params = new FlatStore(engine, entries, 'params');
+    this.grads = new FlatStore(engine, entries, 'grads');
+    for (const s of optimizerSlots(this.optimizer)) this.state[s] = new FlatStore(engine, entries, `optimizer ${s}`);
+    const seed = opts.seed ?? 0;
+    for (const e of this.paramEntries) this.params.write(e.name, initParam(e.spec, paramSeed(seed, e.name)));
+  }
+
+  get paramCount(): number {
+    return this.paramEntries.reduce((s, e) => s + sizeOf(e.spec.shape), 0);
+  }
+
+  get lr(): number {
+    return lrAt(this.optimizer.lr, this.schedule, this.step);
+  }
+
+  /** @internal The one optimizer dispatch over every parameter. */
+  optimizerDispatch(): StepDispatch {
+    const total = this.params.floats;
+    const o = this.optimizer;
+    if (o.type === 'sgd') {
+      const d = sgdDispatch(this.engine, total, this.grads.buffer, this.params.buffer, this.state.velocity!.buffer, o);
+      return { ...d, perStep: (s) => sgdDispatch(this.engine, total, this.grads.buffer, this.params.buffer, this.state.velocity!.buffer, { ...o, lr: lrAt(o.lr, this.schedule, s) }).params! };
+    }
+    const mk = (s: number) => adamDispatch(this.engine, total, this.grads.buffer, this.params.buffer, this.state.m!.buffer, this.state.v!.buffer, { ...o, lr: lrAt(o.lr, this.schedule, s), step: s + 1 });
+    return { ...mk(0), perStep: (s) => mk(s).params! };
+  }
+
+  /** Compiles a training plan for a batch size (pipelines compiled before the first step). */
+  async trainer(batch: number, opts: { reuse?: boolean } = {}): Promise<TrainPlan> {
+    const p = new TrainPlan(this, batch, opts.reuse ?? true);
+    await p.compile();
+    this.plans.push(p);
+    return p;
+  }
+
+  async predictor(batch: number): Promise<InferPlan> {
+    const p = new InferPlan(this, batch);
+    await p.compile();
+    this.plans.push(p);
+    return p;
+  }
+
+  /** Parameters by name ("conv2d_0.weight"), read back from the GPU. */
+  async getParams(): Promise<Record<string, NamedTensor>> {
+    return this.params.readAll();
+  }
+
+  async getState(): Promise<Record<string, Record<string, NamedTensor>>> {
+    const out: Record<string, Record<string, NamedTensor>> = {};
+    for (const [k, s] of Object.entries(this.state)) out[k] = await s.readAll();
+    return out;
+  }
+
+  /** Replaces every parameter (and optionally the optimizer state); checks all shapes first, so a bad set changes nothing. */
+  setParams(params: Record<string, NamedTensor>, state?: Record<string, Record<string, NamedTensor>>): void {
+    const check = (what: string, got: Record<string, NamedTensor>): void => {
+      for (const e of this.paramEntries) {
+        const t = got[e.name];
+        if (!t) throw new ShapeError(`load: ${what} has no tensor "${e.name}" (expected ${fmtShape(e.spec.shape)}); was it saved from another model?`);
+        if (fmtShape(t.shape) !== fmtShape(e.spec.shape) || t.data.length !== sizeOf(e.spec.shape)) {
+          throw new ShapeError(`load: ${what} "${e.name}" is ${fmtShape(t.shape)}, but the model needs ${fmtShape(e.spec.shape)}.`);
+        }
+      }
+      const extra = Object.keys(got).filter((k) => !this.paramEntries.some((e) => e.name === k));
+      if (extra.length) throw new ShapeError(`load: ${what} has tensors the model lacks: ${extra.slice(0, 5).join(', ')}.`);
+    };
+    check('checkpoint', params);
+    if (state) {
+      for (const s of Object.keys(this.state)) {
+        if (!state[s]) throw new ShapeError(`load: optimizer state "${s}" is missing for ${this.optimizer.type}.`);
+        check(`optimizer state "${s}"`, state[s]);
+      }
+    }
+    for (const e of this.paramEntries) this.params.write(e.name, params[e.name]!.data);
+    if (state) for (const [s, store] of Object.entries(this.state)) for (const e of this.paramEntries) store.write(e.name, state[s]![e.name]!.data);
+  }
+
+  dispose(): void {
+    for (const p of this.plans) p.dispose();
+    this.plans = [];
+    this.params.dispose();
+    this.grads.dispose();
+    for (const s of Object.values(this.state)) s.dispose();
+  }
+}

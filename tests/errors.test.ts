@@ -1,0 +1,1154 @@
+// Hostile inputs to the public op API. Each row expects one error class, and a message that
+// names the op, prints the shapes involved and says what to do. After every failure the
+// engine's live memory must be exactly what it was: a failed op leaks nothing, and (except
+// where a dispatch limit is only known once the op runs) it allocates nothing either.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WebGpuBackend } from '../src/backend.js';
+import {
+  AttributeError,
+  DeviceError,
+  DeviceLimitError,
+  DisposedError,
+  NonFiniteError,
+  ShapeError,
+  fmtShape,
+} from '../src/errors.js';
+import { REG_TILE } from '../src/ops/dispatch.js';
+import type { Conv2dAttrs } from '../src/ops/geometry.js';
+import { BufferPool, sizeClass } from '../src/runtime/buffer-pool.js';
+import type { Dispatch, Engine } from '../src/runtime/engine.js';
+import type { Tensor } from '../src/runtime/tensor.js';
+import { sizeOf } from '../src/shape.js';
+import { gpuBackend } from './helpers/gpu.js';
+import { rng } from './helpers/rng.js';
+
+type ErrorClass = new (message?: string) => Error;
+type Shapes = number[][];
+
+interface ErrCase {
+  name: string;
+  error: ErrorClass;
+  /** The op the message must start with, as `op: …`. */
+  op: string;
+  /** Shapes the message must print (as `[2, 3, 8, 8]`); a function where they depend on the device. */
+  shapes: Shapes | ((e: Engine) => Shapes);
+  /** The words that say what to do. */
+  fix: string;
+  /** Anything else the message must hold (a flat index, an attribute's name). */
+  also?: string[];
+  /** The op allocates its output before the run finds the dispatch too large (then disposes it). */
+  allocates?: boolean;
+  /** Makes the inputs and returns the call that must fail. */
+  arrange(gpu: WebGpuBackend, t: (shape: number[]) => Tensor): () => unknown;
+}
+
+/** A small kernel that does nothing, for hand-made dispatches. */
+const noop = { name: 'errors.noop', code: '@compute @workgroup_size(1) fn main() {}' };
+
+const maxGroups = (e: Engine): number => e.limits.maxComputeWorkgroupsPerDimension;
+const maxElems = (e: Engine): number => Math.floor(Math.min(e.limits.maxStorageBufferBindingSize, e.limits.maxBufferSize) / 4);
+
+/** An image whose conv2d x-dispatch (N·OH·OW over REG_TILE·WG_X pixels per workgroup) passes the per-dimension limit. */
+function tooWideImage(e: Engine): number[] {
+  const pixels = maxGroups(e) * REG_TILE * e.tuning.conv.WG_X + 1;
+  const h = 1024;
+  return [1, 1, h, Math.ceil(pixels / h)];
+}
+
+/** Binary ops and backward passes whose two operands must agree. */
+const activationBackwards = (['relu', 'leakyRelu', 'sigmoid', 'tanh'] as const).map(
+  (kind): ErrCase => ({
+    name: `${kind}Backward: x [2, 3] vs dy [3, 2]`,
+    error: ShapeError,
+    op: `${kind}Backward`,
+    shapes: [[2, 3], [3, 2]],
+    fix: 'must have the same shape',
+    arrange: (gpu, t) => {
+      const x = t([2, 3]);
+      const dy = t([3, 2]);
+      switch (kind) {
+        case 'relu':
+          return () => gpu.reluBackward(x, dy);
+        case 'leakyRelu':
+          return () => gpu.leakyReluBackward(x, dy, 0.1);
+        case 'sigmoid':
+          return () => gpu.sigmoidBackward(x, dy);
+        case 'tanh':
+          return () => gpu.tanhBackward(x, dy);
+      }
+    },
+  }),
+);
+
+const badSizes: Array<[string, number[]]> = [
+  ['zero', [2, 0]],
+  ['negative', [2, -3]],
+  ['fractional', [2, 1.5]],
+  ['NaN', [Number.NaN, 2]],
+  ['Infinity', [Number.POSITIVE_INFINITY, 1]],
+  ['rank 0', []],
+];
+
+const cases: ErrCase[] = [
+  // ---- tensor(): bad sizes, wrong length, non-finite data, too large -------------------------
+  ...badSizes.map(
+    ([what, shape]): ErrCase => ({
+      name: `tensor() with a ${what} size ${fmtShape(shape)}`,
+      error: ShapeError,
+      op: 'tensor',
+      shapes: [shape],
+      fix: 'every dimension must be a positive integer',
+      arrange: (gpu) => () => gpu.tensor([1, 2, 3], shape),
+    }),
+  ),
+  {
+    name: 'tensor() with a shape that is not an array',
+    error: ShapeError,
+    op: 'tensor',
+    shapes: [],
+    fix: 'every dimension must be a positive integer',
+    also: ['shape 4 is invalid'],
+    // @ts-expect-error a hostile caller passes a number for the shape
+    arrange: (gpu) => () => gpu.tensor([1, 2, 3, 4], 4),
+  },
+  {
+    name: 'tensor() with 5 values for [2, 3]',
+    error: ShapeError,
+    op: 'tensor',
+    shapes: [[2, 3]],
+    fix: 'pass exactly 6 values',
+    arrange: (gpu) => () => gpu.tensor([1, 2, 3, 4, 5], [2, 3]),
+  },
+  ...badSizes.slice(0, 4).map(
+    ([what, shape]): ErrCase => ({
+      name: `zeros() with a ${what} size ${fmtShape(shape)}`,
+      error: ShapeError,
+      op: 'zeros',
+      shapes: [shape],
+      fix: 'every dimension must be a positive integer',
+      arrange: (gpu) => () => gpu.zeros(shape),
+    }),
+  ),
+  ...([
+    ['NaN', Number.NaN, 4],
+    ['Infinity', Number.POSITIVE_INFINITY, 0],
+    ['-Infinity', Number.NEGATIVE_INFINITY, 5],
+    ['1e39 (overflows f32)', 1e39, 2],
+  ] as const).map(
+    ([what, v, at]): ErrCase => ({
+      name: `tensor() with ${what} at flat index ${at}`,
+      error: NonFiniteError,
+      op: 'tensor',
+      shapes: [[2, 3]],
+      fix: 'allowNonFinite',
+      also: [`flat index ${at}`],
+      arrange: (gpu) => {
+        const data = [0.5, -1, 2, 3, 4, 5];
+        data[at] = v;
+        return () => gpu.tensor(data, [2, 3]);
+      },
+    }),
+  ),
+  {
+    name: 'empty() over maxStorageBufferBindingSize',
+    error: DeviceLimitError,
+    op: 'tensor',
+    shapes: (e) => [[maxElems(e) + 16]],
+    fix: 'use a smaller batch or split the tensor',
+    arrange: (gpu) => () => gpu.engine.empty([maxElems(gpu.engine) + 16]),
+  },
+  {
+    name: 'zeros() of a 4-D tensor over the limit',
+    error: DeviceLimitError,
+    op: 'zeros',
+    shapes: (e) => [[Math.ceil(maxElems(e) / (64 * 64 * 16)) + 1, 16, 64, 64]],
+    fix: 'use a smaller batch',
+    arrange: (gpu) => () => gpu.zeros([Math.ceil(maxElems(gpu.engine) / (64 * 64 * 16)) + 1, 16, 64, 64]),
+  },
+
+  // ---- matmul --------------------------------------------------------------------------------
+  {
+    name: 'matmul: inner dimensions 3 vs 4',
+    error: ShapeError,
+    op: 'matmul',
+    shapes: [[2, 3], [4, 5]],
+    fix: 'make the K dimensions equal',
+    arrange: (gpu, t) => {
+      const a = t([2, 3]);
+      const b = t([4, 5]);
+      return () => gpu.matmul(a, b);
+    },
+  },
+  {
+    name: 'matmul: inner dimensions differ once b is transposed',
+    error: ShapeError,
+    op: 'matmul',
+    shapes: [[2, 3], [3, 5]],
+    fix: 'transB',
+    also: ['K=5'],
+    arrange: (gpu, t) => {
+      const a = t([2, 3]);
+      const b = t([3, 5]);
+      return () => gpu.matmul(a, b, { transB: true });
+    },
+  },
+  {
+    name: 'matmul: batch sizes 2 vs 3',
+    error: ShapeError,
+    op: 'matmul',
+    shapes: [[2, 3, 4], [3, 4, 5]],
+    fix: 'give b the batch of a',
+    arrange: (gpu, t) => {
+      const a = t([2, 3, 4]);
+      const b = t([3, 4, 5]);
+      return () => gpu.matmul(a, b);
+    },
+  },
+  {
+    name: 'matmul: batched b with an unbatched a',
+    error: ShapeError,
+    op: 'matmul',
+    shapes: [[3, 4], [2, 4, 5]],
+    fix: 'batch a too',
+    arrange: (gpu, t) => {
+      const a = t([3, 4]);
+      const b = t([2, 4, 5]);
+      return () => gpu.matmul(a, b);
+    },
+  },
+  {
+    name: 'matmul: rank-1 a',
+    error: ShapeError,
+    op: 'matmul',
+    shapes: [[3]],
+    fix: 'must be rank 2',
+    arrange: (gpu, t) => {
+      const a = t([3]);
+      const b = t([3, 2]);
+      return () => gpu.matmul(a, b);
+    },
+  },
+  {
+    name: 'matmul: bias length 4 for 5 output columns',
+    error: ShapeError,
+    op: 'matmul',
+    shapes: [[4], [5], [2, 3], [3, 5]],
+    fix: 'one bias value per output column',
+    arrange: (gpu, t) => {
+      const a = t([2, 3]);
+      const b = t([3, 5]);
+      const bias = t([4]);
+      return () => gpu.matmul(a, b, { bias });
+    },
+  },
+  {
+    name: 'matmulBackward: dy [2, 4] for output [2, 5]',
+    error: ShapeError,
+    op: 'matmulBackward',
+    shapes: [[2, 4], [2, 5]],
+    fix: "pass the gradient of matmul's output",
+    arrange: (gpu, t) => {
+      const a = t([2, 3]);
+      const b = t([3, 5]);
+      const dy = t([2, 4]);
+      return () => gpu.matmulBackward(a, b, dy);
+    },
+  },
+
+  // ---- conv2d: shapes --------------------------------------------------------------------------
+  {
+    name: 'conv2d: weight has 2 input channels, x has 3',
+    error: ShapeError,
+    op: 'conv2d',
+    shapes: [[2, 3, 8, 8], [4, 2, 3, 3]],
+    fix: 'I = C / groups',
+    arrange: (gpu, t) => {
+      const x = t([2, 3, 8, 8]);
+      const w = t([4, 2, 3, 3]);
+      return () => gpu.conv2d(x, w);
+    },
+  },
+  {
+    name: 'conv2d: rank-3 x',
+    error: ShapeError,
+    op: 'conv2d',
+    shapes: [[3, 8, 8]],
+    fix: 'must be rank 4 (NCHW)',
+    arrange: (gpu, t) => {
+      const x = t([3, 8, 8]);
+      const w = t([4, 3, 3, 3]);
+      return () => gpu.conv2d(x, w);
+    },
+  },
+  {
+    name: 'conv2d: bias [3] for 4 output channels',
+    error: ShapeError,
+    op: 'conv2d',
+    shapes: [[3], [4]],
+    fix: 'pass a bias of shape [4]',
+    arrange: (gpu, t) => {
+      const x = t([1, 3, 8, 8]);
+      const w = t([4, 3, 3, 3]);
+      const bias = t([3]);
+      return () => gpu.conv2d(x, w, { bias });
+    },
+  },
+  {
+    name: 'conv2d: 5×5 kernel on a 4×4 input',
+    error: ShapeError,
+    op: 'conv2d',
+    shapes: [[1, 1, 4, 4], [1, 1, 5, 5]],
+    fix: 'use a smaller kernel, more padding, or a larger input',
+    arrange: (gpu, t) => {
+      const x = t([1, 1, 4, 4]);
+      const w = t([1, 1, 5, 5]);
+      return () => gpu.conv2d(x, w);
+    },
+  },
+  {
+    name: 'conv2d: 3×3 kernel dilated by 3 (7×7) on a 5×5 input padded by 0',
+    error: ShapeError,
+    op: 'conv2d',
+    shapes: [[1, 2, 5, 5], [2, 2, 3, 3]],
+    fix: 'use a smaller kernel',
+    also: ['dilated 7×7'],
+    arrange: (gpu, t) => {
+      const x = t([1, 2, 5, 5]);
+      const w = t([2, 2, 3, 3]);
+      return () => gpu.conv2d(x, w, { dilation: 3 });
+    },
+  },
+  {
+    name: 'conv2dBackwardInput: dy [2, 4, 8, 8] for output [2, 4, 6, 6]',
+    error: ShapeError,
+    op: 'conv2dBackwardInput',
+    shapes: [[2, 4, 8, 8], [2, 4, 6, 6]],
+    fix: 'pass a dy of shape [2, 4, 6, 6]',
+    arrange: (gpu, t) => {
+      const dy = t([2, 4, 8, 8]);
+      const w = t([4, 3, 3, 3]);
+      return () => gpu.conv2dBackwardInput(dy, w, [2, 3, 8, 8]);
+    },
+  },
+  {
+    name: 'conv2dBackwardInput: xShape with 5 channels for a 3-channel weight',
+    error: ShapeError,
+    op: 'conv2dBackwardInput',
+    shapes: [[2, 5, 8, 8], [4, 3, 3, 3]],
+    fix: 'I = C / groups',
+    arrange: (gpu, t) => {
+      const dy = t([2, 4, 6, 6]);
+      const w = t([4, 3, 3, 3]);
+      return () => gpu.conv2dBackwardInput(dy, w, [2, 5, 8, 8]);
+    },
+  },
+  {
+    name: 'conv2dBackwardFilter: dy with 5 channels for a 4-filter weight',
+    error: ShapeError,
+    op: 'conv2dBackwardFilter',
+    shapes: [[2, 5, 6, 6], [2, 4, 6, 6]],
+    fix: 'pass a dy of shape [2, 4, 6, 6]',
+    arrange: (gpu, t) => {
+      const x = t([2, 3, 8, 8]);
+      const dy = t([2, 5, 6, 6]);
+      return () => gpu.conv2dBackwardFilter(x, dy, [4, 3, 3, 3]);
+    },
+  },
+  {
+    name: 'conv2dBackwardBias: rank-2 dy',
+    error: ShapeError,
+    op: 'conv2dBackwardBias',
+    shapes: [[4, 3]],
+    fix: 'must be rank 4 (NCHW)',
+    arrange: (gpu, t) => {
+      const dy = t([4, 3]);
+      return () => gpu.conv2dBackwardBias(dy);
+    },
+  },
+
+  // ---- conv2d: attributes ------------------------------------------------------------------------
+  ...(
+    [
+      ['stride 0', { stride: 0 }, 'stride', 'positive integer'],
+      ['stride 1.5', { stride: 1.5 }, 'stride', 'positive integer'],
+      ['stride [1, 0]', { stride: [1, 0] }, 'stride[1]', 'positive integer'],
+      ['padding -1', { padding: -1 }, 'padding', 'non-negative integer'],
+      ['padding [1, 0.5]', { padding: [1, 0.5] }, 'padding[1]', 'non-negative integer'],
+      ["padding 'full'", { padding: 'full' }, 'padding', "'same' or 'valid'"],
+      ['dilation NaN', { dilation: Number.NaN }, 'dilation', 'positive integer'],
+      ['groups 0', { groups: 0 }, 'groups', 'positive integer'],
+      ['groups 1.5', { groups: 1.5 }, 'groups', 'positive integer'],
+      ['groups 2 on 3 channels', { groups: 2 }, 'groups=2', 'use a groups that divides both'],
+    ] satisfies Array<[string, Record<string, unknown>, string, string]>
+  ).map(
+    ([label, attrs, names, fix]): ErrCase => ({
+      name: `conv2d: ${label}`,
+      error: AttributeError,
+      op: 'conv2d',
+      shapes: [[1, 3, 8, 8], [4, 3, 3, 3]],
+      fix,
+      also: [names],
+      arrange: (gpu, t) => {
+        const x = t([1, 3, 8, 8]);
+        const w = t([4, 3, 3, 3]);
+        // Some rows (padding 'full') are not even well typed: a hostile caller from plain JS.
+        return () => gpu.conv2d(x, w, attrs as Conv2dAttrs);
+      },
+    }),
+  ),
+  {
+    name: 'conv2dBackwardFilter: stride 0',
+    error: AttributeError,
+    op: 'conv2dBackwardFilter',
+    shapes: [[2, 3, 8, 8], [4, 3, 3, 3]],
+    fix: 'positive integer',
+    arrange: (gpu, t) => {
+      const x = t([2, 3, 8, 8]);
+      const dy = t([2, 4, 6, 6]);
+      return () => gpu.conv2dBackwardFilter(x, dy, [4, 3, 3, 3], { stride: 0 });
+    },
+  },
+
+  // ---- dispatch limits ---------------------------------------------------------------------------
+  {
+    name: 'conv2d: N·OH·OW so large that the x dispatch passes maxComputeWorkgroupsPerDimension',
+    error: DeviceLimitError,
+    op: 'conv2d',
+    shapes: (e) => [tooWideImage(e)],
+    fix: 'split the work into smaller pieces',
+    allocates: true,
+    arrange: (gpu) => {
+      const shape = tooWideImage(gpu.engine);
+      // Under the buffer limit, so that it is the dispatch, not the tensor, that is too large.
+      expect(sizeOf(shape)).toBeLessThanOrEqual(maxElems(gpu.engine));
+      const x = gpu.engine.empty(shape);
+      const w = gpu.tensor([1], [1, 1, 1, 1]);
+      return () => gpu.conv2d(x, w);
+    },
+  },
+  {
+    name: 'conv2d: more groups than workgroups per dispatch dimension (z)',
+    error: DeviceLimitError,
+    op: 'conv2d',
+    shapes: (e) => [[1, maxGroups(e) + 1, 1, 1]],
+    fix: 'split the work into smaller pieces',
+    allocates: true,
+    arrange: (gpu, t) => {
+      const g = maxGroups(gpu.engine) + 1;
+      const x = t([1, g, 1, 1]);
+      const w = t([g, 1, 1, 1]);
+      return () => gpu.conv2d(x, w, { groups: g });
+    },
+  },
+  {
+    name: 'matmul: a batch larger than workgroups per dispatch dimension',
+    error: DeviceLimitError,
+    op: 'matmul',
+    shapes: (e) => [[maxGroups(e) + 1, 1, 1]],
+    fix: 'smaller batch',
+    allocates: true,
+    arrange: (gpu, t) => {
+      const a = t([maxGroups(gpu.engine) + 1, 1, 1]);
+      const b = t([maxGroups(gpu.engine) + 1, 1, 1]);
+      return () => gpu.matmul(a, b);
+    },
+  },
+  {
+    name: 'conv2dBackwardBias: more channels than workgroups per dispatch dimension',
+    error: DeviceLimitError,
+    op: 'conv2dBackwardBias',
+    shapes: (e) => [[1, maxGroups(e) + 1, 1, 1]],
+    fix: 'split the channels into smaller tensors',
+    arrange: (gpu, t) => {
+      const dy = t([1, maxGroups(gpu.engine) + 1, 1, 1]);
+      return () => gpu.conv2dBackwardBias(dy);
+    },
+  },
+  ...([0, 1, 2] as const).map(
+    (axis): ErrCase => ({
+      name: `engine.run: a hand-made dispatch over the limit on axis ${'xyz'[axis]}`,
+      error: DeviceLimitError,
+      op: noop.name,
+      shapes: [],
+      fix: 'split the work into smaller pieces',
+      arrange: (gpu) => {
+        const wg: [number, number, number] = [1, 1, 1];
+        wg[axis] = maxGroups(gpu.engine) + 1;
+        const d: Dispatch = { kernel: noop, buffers: [], workgroups: wg };
+        return () => gpu.engine.run(d);
+      },
+    }),
+  ),
+
+  // ---- pooling -----------------------------------------------------------------------------------
+  {
+    name: 'maxPool2d: kernelSize missing',
+    error: AttributeError,
+    op: 'maxPool2d',
+    shapes: [[1, 2, 8, 8]],
+    fix: 'kernelSize is required, e.g. { kernelSize: 2 }',
+    arrange: (gpu, t) => {
+      const x = t([1, 2, 8, 8]);
+      // @ts-expect-error a hostile caller leaves out the required kernelSize
+      return () => gpu.maxPool2d(x, { stride: 2 });
+    },
+  },
+  {
+    name: 'avgPool2d: no attrs at all',
+    error: AttributeError,
+    op: 'avgPool2d',
+    shapes: [[1, 2, 8, 8]],
+    fix: 'kernelSize is required',
+    arrange: (gpu, t) => {
+      const x = t([1, 2, 8, 8]);
+      // @ts-expect-error a hostile caller passes no attrs
+      return () => gpu.avgPool2d(x);
+    },
+  },
+  {
+    name: 'maxPool2d: 5×5 window on a 4×4 input',
+    error: ShapeError,
+    op: 'maxPool2d',
+    shapes: [[1, 1, 4, 4]],
+    fix: 'use a smaller kernel, more padding, or a larger input',
+    arrange: (gpu, t) => {
+      const x = t([1, 1, 4, 4]);
+      return () => gpu.maxPool2d(x, { kernelSize: 5 });
+    },
+  },
+  {
+    name: 'maxPool2d: stride 0',
+    error: AttributeError,
+    op: 'maxPool2d',
+    shapes: [[1, 2, 8, 8]],
+    fix: 'positive integer',
+    also: ['stride'],
+    arrange: (gpu, t) => {
+      const x = t([1, 2, 8, 8]);
+      return () => gpu.maxPool2d(x, { kernelSize: 2, stride: 0 });
+    },
+  },
+  {
+    name: 'avgPool2d: kernelSize [2, 0]',
+    error: AttributeError,
+    op: 'avgPool2d',
+    shapes: [[1, 2, 8, 8]],
+    fix: 'positive integer',
+    also: ['kernelSize[1]'],
+    arrange: (gpu, t) => {
+      const x = t([1, 2, 8, 8]);
+      return () => gpu.avgPool2d(x, { kernelSize: [2, 0] });
+    },
+  },
+  {
+    name: 'avgPool2d: padding 2 with a 2×2 window',
+    error: AttributeError,
+    op: 'avgPool2d',
+    shapes: [[1, 2, 8, 8]],
+    fix: 'use less padding or a larger window',
+    arrange: (gpu, t) => {
+      const x = t([1, 2, 8, 8]);
+      return () => gpu.avgPool2d(x, { kernelSize: 2, padding: 2 });
+    },
+  },
+  {
+    name: 'maxPool2dBackward: dy [1, 2, 8, 8] for output [1, 2, 4, 4]',
+    error: ShapeError,
+    op: 'maxPool2dBackward',
+    shapes: [[1, 2, 8, 8], [1, 2, 4, 4]],
+    fix: 'pass a dy of shape [1, 2, 4, 4]',
+    arrange: (gpu, t) => {
+      const x = t([1, 2, 8, 8]);
+      const dy = t([1, 2, 8, 8]);
+      return () => gpu.maxPool2dBackward(x, dy, { kernelSize: 2 });
+    },
+  },
+  {
+    name: 'avgPool2dBackward: dy [1, 2, 3, 3] for output [1, 2, 4, 4]',
+    error: ShapeError,
+    op: 'avgPool2dBackward',
+    shapes: [[1, 2, 3, 3], [1, 2, 4, 4]],
+    fix: 'pass a dy of shape [1, 2, 4, 4]',
+    arrange: (gpu, t) => {
+      const dy = t([1, 2, 3, 3]);
+      return () => gpu.avgPool2dBackward(dy, [1, 2, 8, 8], { kernelSize: 2 });
+    },
+  },
+  {
+    name: 'globalAvgPool: rank-3 x',
+    error: ShapeError,
+    op: 'globalAvgPool',
+    shapes: [[2, 3, 4]],
+    fix: 'must be rank 4 (NCHW)',
+    arrange: (gpu, t) => {
+      const x = t([2, 3, 4]);
+      return () => gpu.globalAvgPool(x);
+    },
+  },
+  {
+    name: 'globalAvgPoolBackward: dy [2, 4] for x [2, 3, 4, 5]',
+    error: ShapeError,
+    op: 'globalAvgPoolBackward',
+    shapes: [[2, 4], [2, 3]],
+    fix: 'pass a dy of shape [2, 3]',
+    arrange: (gpu, t) => {
+      const dy = t([2, 4]);
+      return () => gpu.globalAvgPoolBackward(dy, [2, 3, 4, 5]);
+    },
+  },
+
+  // ---- activations -------------------------------------------------------------------------------
+  ...activationBackwards,
+  {
+    name: 'leakyRelu: alpha NaN',
+    error: AttributeError,
+    op: 'leakyRelu',
+    shapes: [],
+    fix: 'must be a finite number',
+    also: ['alpha'],
+    arrange: (gpu, t) => {
+      const x = t([2, 3]);
+      return () => gpu.leakyRelu(x, Number.NaN);
+    },
+  },
+
+  // ---- elementwise and reductions ----------------------------------------------------------------
+  {
+    name: 'add: [2, 3] + [3, 2]',
+    error: ShapeError,
+    op: 'add',
+    shapes: [[2, 3], [3, 2]],
+    fix: 'must have the same shape',
+    arrange: (gpu, t) => {
+      const a = t([2, 3]);
+      const b = t([3, 2]);
+      return () => gpu.add(a, b);
+    },
+  },
+  {
+    name: 'mul: [2, 3] · [6]',
+    error: ShapeError,
+    op: 'mul',
+    shapes: [[2, 3], [6]],
+    fix: 'must have the same shape',
+    arrange: (gpu, t) => {
+      const a = t([2, 3]);
+      const b = t([6]);
+      return () => gpu.mul(a, b);
+    },
+  },
+  {
+    name: 'mulBackward: dy [3, 2] for a, b [2, 3]',
+    error: ShapeError,
+    op: 'mulBackward',
+    shapes: [[2, 3], [3, 2]],
+    fix: 'must have the same shape',
+    arrange: (gpu, t) => {
+      const a = t([2, 3]);
+      const b = t([2, 3]);
+      const dy = t([3, 2]);
+      return () => gpu.mulBackward(a, b, dy);
+    },
+  },
+  {
+    name: 'mulBackward: b [3, 2] for a, dy [2, 3]',
+    error: ShapeError,
+    op: 'mulBackward',
+    shapes: [[3, 2], [2, 3]],
+    fix: 'must have the same shape',
+    arrange: (gpu, t) => {
+      const a = t([2, 3]);
+      const b = t([3, 2]);
+      const dy = t([2, 3]);
+      return () => gpu.mulBackward(a, b, dy);
+    },
+  },
+  {
+    name: 'scale: s = Infinity',
+    error: AttributeError,
+    op: 'scale',
+    shapes: [],
+    fix: 'must be a finite number',
+    arrange: (gpu, t) => {
+      const a = t([2, 3]);
+      return () => gpu.scale(a, Number.POSITIVE_INFINITY);
+    },
+  },
+  {
+    name: 'sum: axis 2 of a rank-2 tensor',
+    error: AttributeError,
+    op: 'sum',
+    shapes: [[2, 3]],
+    fix: 'use an integer in [-2, 2)',
+    arrange: (gpu, t) => {
+      const x = t([2, 3]);
+      return () => gpu.sum(x, 2);
+    },
+  },
+
+  // ---- softmax cross-entropy -----------------------------------------------------------------------
+  {
+    name: 'softmaxCrossEntropy: 2 labels for 3 rows',
+    error: ShapeError,
+    op: 'softmaxCrossEntropy',
+    shapes: [[2], [3, 4]],
+    fix: 'must have one class index per row',
+    arrange: (gpu, t) => {
+      const logits = t([3, 4]);
+      const labels = gpu.tensor([0, 1], [2]);
+      return () => gpu.softmaxCrossEntropy(logits, labels);
+    },
+  },
+  {
+    name: 'softmaxCrossEntropyBackward: 4 labels for 3 rows',
+    error: ShapeError,
+    op: 'softmaxCrossEntropyBackward',
+    shapes: [[4], [3, 4]],
+    fix: 'must have one class index per row',
+    arrange: (gpu, t) => {
+      const logits = t([3, 4]);
+      const labels = gpu.tensor([0, 1, 2, 3], [4]);
+      return () => gpu.softmaxCrossEntropyBackward(logits, labels);
+    },
+  },
+  {
+    name: 'softmaxCrossEntropy: labels [3, 1] instead of [3]',
+    error: ShapeError,
+    op: 'softmaxCrossEntropy',
+    shapes: [[3, 1]],
+    fix: 'must be rank 1 ([N])',
+    arrange: (gpu, t) => {
+      const logits = t([3, 4]);
+      const labels = gpu.tensor([0, 1, 2], [3, 1]);
+      return () => gpu.softmaxCrossEntropy(logits, labels);
+    },
+  },
+  {
+    name: 'softmaxCrossEntropyBackward: dloss NaN',
+    error: AttributeError,
+    op: 'softmaxCrossEntropyBackward',
+    shapes: [],
+    fix: 'must be a finite number',
+    also: ['dloss'],
+    arrange: (gpu, t) => {
+      const logits = t([3, 4]);
+      const labels = gpu.tensor([0, 1, 2], [3]);
+      return () => gpu.softmaxCrossEntropyBackward(logits, labels, Number.NaN);
+    },
+  },
+
+  // ---- optimizers ----------------------------------------------------------------------------------
+  ...(['grad', 'velocity'] as const).map(
+    (bad): ErrCase => ({
+      name: `sgdStep: ${bad} [13, 7] for param [7, 13]`,
+      error: ShapeError,
+      op: 'sgdStep',
+      shapes: [[7, 13], [13, 7]],
+      fix: 'must have the same shape',
+      also: [bad],
+      arrange: (gpu, t) => {
+        const p = t([7, 13]);
+        const g = t(bad === 'grad' ? [13, 7] : [7, 13]);
+        const v = t(bad === 'velocity' ? [13, 7] : [7, 13]);
+        return () => gpu.sgdStep(p, g, v, { lr: 0.1, momentum: 0.9 });
+      },
+    }),
+  ),
+  ...(['grad', 'm', 'v'] as const).map(
+    (bad): ErrCase => ({
+      name: `adamStep: ${bad} [91] for param [7, 13]`,
+      error: ShapeError,
+      op: 'adamStep',
+      shapes: [[7, 13], [91]],
+      fix: 'must have the same shape',
+      also: [` ${bad} [91]`],
+      arrange: (gpu, t) => {
+        const shape = (n: string): number[] => (n === bad ? [91] : [7, 13]);
+        const p = t([7, 13]);
+        const [g, m, v] = (['grad', 'm', 'v'] as const).map((n) => t(shape(n)));
+        return () => gpu.adamStep(p, g!, m!, v!, { lr: 0.01, step: 1 });
+      },
+    }),
+  ),
+  {
+    name: 'sgdStep: lr NaN',
+    error: AttributeError,
+    op: 'sgdStep',
+    shapes: [],
+    fix: 'must be a finite number',
+    also: ['lr'],
+    arrange: (gpu, t) => {
+      const [p, g, v] = [t([4]), t([4]), t([4])];
+      return () => gpu.sgdStep(p, g, v, { lr: Number.NaN });
+    },
+  },
+  {
+    name: 'adamStep: step 0 (steps are 1-based)',
+    error: AttributeError,
+    op: 'adamStep',
+    shapes: [],
+    fix: '1-based',
+    arrange: (gpu, t) => {
+      const [p, g, m, v] = [t([4]), t([4]), t([4]), t([4])];
+      return () => gpu.adamStep(p, g, m, v, { lr: 0.01, step: 0 });
+    },
+  },
+
+  // ---- use after dispose ---------------------------------------------------------------------------
+  ...([
+    ['conv2d, x', 'conv2d', [1, 3, 8, 8], (gpu: WebGpuBackend, x: Tensor, t: (s: number[]) => Tensor) => {
+      const w = t([4, 3, 3, 3]);
+      return () => gpu.conv2d(x, w);
+    }],
+    ['matmul, the bias', 'matmul', [5], (gpu: WebGpuBackend, bias: Tensor, t: (s: number[]) => Tensor) => {
+      const a = t([2, 3]);
+      const b = t([3, 5]);
+      return () => gpu.matmul(a, b, { bias });
+    }],
+    ['relu', 'relu', [2, 3], (gpu: WebGpuBackend, x: Tensor) => () => gpu.relu(x)],
+    ['add, b', 'add', [2, 3], (gpu: WebGpuBackend, b: Tensor, t: (s: number[]) => Tensor) => {
+      const a = t([2, 3]);
+      return () => gpu.add(a, b);
+    }],
+    ['mulBackward, a', 'mulBackward', [2, 3], (gpu: WebGpuBackend, a: Tensor, t: (s: number[]) => Tensor) => {
+      const [b, dy] = [t([2, 3]), t([2, 3])];
+      return () => gpu.mulBackward(a, b, dy);
+    }],
+    ['maxPool2dBackward, dy', 'maxPool2dBackward', [1, 1, 2, 2], (gpu: WebGpuBackend, dy: Tensor, t: (s: number[]) => Tensor) => {
+      const x = t([1, 1, 4, 4]);
+      return () => gpu.maxPool2dBackward(x, dy, { kernelSize: 2 });
+    }],
+    ['sgdStep, velocity', 'sgdStep', [4], (gpu: WebGpuBackend, v: Tensor, t: (s: number[]) => Tensor) => {
+      const [p, g] = [t([4]), t([4])];
+      return () => gpu.sgdStep(p, g, v, { lr: 0.1 });
+    }],
+    ['read()', 'read', [2, 3], (_gpu: WebGpuBackend, x: Tensor) => () => x.read()],
+    ['engine.write()', 'write', [2, 3], (gpu: WebGpuBackend, x: Tensor) => () => gpu.engine.write(x, new Float32Array(6))],
+  ] as const).map(
+    ([label, op, shape, call]): ErrCase => ({
+      name: `use after dispose: ${label}`,
+      error: DisposedError,
+      op,
+      shapes: [[...shape]],
+      fix: 'keep it alive',
+      arrange: (gpu, t) => {
+        const dead = t([...shape]);
+        dead.dispose();
+        return call(gpu, dead, t);
+      },
+    }),
+  ),
+];
+
+/** Runs fn (sync or async) and returns what it threw; fails if it threw nothing. */
+async function caught(fn: () => unknown): Promise<Error> {
+  try {
+    await fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(Error);
+    return e as Error;
+  }
+  return expect.fail('expected an error, but the call succeeded');
+}
+
+function expectMessage(err: Error, op: string, shapes: Shapes, fix: string, also: readonly string[] = []): void {
+  const msg = err.message;
+  expect(msg.startsWith(`${op}:`), `message should start with "${op}:" — ${msg}`).toBe(true);
+  for (const s of shapes) expect(msg, 'the shapes involved').toContain(fmtShape(s));
+  expect(msg, 'what to do').toContain(fix);
+  for (const a of also) expect(msg).toContain(a);
+}
+
+describe('hostile inputs to the public op API', () => {
+  let gpu: WebGpuBackend;
+  beforeAll(async () => {
+    gpu = await gpuBackend();
+    const l = gpu.engine.limits;
+    console.log(
+      `adapter: ${gpu.engine.describe()}; maxStorageBufferBindingSize ${l.maxStorageBufferBindingSize}, ` +
+        `maxComputeWorkgroupsPerDimension ${l.maxComputeWorkgroupsPerDimension}`,
+    );
+  });
+  afterAll(() => gpu?.engine.destroy());
+
+  it('covers every error class', () => {
+    const classes = new Set(cases.map((c) => c.error));
+    for (const cls of [ShapeError, AttributeError, NonFiniteError, DeviceLimitError, DisposedError]) expect(classes).toContain(cls);
+  });
+
+  it.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+    const e = gpu.engine;
+    const atStart = e.memory();
+    await e.scope(async () => {
+      let seed = 1;
+      const t = (shape: number[]): Tensor => {
+        const u = rng(seed++);
+        return gpu.tensor(Float32Array.from({ length: sizeOf(shape) }, () => u() * 2 - 1), shape);
+      };
+      const call = c.arrange(gpu, t);
+      const before = e.memory();
+      const err = await caught(call);
+      expect(err.constructor, `${err.name}: ${err.message}`).toBe(c.error);
+      expect(err.name).toBe(c.error.name);
+      expectMessage(err, c.op, typeof c.shapes === 'function' ? c.shapes(e) : c.shapes, c.fix, c.also);
+      const after = e.memory();
+      // Nothing leaked by the failed op.
+      expect(after.liveBytes).toBe(before.liveBytes);
+      expect(after.liveBuffers).toBe(before.liveBuffers);
+      // And, unless the dispatch was only refused at run time, nothing was even allocated.
+      if (!c.allocates) expect(after.created).toBe(before.created);
+    });
+    expect(e.memory().liveBytes).toBe(atStart.liveBytes);
+    expect(e.memory().liveBuffers).toBe(atStart.liveBuffers);
+  });
+
+  it('refuses a tensor over maxStorageBufferBindingSize before allocating anything', () => {
+    const e = gpu.engine;
+    const before = e.memory();
+    const shape = [2 ** 28 + 16];
+    // On a device whose limit is above 1 GiB, go just over it instead of allocating 1 GiB.
+    const big = sizeOf(shape) <= maxElems(e) ? [maxElems(e) + 16] : shape;
+    const err = (() => {
+      try {
+        e.empty(big);
+      } catch (x) {
+        return x;
+      }
+      return null;
+    })();
+    expect(err).toBeInstanceOf(DeviceLimitError);
+    expect((err as Error).message).toContain(fmtShape(big));
+    expect(e.memory()).toEqual(before);
+  });
+
+  it('disposing twice throws DisposedError and frees nothing twice', async () => {
+    const e = gpu.engine;
+    const before = e.memory();
+    const t = gpu.tensor([1, 2, 3, 4, 5, 6], [2, 3]);
+    t.dispose();
+    const afterFirst = e.memory();
+    expect(afterFirst.liveBytes).toBe(before.liveBytes);
+    const err = await caught(() => t.dispose());
+    expect(err).toBeInstanceOf(DisposedError);
+    expect(err.message).toContain('[2, 3]');
+    expect(err.message).toContain('disposed twice');
+    expect(err.message).toContain('dispose each tensor once');
+    expect(e.memory()).toEqual(afterFirst);
+  });
+
+  it('a tensor made inside a scope is disposed when the scope ends, and using it then throws DisposedError', async () => {
+    const e = gpu.engine;
+    const before = e.memory().liveBytes;
+    let inner: Tensor | undefined;
+    const kept = await e.scope(async () => {
+      inner = gpu.tensor([1, -2, 3, -4], [2, 2]);
+      return gpu.relu(inner);
+    });
+    expect(inner!.isDisposed).toBe(true);
+    expect(Array.from(await kept.read())).toEqual([1, 0, 3, 0]);
+    const err = await caught(() => gpu.relu(inner!));
+    expect(err).toBeInstanceOf(DisposedError);
+    expectMessage(err, 'relu', [[2, 2]], 'keep it alive');
+    kept.dispose();
+    expect(e.memory().liveBytes).toBe(before);
+  });
+});
+
+describe('a second engine: foreign tensors, and use after destroy()', () => {
+  let gpu: WebGpuBackend;
+  let other: WebGpuBackend;
+  beforeAll(async () => {
+    gpu = await gpuBackend();
+    other = await gpuBackend();
+  });
+  afterAll(() => {
+    gpu?.engine.destroy();
+    other?.engine.destroy();
+  });
+
+  it("rejects another engine's tensor with ShapeError", async () => {
+    const x = gpu.tensor([1, 2, 3, 4], [2, 2]);
+    const foreign = other.tensor([1, 2, 3, 4], [2, 2]);
+    const before = gpu.engine.memory();
+    const err = await caught(() => gpu.add(x, foreign));
+    expect(err).toBeInstanceOf(ShapeError);
+    expectMessage(err, 'add', [[2, 2]], 'belongs to another engine; move it with read() and tensor()');
+    expect(gpu.engine.memory()).toEqual(before);
+    x.dispose();
+    foreign.dispose();
+  });
+
+  it('throws DeviceError for every use after destroy(), and destroy() twice is harmless', async () => {
+    const e = other.engine;
+    const x = other.tensor([1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 1, 3, 3]);
+    const w = other.tensor([1, 0, 0, 1], [1, 1, 2, 2]);
+    const a = other.tensor([2], [1, 1]);
+    e.destroy();
+    expect(e.isDestroyed).toBe(true);
+    const calls: Array<[string, () => unknown]> = [
+      ['tensor', () => other.tensor([1, 2], [2])],
+      ['zeros', () => other.zeros([2])],
+      ['conv2d', () => other.conv2d(x, w)],
+      ['relu', () => other.relu(x)],
+      ['matmul', () => other.matmul(a, a)],
+      ['read', () => x.read()],
+      ['write', () => e.write(x, new Float32Array(9))],
+      [noop.name, () => e.run({ kernel: noop, buffers: [], workgroups: [1, 1, 1] })],
+    ];
+    for (const [op, call] of calls) {
+      const err = await caught(call);
+      expect(err, op).toBeInstanceOf(DeviceError);
+      expectMessage(err, op, [], 'create a new one with Engine.create()');
+      expect(e.memory().liveBytes).toBe(0);
+      expect(e.memory().liveBuffers).toBe(0);
+    }
+    expect(() => e.destroy()).not.toThrow();
+  });
+});
+
+describe('leaks', () => {
+  let gpu: WebGpuBackend;
+  beforeAll(async () => {
+    gpu = await gpuBackend();
+  });
+  afterAll(() => gpu?.engine.destroy());
+
+  /** A small network step: forward, loss, backward, update. Every op family, ~20 ops. */
+  async function step(): Promise<Float32Array> {
+    const u = rng(7);
+    const data = (shape: number[]): Tensor => gpu.tensor(Float32Array.from({ length: sizeOf(shape) }, () => u() * 2 - 1), shape);
+    const x = data([2, 2, 6, 6]);
+    const w = data([3, 2, 3, 3]);
+    const b = data([3]);
+    const fc = data([3, 4]);
+    const labels = gpu.tensor([1, 3], [2]);
+    const h = await gpu.conv2d(x, w, { padding: 1, bias: b, relu: true });
+    const p = await gpu.maxPool2d(h, { kernelSize: 2 });
+    const a = await gpu.avgPool2d(p, { kernelSize: 3 });
+    const g = await gpu.globalAvgPool(a);
+    const z = await gpu.matmul(g, fc);
+    const loss = await gpu.softmaxCrossEntropy(z, labels);
+    const dz = await gpu.softmaxCrossEntropyBackward(z, labels);
+    const { da: dg, db: dfc } = await gpu.matmulBackward(g, fc, dz);
+    const da = await gpu.globalAvgPoolBackward(dg, a.shape);
+    const dp = await gpu.avgPool2dBackward(da, p.shape, { kernelSize: 3 });
+    const dh = await gpu.maxPool2dBackward(h, dp, { kernelSize: 2 });
+    const dr = await gpu.reluBackward(h, dh);
+    const dx = await gpu.conv2dBackwardInput(dr, w, x.shape, { padding: 1 });
+    const dw = await gpu.conv2dBackwardFilter(x, dr, w.shape, { padding: 1 });
+    const db = await gpu.conv2dBackwardBias(dr);
+    const s = await gpu.sigmoid(await gpu.add(await gpu.mul(dx, x), await gpu.scale(x, 0.5)));
+    await gpu.sum(s, 1);
+    const vel = gpu.zeros(w.shape);
+    await gpu.sgdStep(w, dw, vel, { lr: 0.1, momentum: 0.9 });
+    const [m, v] = [gpu.zeros(fc.shape), gpu.zeros(fc.shape)];
+    await gpu.adamStep(fc, dfc, m, v, { lr: 0.01, step: 1 });
+    await db.read();
+    return loss.read();
+  }
+
+  it('a scope full of ops returns live bytes and buffers exactly to the baseline', async () => {
+    const e = gpu.engine;
+    const before = e.memory();
+    const loss = await e.scope(step);
+    expect(Number.isFinite(loss[0]!)).toBe(true);
+    const after = e.memory();
+    expect(after.liveBytes).toBe(before.liveBytes);
+    expect(after.liveBuffers).toBe(before.liveBuffers);
+    expect(after.created).toBeGreaterThan(before.created);
+  });
+
+  it('a tensor returned from a scope outlives it, and its dispose returns to the baseline', async () => {
+    const e = gpu.engine;
+    const before = e.memory();
+    const y = await e.scope(async () => {
+      const x = gpu.tensor([-1, 2, -3, 4], [4]);
+      const s = await gpu.scale(x, 2);
+      return { y: await gpu.relu(s) };
+    });
+    expect(e.memory().liveBuffers).toBe(before.liveBuffers + 1);
+    expect(Array.from(await y.y.read())).toEqual([0, 4, 0, 8]);
+    y.y.dispose();
+    expect(e.memory().liveBytes).toBe(before.liveBytes);
+    expect(e.memory().liveBuffers).toBe(before.liveBuffers);
+  });
+
+  it('the pool reuses buffers: the same ops in a fresh scope create no new buffers', async () => {
+    const e = gpu.engine;
+    await e.scope(step); // warm: the pool now holds every size this step needs
+    const before = e.memory();
+    const first = await e.scope(step);
+    const after = e.memory();
+    expect(after.created).toBe(before.created);
+    expect(after.liveBytes).toBe(before.liveBytes);
+    expect(after.liveBuffers).toBe(before.liveBuffers);
+    // And reuse does not change results.
+    expect(Array.from(await e.scope(step))).toEqual(Array.from(first));
+  });
+
+  it('a failed op in a loop does not grow the pool or the live set', async () => {
+    const e = gpu.engine;
+    const x = gpu.tensor(new Float32Array(2 * 3 * 8 * 8), [2, 3, 8, 8]);
+    const w = gpu.tensor(new Float32Array(4 * 2 * 3 * 3), [4, 2, 3, 3]);
+    const before = e.memory();
+    for (let i = 0; i < 20; i++) await expect(gpu.conv2d(x, w)).rejects.toBeInstanceOf(ShapeError);
+    expect(e.memory()).toEqual(before);
+    x.dispose();
+    w.dispose();
+  });
+
+  it('BufferPool with a small maxPooledBytes never keeps more than that', () => {
+    const usage = 0x80 | 0x08; // STORAGE | COPY_DST
+    const max = 1024;
+    const pool = new BufferPool(gpu.engine.device, max);
+    try {
+      const sizes = [256, 256, 300, 256, 512, 1000, 256, 4, 256, 700];
+      const bufs = sizes.map((s) => pool.acquire(s, usage));
+      expect(pool.snapshot().created).toBe(sizes.length);
+      expect(pool.snapshot().liveBuffers).toBe(sizes.length);
+      expect(pool.snapshot().liveBytes).toBe(sizes.reduce((p, s) => p + sizeClass(s), 0));
+      for (const b of bufs) {
+        pool.release(b);
+        const s = pool.snapshot();
+        expect(s.pooledBytes).toBeLessThanOrEqual(max);
+        expect(s.pooledBytes).toBeGreaterThan(0);
+      }
+      const s = pool.snapshot();
+      expect(s.liveBytes).toBe(0);
+      expect(s.liveBuffers).toBe(0);
+      expect(s.pooledBuffers).toBeLessThan(sizes.length);
+      // Releasing a buffer twice, or one the pool never made, changes nothing.
+      pool.release(bufs[0]!);
+      expect(pool.snapshot()).toEqual(s);
+      // A pooled size comes back without creating a buffer; the bound still holds after.
+      const again = pool.acquire(256, usage);
+      expect(pool.snapshot().created).toBe(s.created);
+      pool.release(again);
+      expect(pool.snapshot().pooledBytes).toBeLessThanOrEqual(max);
+      // A buffer larger than the whole bound is never pooled.
+      pool.release(pool.acquire(4096, usage));
+      expect(pool.snapshot().pooledBytes).toBeLessThanOrEqual(max);
+      pool.trim();
+      expect(pool.snapshot().pooledBytes).toBe(0);
+      expect(pool.snapshot().pooledBuffers).toBe(0);
+    } finally {
+      pool.destroy();
+    }
+  });
+
+  it('sizeClass rounds up by at most 25% (256 bytes at least), and is stable', () => {
+    const u = rng(42);
+    const sizes = new Set<number>();
+    for (let b = 1; b <= 5000; b++) sizes.add(b);
+    for (let p = 8; p <= 31; p++) for (const d of [-1, 0, 1]) sizes.add(2 ** p + d);
+    for (let i = 0; i < 2000; i++) sizes.add(1 + Math.floor(u() * 2 ** 31));
+    for (const b of sizes) {
+      const c = sizeClass(b);
+      expect(c, `sizeClass(${b})`).toBeGreaterThanOrEqual(b);
+      expect(c % 4, `sizeClass(${b}) is a multiple of 4`).toBe(0);
+      if (b <= 256) expect(c).toBe(256);
+      else expect(c, `sizeClass(${b}) = ${c}`).toBeLessThanOrEqual(1.25 * b);
+      expect(sizeClass(c), `sizeClass is idempotent at ${b}`).toBe(c);
+    }
+  });
+});
