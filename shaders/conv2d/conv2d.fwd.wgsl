@@ -1,11 +1,12 @@
-// conv2d forward as an implicit GEMM: rows are output pixels (n, oh, ow) flattened,
-// columns are the output channels of one group, and K runs over (c, kh, kw) of that group.
-// No im2col buffer is built; each load computes its input coordinate on the fly.
+// conv2d forward as an implicit GEMM over a zero-padded input (conv2d.pad.wgsl), so the
+// inner loop has no bounds checks: rows are output pixels (n, oh, ow) flattened, columns
+// the output channels of one group, K runs over (c, kh, kw) of that group.
 // Tiling: each invocation owns 4 consecutive output pixels × 4 output channels (vec4
 // accumulators over channels); a workgroup of WG_X × WG_Y invocations covers
-// (4·WG_X) pixels × (4·WG_Y) channels; dispatch z is the group. No workgroup memory,
-// for the same reason as gemm.wgsl. Optional fused bias and ReLU.
-// Layouts: x NCHW, w OIHW (I = C / groups), y NCHW.
+// (4·WG_X) pixels × (4·WG_Y) channels; dispatch z is the group. No workgroup memory
+// (see gemm.wgsl). Edge tiles clamp their loads and mask their stores.
+// Also the input gradient: the same kernel on the upsampled, padded dy with flipped weights.
+// Layouts: x NCHW (padded to hp × wp), w OIHW (I = C / groups), y NCHW.
 
 override WG_X: u32 = 16;
 override WG_Y: u32 = 4;
@@ -13,11 +14,10 @@ override HAS_BIAS: bool = false;
 override RELU: bool = false;
 
 struct Params {
-  n: u32, c: u32, h: u32, w: u32,
+  n: u32, c: u32, hp: u32, wp: u32,
   o: u32, oh: u32, ow: u32, kh: u32,
   kw: u32, cg: u32, og: u32, strideH: u32,
-  strideW: u32, padTop: u32, padLeft: u32, dilH: u32,
-  dilW: u32,
+  strideW: u32, dilH: u32, dilW: u32,
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -33,54 +33,55 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let oc0 = gid.y * 4u; // channel within the group
   if (pix0 >= npix || oc0 >= p.og) { return; }
   let g = gid.z;
-  let hw = p.h * p.w;
-  let ksz = p.kh * p.kw;
+  let plane = p.hp * p.wp;
 
-  // Per pixel: base of its image's first channel in this group, and its window origin.
-  var xbase: array<u32, 4>;
-  var ih0: array<i32, 4>;
-  var iw0: array<i32, 4>;
+  // Offset of each pixel's window origin in the padded input, at channel g·cg.
+  var base = vec4<u32>();
   for (var i = 0u; i < 4u; i++) {
     let pix = min(pix0 + i, npix - 1u);
     let ow = pix % p.ow;
     let t = pix / p.ow;
     let oh = t % p.oh;
     let n = t / p.oh;
-    xbase[i] = (n * p.c + g * p.cg) * hw;
-    ih0[i] = i32(oh * p.strideH) - i32(p.padTop);
-    iw0[i] = i32(ow * p.strideW) - i32(p.padLeft);
+    base[i] = (n * p.c + g * p.cg) * plane + oh * p.strideH * p.wp + ow * p.strideW;
   }
   let ocs = min(vec4<u32>(oc0, oc0 + 1u, oc0 + 2u, oc0 + 3u), vec4<u32>(p.og - 1u)) + vec4<u32>(g * p.og);
-  let wrow = ocs * (p.cg * ksz);
+  let ksz = p.kh * p.kw;
+  var wrow = ocs * (p.cg * ksz);
 
-  var acc: array<vec4<f32>, 4>;
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  var acc2 = vec4<f32>(0.0);
+  var acc3 = vec4<f32>(0.0);
+  var coff = 0u;
   for (var c = 0u; c < p.cg; c++) {
+    var roff = coff;
     for (var kh = 0u; kh < p.kh; kh++) {
+      var off = roff;
       for (var kw = 0u; kw < p.kw; kw++) {
-        let kidx = c * ksz + kh * p.kw + kw;
-        let wv = vec4<f32>(wt[wrow.x + kidx], wt[wrow.y + kidx], wt[wrow.z + kidx], wt[wrow.w + kidx]);
-        let dh = i32(kh * p.dilH);
-        let dw = i32(kw * p.dilW);
-        for (var i = 0u; i < 4u; i++) {
-          let ih = ih0[i] + dh;
-          let iw = iw0[i] + dw;
-          if (ih >= 0 && ih < i32(p.h) && iw >= 0 && iw < i32(p.w)) {
-            acc[i] += x[xbase[i] + c * hw + u32(ih) * p.w + u32(iw)] * wv;
-          }
-        }
+        let wv = vec4<f32>(wt[wrow.x], wt[wrow.y], wt[wrow.z], wt[wrow.w]);
+        wrow += vec4<u32>(1u);
+        acc0 += x[base.x + off] * wv;
+        acc1 += x[base.y + off] * wv;
+        acc2 += x[base.z + off] * wv;
+        acc3 += x[base.w + off] * wv;
+        off += p.dilW;
       }
+      roff += p.dilH * p.wp;
     }
+    coff += plane;
   }
 
   var bv = vec4<f32>(0.0);
   if (HAS_BIAS) { bv = vec4<f32>(bias[ocs.x], bias[ocs.y], bias[ocs.z], bias[ocs.w]); }
+  let accs = array<vec4<f32>, 4>(acc0 + bv, acc1 + bv, acc2 + bv, acc3 + bv);
   let ohw = p.oh * p.ow;
   for (var i = 0u; i < 4u; i++) {
     let pix = pix0 + i;
     if (pix >= npix) { break; }
     let n = pix / ohw;
     let r = pix % ohw;
-    var v = acc[i] + bv;
+    var v = accs[i];
     if (RELU) { v = max(v, vec4<f32>(0.0)); }
     for (var j = 0u; j < 4u; j++) {
       if (oc0 + j < p.og) { y[(n * p.o + g * p.og + oc0 + j) * ohw + r] = v[j]; }

@@ -37,6 +37,8 @@ export interface GpuCtx {
   y: Binding;
   p: Record<string, Binding>;
   training: boolean;
+  /** Buffers named by scratchForward (forward) or scratchBackward (backward). */
+  scratch: Record<string, Binding>;
 }
 
 export interface GpuBwdCtx extends GpuCtx {
@@ -44,7 +46,6 @@ export interface GpuBwdCtx extends GpuCtx {
   /** null where no gradient is needed (the model input). */
   dx: (Binding | null)[];
   dp: Record<string, Binding>;
-  scratch: Binding[];
 }
 
 export interface CpuCtx {
@@ -84,9 +85,13 @@ export abstract class Layer {
   flops(_inShapes: number[][], _outShape: number[]): number {
     return 0;
   }
-  /** Float counts of scratch buffers the GPU backward needs. */
-  scratch(_engine: Engine, _inShapes: number[][]): number[] {
-    return [];
+  /** Scratch buffers (float counts by name) the GPU forward needs, alive during that pass only. */
+  scratchForward(_engine: Engine, _inShapes: number[][]): Record<string, number> {
+    return {};
+  }
+  /** Scratch buffers the GPU backward needs; needDx is false where no input gradient is wanted. */
+  scratchBackward(_engine: Engine, _inShapes: number[][], _needDx: boolean): Record<string, number> {
+    return {};
   }
   abstract gpuForward(c: GpuCtx): StepDispatch[];
   abstract gpuBackward(c: GpuBwdCtx): StepDispatch[];
@@ -179,22 +184,25 @@ export class Conv2d extends Layer {
     return 2 * g.n * g.o * g.oh * g.ow * g.cg * g.kh * g.kw;
   }
 
-  override scratch(engine: Engine, inShapes: number[][]): number[] {
+  override scratchForward(engine: Engine, inShapes: number[][]): Record<string, number> {
+    return conv.conv2dScratch(engine, this.geom(inShapes), 'fwd');
+  }
+
+  override scratchBackward(engine: Engine, inShapes: number[][], needDx: boolean): Record<string, number> {
     const g = this.geom(inShapes);
-    const splits = conv.conv2dBwdFilterSplits(engine, g);
-    return splits > 1 ? [splits * sizeOf(this.wShape())] : [];
+    // Passes run one after another, so the input-gradient and filter-gradient scratch may share names' buffers.
+    return { ...(needDx ? conv.conv2dScratch(engine, g, 'bwdInput') : {}), ...conv.conv2dScratch(engine, g, 'bwdFilter') };
   }
 
   gpuForward(c: GpuCtx): StepDispatch[] {
-    return [conv.conv2dFwdDispatch(c.engine, this.geom(c.inShapes), c.x[0]!, c.p.weight!, c.y, { bias: c.p.bias })];
+    return conv.conv2dFwdDispatches(c.engine, this.geom(c.inShapes), c.x[0]!, c.p.weight!, c.y, c.scratch, { bias: c.p.bias });
   }
 
   gpuBackward(c: GpuBwdCtx): StepDispatch[] {
     const g = this.geom(c.inShapes);
     const ds: StepDispatch[] = [];
-    if (c.dx[0]) ds.push(conv.conv2dBwdInputDispatch(c.engine, g, c.dy, c.p.weight!, c.dx[0]));
-    const splits = conv.conv2dBwdFilterSplits(c.engine, g);
-    ds.push(...conv.conv2dBwdFilterDispatches(c.engine, g, splits, c.x[0]!, c.dy, c.scratch[0] ?? c.dp.weight!, c.dp.weight!));
+    if (c.dx[0]) ds.push(...conv.conv2dBwdInputDispatches(c.engine, g, c.dy, c.p.weight!, c.dx[0], c.scratch));
+    ds.push(...conv.conv2dBwdFilterDispatches(c.engine, g, c.x[0]!, c.dy, c.dp.weight!, c.scratch));
     if (this.bias) ds.push(conv.conv2dBwdBiasDispatch(c.engine, g.n, g.o, g.oh * g.ow, c.dy, c.dp.bias!));
     return ds;
   }

@@ -219,12 +219,20 @@ function build(plan: Plan & { allocateFor(values: Value[]): Map<string, GPUBuffe
       list.slice(1).forEach(({ j, k }) => val(`tmp:${j}:${k}`, sizeOf(shapes[r]!), tBwd(j), tBwd(j)));
     }
     for (const n of real) {
-      n.layer!.scratch(model.engine, n.inputs.map((i) => shapes[i]!)).forEach((f, s) => val(`scratch:${n.id}:${s}`, f, tBwd(n.id), tBwd(n.id)));
+      const needDx = n.inputs.some((i) => root(i) !== 0);
+      for (const [k, f] of Object.entries(n.layer!.scratchBackward(model.engine, n.inputs.map((i) => shapes[i]!), needDx))) {
+        val(`bscratch:${n.id}:${k}`, f, tBwd(n.id), tBwd(n.id));
+      }
     }
     val('labels', batch, 0, 2 * L + 2, true);
     val('loss', 4, L + 1, 2 * L + 2, true);
   }
 
+  for (const n of real) {
+    for (const [k, f] of Object.entries(n.layer!.scratchForward(model.engine, n.inputs.map((i) => shapes[i]!)))) {
+      val(`fscratch:${n.id}:${k}`, f, n.id, n.id);
+    }
+  }
   const list = [...values.values()];
   const buf = plan.allocateFor(list);
   const b = (key: string): GPUBuffer => buf.get(key)!;
@@ -239,9 +247,15 @@ function build(plan: Plan & { allocateFor(values: Value[]): Map<string, GPUBuffe
     }
     return { p, dp };
   };
+  const scratchOf = (prefix: string, id: number): Record<string, Binding> => {
+    const out: Record<string, Binding> = {};
+    for (const key of buf.keys()) if (key.startsWith(`${prefix}:${id}:`)) out[key.slice(prefix.length + String(id).length + 2)] = buf.get(key)!;
+    return out;
+  };
   const ctxOf = (id: number) => {
     const n = nodes[id]!;
     return {
+      scratch: scratchOf('fscratch', id),
       engine,
       inShapes: n.inputs.map((i) => shapes[i]!),
       outShape: shapes[id]!,
@@ -270,8 +284,7 @@ function build(plan: Plan & { allocateFor(values: Value[]): Map<string, GPUBuffe
         accumulate.push(elementwiseDispatch(engine, 'accumulate', sizeOf(shapes[r]!), engine.dummy, b(`tmp:${n.id}:${k}`), b(`grad:${r}`)));
         return b(`tmp:${n.id}:${k}`);
       });
-      const scratch = n.layer!.scratch(engine, c.inShapes).map((_, s) => b(`scratch:${n.id}:${s}`));
-      ds.push(...n.layer!.gpuBackward({ ...c, dy: b(`grad:${n.id}`), dx, scratch }), ...accumulate);
+      ds.push(...n.layer!.gpuBackward({ ...c, dy: b(`grad:${n.id}`), dx, scratch: scratchOf('bscratch', n.id) }), ...accumulate);
     }
   }
   return { ds, buf, inputKey: 'act:0', outputKey: `act:${root(out)}`, values: list };

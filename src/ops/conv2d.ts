@@ -1,21 +1,24 @@
-// conv2d: forward (implicit GEMM, fused bias and ReLU), gradient w.r.t. the input
-// (transposed convolution), the filter (split-K GEMM) and the bias.
+// conv2d: forward (implicit GEMM over a zero-padded input, fused bias and ReLU), the
+// input gradient (the same kernel on the upsampled dy with flipped weights), the filter
+// gradient (split-K GEMM) and the bias gradient.
 import bwdBiasWgsl from '../../shaders/conv2d/conv2d.bwd_bias.wgsl?raw';
 import bwdFilterWgsl from '../../shaders/conv2d/conv2d.bwd_filter.wgsl?raw';
-import bwdInputWgsl from '../../shaders/conv2d/conv2d.bwd_input.wgsl?raw';
+import flipWgsl from '../../shaders/conv2d/conv2d.flip.wgsl?raw';
+import padWgsl from '../../shaders/conv2d/conv2d.pad.wgsl?raw';
 import fwdWgsl from '../../shaders/conv2d/conv2d.fwd.wgsl?raw';
 import { DeviceLimitError, fmtShape } from '../errors.js';
 import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { checkRank, sizeOf, type Shape } from '../shape.js';
-import { REG_TILE, ceilDiv, expectShape, runInto, sameEngine } from './dispatch.js';
+import { checkRank, type Shape } from '../shape.js';
+import { REG_TILE, ceilDiv, expectShape, grid1d, runInto, sameEngine } from './dispatch.js';
 import { conv2dGeom, type Conv2dAttrs, type Conv2dGeom } from './geometry.js';
 import { sumAxisDispatch } from './sum.js';
 
 export const conv2dKernels = {
   fwd: { name: 'conv2d.fwd', code: fwdWgsl },
-  bwdInput: { name: 'conv2d.bwd_input', code: bwdInputWgsl },
+  pad: { name: 'conv2d.pad', code: padWgsl },
+  flip: { name: 'conv2d.flip', code: flipWgsl },
   bwdFilter: { name: 'conv2d.bwd_filter', code: bwdFilterWgsl },
   bwdBias: { name: 'conv2d.bwd_bias', code: bwdBiasWgsl },
 };
@@ -27,45 +30,101 @@ export interface Conv2dOptions extends Conv2dAttrs {
   relu?: boolean;
 }
 
-function geomParams(g: Conv2dGeom): Params {
-  return new Params().u32(
-    g.n, g.c, g.h, g.w,
-    g.o, g.oh, g.ow, g.kh,
-    g.kw, g.cg, g.og, g.strideH,
-    g.strideW, g.padTop, g.padLeft, g.dilH,
-    g.dilW,
-  );
-}
-
 export const conv2dOutShape = (g: Conv2dGeom): number[] => [g.n, g.o, g.oh, g.ow];
 
-export function conv2dFwdDispatch(
-  engine: Engine,
-  g: Conv2dGeom,
-  x: Binding,
-  w: Binding,
-  y: Binding,
-  opts: { bias?: Binding; relu?: boolean } = {},
-): Dispatch {
+const isPadded = (g: Conv2dGeom): boolean => g.padTop + g.padBottom + g.padLeft + g.padRight > 0;
+const paddedH = (g: Conv2dGeom): number => g.h + g.padTop + g.padBottom;
+const paddedW = (g: Conv2dGeom): number => g.w + g.padLeft + g.padRight;
+
+/** What conv2d.fwd.wgsl sees: an already padded input of hp × wp. */
+interface FwdGeom {
+  n: number; c: number; hp: number; wp: number;
+  o: number; oh: number; ow: number; kh: number;
+  kw: number; cg: number; og: number; strideH: number;
+  strideW: number; dilH: number; dilW: number; groups: number;
+}
+
+function fwdParams(f: FwdGeom): Params {
+  return new Params().u32(f.n, f.c, f.hp, f.wp, f.o, f.oh, f.ow, f.kh, f.kw, f.cg, f.og, f.strideH, f.strideW, f.dilH, f.dilW);
+}
+
+function padDispatch(engine: Engine, planes: number, h: number, w: number, hp: number, wp: number, padTop: number, padLeft: number, sh: number, sw: number, src: Binding, dst: Binding): Dispatch {
+  const WG = engine.tuning.pointwise;
+  const total = planes * hp * wp;
+  return {
+    kernel: conv2dKernels.pad,
+    constants: { WG },
+    buffers: [src, dst],
+    params: new Params().u32(total, h, w, hp, wp).i32(padTop, padLeft).u32(sh, sw).buffer(),
+    workgroups: grid1d(engine, total, WG),
+  };
+}
+
+function implicitGemm(engine: Engine, f: FwdGeom, x: Binding, w: Binding, y: Binding, opts: { bias?: Binding; relu?: boolean } = {}): Dispatch {
   const { WG_X, WG_Y } = engine.tuning.conv;
   return {
     kernel: conv2dKernels.fwd,
     constants: { WG_X, WG_Y, HAS_BIAS: !!opts.bias, RELU: !!opts.relu },
     buffers: [x, w, opts.bias ?? engine.dummy, y],
-    params: geomParams(g).buffer(),
-    workgroups: [ceilDiv(g.n * g.oh * g.ow, REG_TILE * WG_X), ceilDiv(g.og, REG_TILE * WG_Y), g.groups],
+    params: fwdParams(f).buffer(),
+    workgroups: [ceilDiv(f.n * f.oh * f.ow, REG_TILE * WG_X), ceilDiv(f.og, REG_TILE * WG_Y), f.groups],
   };
 }
 
-export function conv2dBwdInputDispatch(engine: Engine, g: Conv2dGeom, dy: Binding, w: Binding, dx: Binding): Dispatch {
-  const { WG_X, WG_Y } = engine.tuning.conv;
-  return {
-    kernel: conv2dKernels.bwdInput,
-    constants: { WG_X, WG_Y },
-    buffers: [dy, w, dx],
-    params: geomParams(g).buffer(),
-    workgroups: [ceilDiv(g.n * g.h * g.w, REG_TILE * WG_X), ceilDiv(g.cg, REG_TILE * WG_Y), g.groups],
+/** Scratch buffers (float counts by name) each pass needs; absent names are not needed. */
+export function conv2dScratch(engine: Engine, g: Conv2dGeom, pass: 'fwd' | 'bwdInput' | 'bwdFilter'): Record<string, number> {
+  const xpad: Record<string, number> = isPadded(g) ? { xpad: g.n * g.c * paddedH(g) * paddedW(g) } : {};
+  if (pass === 'fwd') return xpad;
+  if (pass === 'bwdInput') {
+    return { dyUp: g.n * g.o * (g.h + (g.kh - 1) * g.dilH) * (g.w + (g.kw - 1) * g.dilW), wf: g.o * g.cg * g.kh * g.kw };
+  }
+  const splits = conv2dBwdFilterSplits(engine, g);
+  return { ...xpad, ...(splits > 1 ? { part: splits * g.o * g.cg * g.kh * g.kw } : {}) };
+}
+
+/** Forward: zero-pad x into `scratch.xpad` when there is padding, then the implicit GEMM. */
+export function conv2dFwdDispatches(
+  engine: Engine,
+  g: Conv2dGeom,
+  x: Binding,
+  w: Binding,
+  y: Binding,
+  scratch: Record<string, Binding>,
+  opts: { bias?: Binding; relu?: boolean } = {},
+): Dispatch[] {
+  const f: FwdGeom = { ...g, hp: paddedH(g), wp: paddedW(g) };
+  if (!isPadded(g)) return [implicitGemm(engine, f, x, w, y, opts)];
+  return [
+    padDispatch(engine, g.n * g.c, g.h, g.w, f.hp, f.wp, g.padTop, g.padLeft, 1, 1, x, scratch.xpad!),
+    implicitGemm(engine, f, scratch.xpad!, w, y, opts),
+  ];
+}
+
+/**
+ * Input gradient as a forward convolution: dy upsampled by the stride and padded by
+ * (K−1)·d − pad (scratch.dyUp), convolved with the weights rotated 180° and their channels
+ * swapped per group (scratch.wf), stride 1 and the same dilation.
+ */
+export function conv2dBwdInputDispatches(engine: Engine, g: Conv2dGeom, dy: Binding, w: Binding, dx: Binding, scratch: Record<string, Binding>): Dispatch[] {
+  const hp = g.h + (g.kh - 1) * g.dilH;
+  const wp = g.w + (g.kw - 1) * g.dilW;
+  const WG = engine.tuning.pointwise;
+  const wTotal = g.o * g.cg * g.kh * g.kw;
+  const f: FwdGeom = {
+    n: g.n, c: g.o, hp, wp, o: g.c, oh: g.h, ow: g.w, kh: g.kh, kw: g.kw, cg: g.og, og: g.cg,
+    strideH: 1, strideW: 1, dilH: g.dilH, dilW: g.dilW, groups: g.groups,
   };
+  return [
+    padDispatch(engine, g.n * g.o, g.oh, g.ow, hp, wp, (g.kh - 1) * g.dilH - g.padTop, (g.kw - 1) * g.dilW - g.padLeft, g.strideH, g.strideW, dy, scratch.dyUp!),
+    {
+      kernel: conv2dKernels.flip,
+      constants: { WG },
+      buffers: [w, scratch.wf!],
+      params: new Params().u32(wTotal, g.og, g.cg, g.kh, g.kw).buffer(),
+      workgroups: grid1d(engine, wTotal, WG),
+    },
+    implicitGemm(engine, f, scratch.dyUp!, scratch.wf!, dx),
+  ];
 }
 
 /**
@@ -78,30 +137,26 @@ export function conv2dBwdFilterSplits(engine: Engine, g: Conv2dGeom): number {
   return Math.max(1, Math.min(g.n, Math.floor(target / tiles)));
 }
 
-/** Dispatches for dw; `part` holds splits × |w| floats when splits > 1 (else it may be dw itself). */
-export function conv2dBwdFilterDispatches(
-  engine: Engine,
-  g: Conv2dGeom,
-  splits: number,
-  x: Binding,
-  dy: Binding,
-  part: Binding,
-  dw: Binding,
-): Dispatch[] {
+/** Filter gradient: pad x (scratch.xpad) when there is padding, the split-K GEMM into scratch.part, then the sum over splits. */
+export function conv2dBwdFilterDispatches(engine: Engine, g: Conv2dGeom, x: Binding, dy: Binding, dw: Binding, scratch: Record<string, Binding>): Dispatch[] {
   const { WG_X, WG_Y } = engine.tuning.conv;
+  const splits = conv2dBwdFilterSplits(engine, g);
   const ncols = g.cg * g.kh * g.kw;
   const nPerSplit = ceilDiv(g.n, splits);
-  const out = splits > 1 ? part : dw;
-  const ds: Dispatch[] = [
-    {
-      kernel: conv2dKernels.bwdFilter,
-      constants: { WG_X, WG_Y },
-      buffers: [x, dy, out],
-      params: geomParams(g).u32(splits, nPerSplit).buffer(),
-      workgroups: [ceilDiv(ncols, REG_TILE * WG_X), ceilDiv(g.og, REG_TILE * WG_Y), g.groups * splits],
-    },
-  ];
-  if (splits > 1) ds.push(sumAxisDispatch(engine, part, dw, 1, splits, g.o * ncols));
+  const hp = paddedH(g);
+  const wp = paddedW(g);
+  const ds: Dispatch[] = [];
+  const xp = isPadded(g) ? scratch.xpad! : x;
+  if (isPadded(g)) ds.push(padDispatch(engine, g.n * g.c, g.h, g.w, hp, wp, g.padTop, g.padLeft, 1, 1, x, xp));
+  const out = splits > 1 ? scratch.part! : dw;
+  ds.push({
+    kernel: conv2dKernels.bwdFilter,
+    constants: { WG_X, WG_Y },
+    buffers: [xp, dy, out],
+    params: fwdParams({ ...g, hp, wp }).u32(splits, nPerSplit).buffer(),
+    workgroups: [ceilDiv(ncols, REG_TILE * WG_X), ceilDiv(g.og, REG_TILE * WG_Y), g.groups * splits],
+  });
+  if (splits > 1) ds.push(sumAxisDispatch(engine, out, dw, 1, splits, g.o * ncols));
   return ds;
 }
 
@@ -116,13 +171,26 @@ export function conv2dBwdBiasDispatch(engine: Engine, n: number, c: number, s: n
   };
 }
 
+/** Allocates the scratch tensors a pass needs; dispose them after the run. */
+function scratchTensors(engine: Engine, op: string, sizes: Record<string, number>): Record<string, Tensor> {
+  for (const [k, f] of Object.entries(sizes)) engine.checkBytes(`${op} (${k})`, [f], f * 4);
+  return Object.fromEntries(Object.entries(sizes).map(([k, f]) => [k, engine.empty([f], op)]));
+}
+
+const buffersOf = (ts: Record<string, Tensor>): Record<string, Binding> => Object.fromEntries(Object.entries(ts).map(([k, t]) => [k, t.buffer]));
+
 export async function conv2d(engine: Engine, x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Promise<Tensor> {
   const op = 'conv2d';
   const g = conv2dGeom(x.shape, w.shape, opts, op);
   sameEngine(op, engine, x, w, ...(opts.bias ? [opts.bias] : []));
   if (opts.bias) expectShape(op, 'bias', opts.bias, [g.o]);
+  const scratch = scratchTensors(engine, op, conv2dScratch(engine, g, 'fwd'));
   const y = engine.empty(conv2dOutShape(g), op);
-  await runInto(engine, op, [y], conv2dFwdDispatch(engine, g, x.buffer, w.buffer, y.buffer, { bias: opts.bias?.buffer, relu: opts.relu }));
+  try {
+    await runInto(engine, op, [y], ...conv2dFwdDispatches(engine, g, x.buffer, w.buffer, y.buffer, buffersOf(scratch), { bias: opts.bias?.buffer, relu: opts.relu }));
+  } finally {
+    Object.values(scratch).forEach((t) => t.dispose());
+  }
   return y;
 }
 
@@ -131,8 +199,13 @@ export async function conv2dBackwardInput(engine: Engine, dy: Tensor, w: Tensor,
   const g = conv2dGeom(xShape, w.shape, attrs, op);
   sameEngine(op, engine, dy, w);
   expectShape(op, 'dy', dy, conv2dOutShape(g));
+  const scratch = scratchTensors(engine, op, conv2dScratch(engine, g, 'bwdInput'));
   const dx = engine.empty(xShape, op);
-  await runInto(engine, op, [dx], conv2dBwdInputDispatch(engine, g, dy.buffer, w.buffer, dx.buffer));
+  try {
+    await runInto(engine, op, [dx], ...conv2dBwdInputDispatches(engine, g, dy.buffer, w.buffer, dx.buffer, buffersOf(scratch)));
+  } finally {
+    Object.values(scratch).forEach((t) => t.dispose());
+  }
   return dx;
 }
 
@@ -141,13 +214,13 @@ export async function conv2dBackwardFilter(engine: Engine, x: Tensor, dy: Tensor
   const g = conv2dGeom(x.shape, wShape, attrs, op);
   sameEngine(op, engine, x, dy);
   expectShape(op, 'dy', dy, conv2dOutShape(g));
-  const splits = conv2dBwdFilterSplits(engine, g);
-  const partShape = [splits, ...wShape];
-  if (splits > 1) engine.checkBytes(op, partShape, sizeOf(partShape) * 4); // before dw, so that neither leaks
+  const scratch = scratchTensors(engine, op, conv2dScratch(engine, g, 'bwdFilter'));
   const dw = engine.empty(wShape, op);
-  const part = splits > 1 ? engine.empty(partShape, op) : dw;
-  await runInto(engine, op, part === dw ? [dw] : [dw, part], ...conv2dBwdFilterDispatches(engine, g, splits, x.buffer, dy.buffer, part.buffer, dw.buffer));
-  if (part !== dw) part.dispose();
+  try {
+    await runInto(engine, op, [dw], ...conv2dBwdFilterDispatches(engine, g, x.buffer, dy.buffer, dw.buffer, buffersOf(scratch)));
+  } finally {
+    Object.values(scratch).forEach((t) => t.dispose());
+  }
   return dw;
 }
 

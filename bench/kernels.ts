@@ -1,0 +1,78 @@
+// Kernel benchmark on the Node WebGPU adapter: GFLOP/s of GEMM and conv2d, forward and
+// backward. Timing: warm-up excluded (the first run also compiles), then the median of
+// `reps` runs, each the wall time from submit to onSubmittedWorkDone.
+// Usage: npm run bench:kernels [-- --quick] [--json]
+import { parseArgs } from 'node:util';
+import { Engine, type Dispatch } from '../src/runtime/engine.js';
+import { gemmDispatch } from '../src/ops/gemm.js';
+import * as conv from '../src/ops/conv2d.js';
+import { conv2dGeom } from '../src/ops/geometry.js';
+import type { Tuning } from '../src/ops/tuning.js';
+
+const { values: args } = parseArgs({
+  options: { quick: { type: 'boolean' }, json: { type: 'boolean' }, reps: { type: 'string' }, tiled: { type: 'string' }, conv: { type: 'string' } },
+});
+
+const wg = (s: string | undefined) => (s ? { WG_X: Number(s.split('x')[0]), WG_Y: Number(s.split('x')[1]) } : undefined);
+const tuning: Partial<Tuning> = {};
+if (args.tiled) tuning.tiled = wg(args.tiled)!;
+if (args.conv) tuning.conv = wg(args.conv)!;
+const engine = await Engine.create({ tuning });
+console.log(`adapter: ${engine.describe()}  tuning: ${JSON.stringify(engine.tuning)}`);
+
+const reps = Number(args.reps ?? (args.quick ? 3 : 5));
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function time(ds: Dispatch[]): Promise<{ first: number; ms: number; min: number; max: number }> {
+  const t0 = performance.now();
+  await engine.run(...ds);
+  await engine.sync();
+  const first = performance.now() - t0;
+  const xs: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t = performance.now();
+    await engine.run(...ds);
+    await engine.sync();
+    xs.push(performance.now() - t);
+  }
+  return { first, ms: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
+}
+
+const buf = (floats: number): GPUBuffer => engine.empty([floats]).buffer;
+const rows: Array<{ item: string; gflop: number; ms: number; min: number; max: number; first: number }> = [];
+async function row(item: string, flops: number, ds: Dispatch[]): Promise<void> {
+  const t = await time(ds);
+  rows.push({ item, gflop: flops / t.ms / 1e6, ...t });
+  const r = rows.at(-1)!;
+  console.log(`${item.padEnd(44)} ${r.gflop.toFixed(3).padStart(8)} GFLOP/s  ${r.ms.toFixed(1).padStart(8)} ms (min ${r.min.toFixed(1)}, max ${r.max.toFixed(1)}; first ${r.first.toFixed(0)} ms)`);
+}
+
+const sizes = args.quick ? [256, 512] : [256, 512, 1024];
+for (const n of sizes) {
+  const a = buf(n * n), b = buf(n * n), c = buf(n * n);
+  const g = { batch: 1, m: n, n, k: n, transA: false, transB: false, broadcastB: false };
+  await row(`gemm ${n}³`, 2 * n ** 3, [gemmDispatch(engine, g, a, b, c)]);
+  if (n === 512) {
+    await row(`gemm ${n}³ Aᵀ (dW of a dense layer)`, 2 * n ** 3, [gemmDispatch(engine, { ...g, transA: true }, a, b, c)]);
+    await row(`gemm ${n}³ Bᵀ (dense forward)`, 2 * n ** 3, [gemmDispatch(engine, { ...g, transB: true }, a, b, c)]);
+  }
+}
+
+const convs: Array<[string, number[], number[], object]> = [
+  ['64×28×28×1→32 5×5', [64, 1, 28, 28], [32, 1, 5, 5], {}],
+  ['64×14×14×32→64 5×5', [64, 32, 14, 14], [64, 32, 5, 5], {}],
+];
+if (!args.quick) convs.push(['32×32×32×64→64 3×3', [32, 64, 32, 32], [64, 64, 3, 3], { padding: 1 }]);
+for (const [name, xs, ws, attrs] of convs) {
+  const g = conv2dGeom(xs, ws, attrs);
+  const flops = 2 * g.n * g.o * g.oh * g.ow * g.cg * g.kh * g.kw;
+  const x = buf(xs.reduce((p, d) => p * d)), w = buf(ws.reduce((p, d) => p * d)), y = buf(g.n * g.o * g.oh * g.ow);
+  const scratch = (pass: 'fwd' | 'bwdInput' | 'bwdFilter') =>
+    Object.fromEntries(Object.entries(conv.conv2dScratch(engine, g, pass)).map(([k, f]) => [k, buf(f)]));
+  await row(`conv ${name} fwd`, flops, conv.conv2dFwdDispatches(engine, g, x, w, y, scratch('fwd')));
+  await row(`conv ${name} bwd input`, flops, conv.conv2dBwdInputDispatches(engine, g, y, w, x, scratch('bwdInput')));
+  const splits = conv.conv2dBwdFilterSplits(engine, g);
+  await row(`conv ${name} bwd filter (split ${splits})`, flops, conv.conv2dBwdFilterDispatches(engine, g, x, y, w, scratch('bwdFilter')));
+}
+if (args.json) console.log(JSON.stringify({ adapter: engine.adapterInfo, tuning: engine.tuning, rows }));
+engine.destroy();
