@@ -12,6 +12,7 @@ import type { Conv2dAttrs, Pool2dAttrs } from '../src/ops/geometry.js';
 import { conv2dGeom } from '../src/ops/geometry.js';
 import { sizeOf } from '../src/shape.js';
 import { gpuBackend } from './helpers/gpu.js';
+import type { Tuning } from '../src/ops/tuning.js';
 import { rng } from './helpers/rng.js';
 
 type Inputs<T> = Record<string, T>;
@@ -267,16 +268,17 @@ const cases: OpCase[] = [
   },
 ];
 
-describe('ops on WebGPU match the CPU reference', () => {
+function suite(title: string, rows: OpCase[], tuning?: Partial<Tuning>): void {
+describe(title, () => {
   let gpu: Awaited<ReturnType<typeof gpuBackend>>;
   const cpu = new CpuBackend();
   beforeAll(async () => {
-    gpu = await gpuBackend();
+    gpu = await gpuBackend(tuning);
     console.log(`adapter: ${gpu.engine.describe()}`);
   });
   afterAll(() => gpu?.engine.destroy());
 
-  it.each(cases.map((c, i) => [c.name, c, i] as const))('%s', async (_name, c, i) => {
+  it.each(rows.map((c, i) => [c.name, c, i] as const))('%s', async (_name, c, i) => {
     const data = Object.fromEntries(Object.entries(c.inputs).map(([k, s], j) => [k, makeData(s, 1000 * i + j)]));
     const mk = <T extends AnyTensor>(be: Backend<T>): Inputs<T> =>
       Object.fromEntries(Object.entries(c.inputs).map(([k, s]) => [k, be.tensor(data[k]!, s.shape)]));
@@ -309,3 +311,12 @@ describe('ops on WebGPU match the CPU reference', () => {
     });
   });
 });
+}
+
+suite('ops on WebGPU match the CPU reference', cases);
+// The GPU-oriented GEMM (workgroup-memory staging) and other workgroup shapes, on this adapter too.
+suite(
+  'gemm with workgroup-memory tiles, and other workgroup shapes, match the reference',
+  cases.filter((c) => /^(matmul|conv2d 3-ch|conv2dBackward\w* stride 2|conv2d groups)/.test(c.name)),
+  { gemm: 'shared', gemmTileK: 8, tiled: { WG_X: 4, WG_Y: 8 }, conv: { WG_X: 8, WG_Y: 2 } },
+);

@@ -478,6 +478,22 @@ export class Model {
     return p;
   }
 
+  /**
+   * The first parameter, in forward order, whose gradient or value is not finite (or null).
+   * It reads both stores back, so call it every N steps, not every step.
+   */
+  async findNonFinite(): Promise<{ name: string; layer: string; what: 'gradient' | 'value' } | null> {
+    const [grads, params] = await Promise.all([this.grads.readAll(), this.params.readAll()]);
+    for (const e of this.paramEntries) {
+      for (const [what, store] of [['gradient', grads], ['value', params]] as const) {
+        if (!store[e.name]!.data.every(Number.isFinite)) {
+          return { name: e.name, layer: this.graph.nodes[e.node]!.layer!.label, what };
+        }
+      }
+    }
+    return null;
+  }
+
   /** Parameters by name ("conv2d_0.weight"), read back from the GPU. */
   async getParams(): Promise<Record<string, NamedTensor>> {
     return this.params.readAll();

@@ -1,5 +1,6 @@
 // GEMM: the dense layer's forward (with fused bias and ReLU) and both of its gradients.
 import gemmWgsl from '../../shaders/gemm/gemm.wgsl?raw';
+import gemmSharedWgsl from '../../shaders/gemm/gemm.shared.wgsl?raw';
 import { ShapeError, fmtShape } from '../errors.js';
 import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
@@ -10,6 +11,7 @@ import { gemmGeom, gemmOutShape, type GemmAttrs, type GemmGeom } from './geometr
 import { sumAxisDispatch } from './sum.js';
 
 export const gemmKernel = { name: 'gemm', code: gemmWgsl };
+export const gemmSharedKernel = { name: 'gemm.shared', code: gemmSharedWgsl };
 
 export interface MatmulOptions extends GemmAttrs {
   /** [N], added to every row of C. */
@@ -27,9 +29,10 @@ export function gemmDispatch(
   opts: { bias?: Binding; relu?: boolean; sharedA?: boolean } = {},
 ): Dispatch {
   const { WG_X, WG_Y } = engine.tuning.tiled;
+  const shared = engine.tuning.gemm === 'shared';
   return {
-    kernel: gemmKernel,
-    constants: { WG_X, WG_Y, TRANS_A: g.transA, TRANS_B: g.transB, HAS_BIAS: !!opts.bias, RELU: !!opts.relu },
+    kernel: shared ? gemmSharedKernel : gemmKernel,
+    constants: { WG_X, WG_Y, ...(shared ? { TILE_K: engine.tuning.gemmTileK } : {}), TRANS_A: g.transA, TRANS_B: g.transB, HAS_BIAS: !!opts.bias, RELU: !!opts.relu },
     buffers: [a, b, opts.bias ?? engine.dummy, c],
     params: new Params()
       .u32(g.m, g.n, g.k, opts.sharedA ? 0 : g.m * g.k, g.broadcastB ? 0 : g.k * g.n, g.m * g.n)

@@ -4,6 +4,10 @@
 // `override` constants; bench/kernels.ts measures the alternatives.
 
 export interface Tuning {
+  /** GEMM variant: register tiles only (CPU emulators), or workgroup-memory staging (GPUs). */
+  gemm: 'registers' | 'shared';
+  /** K step of the workgroup-memory GEMM. */
+  gemmTileK: number;
   /** gemm / conv2d register-tiled kernels: workgroup of x × y invocations. */
   tiled: { WG_X: number; WG_Y: number };
   /** conv2d kernels use pixels along x and channels along y. */
@@ -16,6 +20,6 @@ export interface Tuning {
 
 export function defaultTuning(isCpuAdapter: boolean): Tuning {
   return isCpuAdapter
-    ? { tiled: { WG_X: 8, WG_Y: 8 }, conv: { WG_X: 16, WG_Y: 4 }, pointwise: 64, reduce: 64 }
-    : { tiled: { WG_X: 16, WG_Y: 8 }, conv: { WG_X: 32, WG_Y: 4 }, pointwise: 256, reduce: 256 };
+    ? { gemm: 'registers', gemmTileK: 16, tiled: { WG_X: 8, WG_Y: 8 }, conv: { WG_X: 16, WG_Y: 4 }, pointwise: 64, reduce: 64 }
+    : { gemm: 'shared', gemmTileK: 16, tiled: { WG_X: 16, WG_Y: 16 }, conv: { WG_X: 32, WG_Y: 4 }, pointwise: 256, reduce: 256 };
 }

@@ -1,0 +1,58 @@
+// Times GPU work: `timestamp-query` around one compute pass where the device has it,
+// else the wall time from submit to onSubmittedWorkDone (which includes submit overhead).
+import type { Dispatch, Engine } from './engine.js';
+
+export interface Timing {
+  ms: number;
+  source: 'timestamp' | 'wall';
+}
+
+export class GpuTimer {
+  private querySet: GPUQuerySet | null = null;
+  private resolve: GPUBuffer | null = null;
+  private readback: GPUBuffer | null = null;
+
+  constructor(private readonly engine: Engine) {
+    if (engine.hasTimestamps) {
+      const d = engine.device;
+      this.querySet = d.createQuerySet({ type: 'timestamp', count: 2 });
+      this.resolve = d.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+      this.readback = d.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    }
+  }
+
+  /** Runs the dispatches in one pass and returns how long the GPU took. */
+  async time(ds: Dispatch[]): Promise<Timing> {
+    const e = this.engine;
+    const pipes = await Promise.all(ds.map((d) => e.pipeline(d.kernel, d.constants)));
+    const uniforms = ds.map((d) => (d.params ? e.uniform(d.params) : undefined));
+    const enc = e.device.createCommandEncoder();
+    const pass = enc.beginComputePass(
+      this.querySet ? { timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {},
+    );
+    ds.forEach((d, i) => e.encode(pass, pipes[i]!, d, uniforms[i]));
+    pass.end();
+    if (this.querySet) {
+      enc.resolveQuerySet(this.querySet, 0, 2, this.resolve!, 0);
+      enc.copyBufferToBuffer(this.resolve!, 0, this.readback!, 0, 16);
+    }
+    const t0 = performance.now();
+    e.device.queue.submit([enc.finish()]);
+    await e.device.queue.onSubmittedWorkDone();
+    const wall = performance.now() - t0;
+    for (const u of uniforms) if (u) e.pool.release(u);
+    if (!this.querySet) return { ms: wall, source: 'wall' };
+    await this.readback!.mapAsync(GPUMapMode.READ);
+    const [a, b] = new BigUint64Array(this.readback!.getMappedRange().slice(0));
+    this.readback!.unmap();
+    const ns = Number(b! - a!);
+    // Some drivers report 0 or garbage for passes they split; fall back to wall time then.
+    return ns > 0 && ns / 1e6 < wall * 10 ? { ms: ns / 1e6, source: 'timestamp' } : { ms: wall, source: 'wall' };
+  }
+
+  destroy(): void {
+    this.querySet?.destroy();
+    this.resolve?.destroy();
+    this.readback?.destroy();
+  }
+}
