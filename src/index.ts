@@ -15,3 +15,21 @@ export type { AdamOptions } from './ops/adam.js';
 export type { MatmulOptions } from './ops/gemm.js';
 export type { Conv2dOptions } from './ops/conv2d.js';
 export * as reference from './reference/index.js';
+// Models: a graph of layers bound to an engine, compiled into training and inference plans;
+// the same model on the CPU reference; verify() compares the two layer by layer.
+export { Graph, Sequential, type NodeRef } from './nn/graph.js';
+export {
+  Layer, Conv2d, Linear, Dense, MaxPool2d, AvgPool2d, GlobalAvgPool, ReLU, LeakyReLU, Sigmoid, Tanh, Flatten, Dropout, Add, Concat,
+  type Init, type Conv2dOptions as Conv2dLayerOptions,
+} from './nn/layers.js';
+export { Model, TrainPlan, InferPlan, accuracy, type ModelOptions, type NamedTensor, type StepResult } from './nn/model.js';
+export type { OptimizerSpec, Schedule } from './nn/optim.js';
+export { CpuModel } from './nn/cpu-model.js';
+export { verify, formatVerify, VerifyError, type VerifyReport, type VerifyRow } from './nn/verify.js';
+export { lenet, mlp, deepcnn, MODELS } from './nn/models.js';
+export { trainEpochs, evaluate, type TrainOptions, type TrainResult, type EvalResult } from './nn/train.js';
+export { encodeModel, decodeCheckpoint, decodeInto, restore, CheckpointError, type CheckpointContents, type CheckpointMeta } from './nn/checkpoint.js';
+// Data and files, browser-safe (the Node MNIST loader, src/data/mnist-node.ts, is not in the bundle).
+export { mnistFromBytes, type Dataset } from './data/mnist.js';
+export { batches, shuffledIndices, shiftImages, type Batch } from './data/batches.js';
+export { encodeSafetensors, decodeSafetensors } from './io/safetensors.js';

@@ -136,13 +136,32 @@ export class CpuModel {
     return Object.fromEntries(Object.entries(this.params).map(([k, t]) => [k, { shape: [...t.shape], data: Float32Array.from(t.data) }]));
   }
 
-  setParams(params: Record<string, NamedTensor>): void {
-    for (const e of this.paramEntries) {
-      const t = params[e.name];
-      if (!t || fmtShape(t.shape) !== fmtShape(e.spec.shape)) {
-        throw new ShapeError(`load: "${e.name}" must be ${fmtShape(e.spec.shape)}, got ${t ? fmtShape(t.shape) : 'nothing'}.`);
+  /** Optimizer state by slot ("velocity", "m", "v"), then by parameter name, rounded to f32. */
+  getState(): Record<string, Record<string, NamedTensor>> {
+    const out: Record<string, Record<string, NamedTensor>> = {};
+    for (const [slot, ts] of Object.entries(this.state)) {
+      out[slot] = Object.fromEntries(Object.entries(ts).map(([k, t]) => [k, { shape: [...t.shape], data: Float32Array.from(t.data) }]));
+    }
+    return out;
+  }
+
+  /** Replaces every parameter (and optionally the optimizer state); checks all shapes first, so a bad set changes nothing. */
+  setParams(params: Record<string, NamedTensor>, state?: Record<string, Record<string, NamedTensor>>): void {
+    const check = (what: string, got: Record<string, NamedTensor> | undefined): void => {
+      for (const e of this.paramEntries) {
+        const t = got?.[e.name];
+        if (!t || fmtShape(t.shape) !== fmtShape(e.spec.shape) || t.data.length !== sizeOf(e.spec.shape)) {
+          throw new ShapeError(`load: ${what} "${e.name}" must be ${fmtShape(e.spec.shape)}, got ${t ? fmtShape(t.shape) : 'nothing'}.`);
+        }
+      }
+    };
+    check('parameter', params);
+    if (state) for (const slot of Object.keys(this.state)) check(`optimizer state "${slot}"`, state[slot]);
+    for (const e of this.paramEntries) this.params[e.name] = ref.host(params[e.name]!.data, e.spec.shape);
+    if (state) {
+      for (const slot of Object.keys(this.state)) {
+        for (const e of this.paramEntries) this.state[slot]![e.name] = ref.host(state[slot]![e.name]!.data, e.spec.shape);
       }
     }
-    for (const e of this.paramEntries) this.params[e.name] = ref.host(params[e.name]!.data, e.spec.shape);
   }
 }

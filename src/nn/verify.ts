@@ -54,7 +54,9 @@ export async function verify(
 ): Promise<VerifyReport> {
   const cpu = new CpuModel(model.graph, { optimizer: model.optimizer, schedule: model.schedule });
   const start: Record<string, NamedTensor> = await model.getParams();
-  cpu.setParams(start);
+  // NOTE: the optimizer state too: after training, SGD's velocity or Adam's moments are
+  // part of the update, and a CPU model starting from zeros would disagree on every one.
+  cpu.setParams(start, await model.getState());
   cpu.step = model.step;
 
   const plan = await model.trainer(batch, { reuse: false });
