@@ -1,7 +1,8 @@
 // Reliability: a lost device mid-training and an exact resume from the last checkpoint,
 // the NaN guard, a soak run for leaks, and two models trained interleaved on one engine.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeviceError } from '../src/errors.js';
+import { DeviceError, NonFiniteError } from '../src/errors.js';
+import { trainEpochs } from '../src/nn/train.js';
 import { decodeInto, encodeModel } from '../src/nn/checkpoint.js';
 import { Sequential } from '../src/nn/graph.js';
 import { Conv2d, Flatten, Linear, MaxPool2d, ReLU } from '../src/nn/layers.js';
@@ -83,6 +84,14 @@ describe('reliability', () => {
     expect(found!.name).toMatch(/^(conv2d_0|linear_0)\.(weight|bias)$/);
     expect(found!.layer).toMatch(/\((Conv2d|Linear)\)$/);
     m.dispose();
+
+    // In the training loop: opt-in, stops with a NonFiniteError that names the layer.
+    const u = rng(5);
+    const ds = { images: Float32Array.from({ length: 64 * 100 }, () => u()), labels: Uint8Array.from({ length: 64 }, () => Math.floor(u() * 10)), n: 64, shape: [1, 10, 10] as [number, number, number] };
+    const m2 = new Model(engine, tiny(), { seed: 1, optimizer: { type: 'sgd', lr: 1e30 } });
+    await expect(trainEpochs(m2, ds, { epochs: 1, batch: B, seed: 1, nanCheckEvery: 2 })).rejects.toThrow(NonFiniteError);
+    await expect(trainEpochs(m2, ds, { epochs: 1, batch: B, seed: 1, nanCheckEvery: 2 })).rejects.toThrow(/(conv2d_0|linear_0).*Lower the learning rate/);
+    m2.dispose();
   });
 
   it('soak: 1000 training steps and 20 model lifetimes return GPU memory to its baseline; the pool stays bounded', async () => {

@@ -44,6 +44,8 @@ const HELP = `Usage: npm run train -- [flags]
   --resume          continue from the checkpoint (same model, batch, seed, limit, schedule)
   --checkpoint P    checkpoint path (default ${DEFAULTS.checkpointDir}/<model>.safetensors)
   --compare         train mlp and lenet with the same settings; compare accuracy on shifted digits
+  --nan-check N     every N steps, stop if a weight or gradient is not finite (naming the layer);
+                    the last checkpoint, saved before it, is kept
   --json            print a JSON summary as the last line
   --help`;
 
@@ -62,6 +64,7 @@ interface Args {
   checkpoint?: string;
   compare: boolean;
   json: boolean;
+  nanCheck?: number;
 }
 
 /** A flag error: printed without a stack trace, exit code 2. */
@@ -86,6 +89,7 @@ function parse(argv: string[]): Args | null {
       checkpoint: { type: 'string' },
       compare: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
+      'nan-check': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -116,6 +120,7 @@ function parse(argv: string[]): Args | null {
     checkpoint: v.checkpoint,
     compare: v.compare,
     json: v.json,
+    nanCheck: int('nan-check', v['nan-check'], 1),
   };
 }
 
@@ -248,7 +253,7 @@ async function main(): Promise<number> {
         const cfg = fresh(args, name, train.n);
         const model = build(gpu, name, cfg.modelOpts);
         try {
-          rows.push(await runOne(model, cfg, train, test, { say, engine, verifyFirst: args.verify, save: null, shifts: true }));
+          rows.push(await runOne(model, cfg, train, test, { say, engine, verifyFirst: args.verify, save: null, shifts: true, nanCheck: args.nanCheck }));
         } finally {
           if (model instanceof Model) model.dispose();
         }
@@ -262,7 +267,7 @@ async function main(): Promise<number> {
       const model = build(gpu, cfg.modelName, cfg.modelOpts);
       try {
         if (ck) restore(model, ck);
-        const r = await runOne(model, cfg, train, test, { say, engine, verifyFirst: args.verify, save: ckPath(cfg.modelName), shifts: false });
+        const r = await runOne(model, cfg, train, test, { say, engine, verifyFirst: args.verify, save: ckPath(cfg.modelName), shifts: false, nanCheck: args.nanCheck });
         if (r.stopped) return 130;
         say(`test accuracy: ${pct(r.testAccuracy)} (${num(r.testCorrect)}/${num(test.n)}); wall time ${((performance.now() - wall0) / 1000).toFixed(1)} s`);
         Object.assign(summary, r, { wallSeconds: (performance.now() - wall0) / 1000, resumedFromStep: ck?.meta.step ?? null });
@@ -306,7 +311,7 @@ async function runOne(
   cfg: RunConfig,
   train: Dataset,
   test: Dataset,
-  o: { say: (s: string) => void; engine: Engine | null; verifyFirst: boolean; save: string | null; shifts: boolean },
+  o: { say: (s: string) => void; engine: Engine | null; verifyFirst: boolean; save: string | null; shifts: boolean; nanCheck?: number },
 ): Promise<RunSummary> {
   const { say } = o;
   const spe = stepsPerEpoch(train.n, cfg.batch);
@@ -341,6 +346,7 @@ async function runOne(
       seed: cfg.seed,
       augment: cfg.augment,
       readEvery: DEFAULTS.readEvery,
+      nanCheckEvery: o.nanCheck,
       signal: abort.signal,
       onStep: bar.onStep,
       onEpoch: async (e) => {

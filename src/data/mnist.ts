@@ -12,7 +12,7 @@ export interface Dataset {
   /** Number of examples. */
   n: number;
   /** Shape of one example, [channels, height, width]. */
-  shape: [1, 28, 28];
+  shape: [number, number, number];
 }
 
 export interface MnistBytesOptions {

@@ -132,6 +132,14 @@ export class CpuModel {
     this.step++;
   }
 
+  /** The first parameter whose value is not finite (gradients are not kept on the CPU). */
+  async findNonFinite(): Promise<{ name: string; layer: string; what: 'gradient' | 'value' } | null> {
+    for (const e of this.paramEntries) {
+      if (!this.params[e.name]!.data.every(Number.isFinite)) return { name: e.name, layer: this.graph.nodes[e.node]!.layer!.label, what: 'value' };
+    }
+    return null;
+  }
+
   getParams(): Record<string, NamedTensor> {
     return Object.fromEntries(Object.entries(this.params).map(([k, t]) => [k, { shape: [...t.shape], data: Float32Array.from(t.data) }]));
   }

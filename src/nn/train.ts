@@ -6,7 +6,7 @@ import { augmentBatch, type AugmentOptions } from '../data/augment.js';
 import { batches } from '../data/batches.js';
 import type { Dataset } from '../data/mnist.js';
 import { mulberry32 } from '../data/rng.js';
-import { AttributeError } from '../errors.js';
+import { AttributeError, NonFiniteError } from '../errors.js';
 import { CpuModel } from './cpu-model.js';
 import { accuracy, type Model, type StepResult } from './model.js';
 
@@ -71,6 +71,12 @@ export interface TrainOptions {
   augment?: boolean | AugmentOptions;
   /** Read loss and accuracy back every this many steps (default 20); each read waits for the GPU. */
   readEvery?: number;
+  /**
+   * NaN guard: every this many steps (and whenever a read-back loss is not finite), check
+   * the gradients and weights, and stop with a NonFiniteError naming the first layer
+   * affected. Off by default (each check reads the parameters back).
+   */
+  nanCheckEvery?: number;
   /** Stop after the current step when aborted (e.g. on SIGINT). */
   signal?: AbortSignal;
   /** Called after every step. */
@@ -152,6 +158,8 @@ export async function trainEpochs(model: AnyModel, ds: Dataset, opts: TrainOptio
         const r = await st.step(x, b.y, read);
         images += b.size;
         result.images += b.size;
+        const every = opts.nanCheckEvery ?? 0;
+        if (every > 0 && (model.step % every === 0 || (r && !Number.isFinite(r.loss)))) await nanGuard(model, r?.loss);
         if (r) {
           last = r;
           sums = { loss: sums.loss + r.loss, accuracy: sums.accuracy + r.accuracy, n: sums.n + 1 };
@@ -191,6 +199,17 @@ export async function trainEpochs(model: AnyModel, ds: Dataset, opts: TrainOptio
   result.seconds = (performance.now() - t0) / 1000;
   result.imagesPerSecond = result.images / Math.max(result.seconds, 1e-9);
   return result;
+}
+
+async function nanGuard(model: AnyModel, loss: number | undefined): Promise<void> {
+  const bad = await model.findNonFinite();
+  if (!bad && (loss === undefined || Number.isFinite(loss))) return;
+  const where = bad
+    ? `the ${bad.what} of ${bad.name} in layer ${bad.layer} is the first that is not finite`
+    : `the loss is ${loss}, though every weight and gradient is finite`;
+  throw new NonFiniteError(
+    `training stopped at step ${model.step}: ${where}. Lower the learning rate (or add weight decay), and resume from the last checkpoint, which was saved before this.`,
+  );
 }
 
 export interface EvalResult {
