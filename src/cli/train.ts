@@ -319,6 +319,7 @@ async function runOne(
     `model: ${cfg.modelName}, ${num(model.paramCount)} parameters; ${cfg.epochs} epoch(s) × ${spe} steps of ${cfg.batch}, ` +
       `sgd lr ${cfg.modelOpts.optimizer!.lr} momentum ${DEFAULTS.momentum}, cosine; seed ${cfg.seed}${cfg.augment ? ', augmented' : ''}`,
   );
+  if (model instanceof Model) say(await model.summary(cfg.batch));
 
   if (o.verifyFirst) {
     if (!o.engine) throw new UsageError('--verify needs a WebGPU adapter.');

@@ -295,6 +295,11 @@ abstract class Pool extends Layer {
     const g = this.geom(inShapes);
     return [g.n, g.c, g.oh, g.ow];
   }
+  /** One compare or add per window element. */
+  override flops(inShapes: number[][]): number {
+    const g = this.geom(inShapes);
+    return g.n * g.c * g.oh * g.ow * g.kh * g.kw;
+  }
 }
 
 export class MaxPool2d extends Pool {
@@ -375,6 +380,9 @@ class ActivationLayer extends Layer {
   }
   outShape(inShapes: number[][]): number[] {
     return [...inShapes[0]!];
+  }
+  override flops(inShapes: number[][]): number {
+    return sizeOf(inShapes[0]!);
   }
   gpuForward(c: GpuCtx) {
     return [act.activationFwdDispatch(c.engine, this.fn, sizeOf(c.outShape), c.x[0]!, c.y, this.alpha)];

@@ -463,6 +463,41 @@ export class Model {
     return { ...mk(0), perStep: (s) => mk(s).params! };
   }
 
+  /**
+   * A table of the layers (output shape, parameters, forward FLOPs per image) and the
+   * training plan's memory at this batch size (planned bytes and what reuse saves).
+   */
+  async summary(batch = 64): Promise<string> {
+    const g = this.graph;
+    const shapes = g.shapes(batch);
+    const rows: string[][] = [['layer', 'output', 'params', 'FLOPs/image']];
+    let flops = 0;
+    rows.push(['input', `[${shapes[0]!.slice(1).join(', ')}]`, '0', '0']);
+    for (const n of g.nodes.slice(1)) {
+      const layer = n.layer!;
+      const ins = n.inputs.map((i) => shapes[i]!);
+      const params = layer.params(ins).reduce((t, p) => t + sizeOf(p.shape), 0);
+      const f = layer.flops(ins, shapes[n.id]!) / batch;
+      flops += f;
+      const from = n.inputs.length > 1 || n.inputs[0] !== n.id - 1 ? ` ← ${n.inputs.map((i) => g.nodes[i]!.layer?.name ?? 'input').join(', ')}` : '';
+      rows.push([`${layer.label}${from}`, `[${shapes[n.id]!.slice(1).join(', ')}]`, params.toLocaleString('en-US'), Math.round(f).toLocaleString('en-US')]);
+    }
+    const plan = await this.trainer(batch);
+    const m = plan.info.memory;
+    plan.dispose();
+    this.plans = this.plans.filter((p) => p !== plan);
+    const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+    const fmt = (r: string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
+    const mib = (b: number): string => `${(b / 2 ** 20).toFixed(2)} MiB`;
+    return [
+      fmt(rows[0]!),
+      ...rows.slice(1).map(fmt),
+      `parameters: ${this.paramCount.toLocaleString('en-US')}; forward FLOPs per image: ${Math.round(flops).toLocaleString('en-US')}`,
+      `training plan at batch ${batch}: ${plan.info.dispatches} dispatches in one submit; activations, gradients and scratch ` +
+        `${mib(m.plannedBytes)} in ${m.buffers.length} buffers (${mib(m.naiveBytes)} without reuse, ${mib(m.naiveBytes - m.plannedBytes)} saved)`,
+    ].join('\n');
+  }
+
   /** Compiles a training plan for a batch size (pipelines compiled before the first step). */
   async trainer(batch: number, opts: { reuse?: boolean } = {}): Promise<TrainPlan> {
     const p = new TrainPlan(this, batch, opts.reuse ?? true);
