@@ -1,18 +1,10 @@
 // Seeded random numbers for tests: mulberry32, so every run sees the same inputs.
+import { mulberry32 } from '../../src/data/rng.js';
 import { sizeOf } from '../../src/shape.js';
 import type { HostTensor } from '../../src/reference/tensor.js';
 
-/** Uniform in [0, 1), from a 32-bit seed. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Uniform in [0, 1), from a 32-bit seed: the library's own generator. */
+export const rng = mulberry32;
 
 /** Standard normal samples (Box–Muller) from a seeded uniform source. */
 export function randn(seed: number): () => number {
