@@ -50,8 +50,11 @@ const models = new Map<ModelName, Entry>();
 let control: Control | null = null;
 let test: Dataset | null = null;
 
+// The project's tsconfig has both DOM and WebWorker libs; here `self` is the worker scope.
+declare const self: DedicatedWorkerGlobalScope;
+
 function post(msg: FromWorker, transfer: Transferable[] = []): void {
-  (self as unknown as Worker).postMessage(msg, transfer);
+  self.postMessage(msg, transfer);
 }
 
 function message(e: unknown): string {

@@ -61,7 +61,7 @@ export function summarize(adapter: GPUAdapter, via: AdapterSummary['via'], icd?:
 function realLimits(adapter: GPUAdapter): Record<string, number> {
   const out: Record<string, number> = {};
   for (const key in adapter.limits) {
-    const v = (adapter.limits as unknown as Record<string, unknown>)[key];
+    const v: unknown = adapter.limits[key as keyof GPUSupportedLimits];
     if (typeof v === 'number') out[key] = v;
   }
   return out;
