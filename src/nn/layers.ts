@@ -164,6 +164,10 @@ export class Conv2d extends Layer {
     const x = inShapes[0]!;
     this.rank(x, 4, '[N, C, H, W]');
     if (x[1] !== this.inChannels) this.fail(`was built for ${this.inChannels} input channels, but its input is ${fmtShape(x)}.`);
+    const groups = this.attrs.groups ?? 1;
+    if (this.inChannels % groups !== 0 || this.outChannels % groups !== 0) {
+      throw new AttributeError(`${this.label}: groups=${groups} must divide both ${this.inChannels} input and ${this.outChannels} output channels.`);
+    }
     return this.named(() => conv2dGeom(x, this.wShape(), this.attrs, 'conv2d'));
   }
 

@@ -3,7 +3,7 @@
 // plans are compiled per batch size: shapes inferred, buffers planned by liveness,
 // pipelines compiled and bind groups made once, so that a step creates no GPU objects
 // but its command buffer.
-import { AttributeError, ShapeError, fmtShape } from '../errors.js';
+import { AttributeError, DeviceLimitError, DisposedError, NonFiniteError, ShapeError, fmtShape } from '../errors.js';
 import { adamDispatch } from '../ops/adam.js';
 import { elementwiseDispatch } from '../ops/elementwise.js';
 import { sgdDispatch } from '../ops/sgd.js';
@@ -107,6 +107,15 @@ abstract class Plan {
 
   protected allocate(values: Value[], reuse: boolean): Map<string, GPUBuffer> {
     const memory = planMemory(values, reuse);
+    // Refuse before allocating anything: name the largest tensor of an oversized buffer.
+    const max = Math.min(this.engine.limits.maxStorageBufferBindingSize, this.engine.limits.maxBufferSize);
+    memory.buffers.forEach((f, i) => {
+      if (f * 4 <= max) return;
+      const v = values.filter((x) => memory.slot.get(x.key) === i).sort((a, b) => b.floats - a.floats)[0]!;
+      throw new DeviceLimitError(
+        `Model (batch ${this.batch}): ${this.describeValue(v.key)} needs ${f * 4} bytes, over this device's limit of ${max} bytes per buffer; use a smaller batch.`,
+      );
+    });
     this.buffers = memory.buffers.map((f, i) => this.engine.pool.acquire(Math.max(f, 4) * 4, STORAGE, `plan buffer ${i}`));
     const out = new Map<string, GPUBuffer>();
     for (const v of values) out.set(v.key, this.buffers[memory.slot.get(v.key)!]!);
@@ -114,8 +123,19 @@ abstract class Plan {
     return out;
   }
 
+  /** "the output of conv2d_0 (Conv2d)" for a value key such as "act:1". */
+  private describeValue(key: string): string {
+    const [kind, id] = key.split(':');
+    const layer = this.model.graph.nodes[Number(id)]?.layer?.label ?? 'the input';
+    if (kind === 'act') return `the output of ${layer}`;
+    if (kind === 'grad' || kind === 'tmp') return `the gradient of ${layer}`;
+    if (kind?.endsWith('scratch')) return `scratch memory of ${layer}`;
+    return key;
+  }
+
   /** Compiles every pipeline (in parallel, async) and makes bind groups and uniforms. */
   protected async record(ds: StepDispatch[]): Promise<void> {
+    for (const d of ds) this.engine.checkWorkgroups(d);
     const pipes = await Promise.all(ds.map((d) => this.engine.pipeline(d.kernel, d.constants)));
     this.recorded = ds.map((d, i) => {
       const uniform = d.params ? this.engine.uniform(d.params) : undefined;
@@ -140,13 +160,27 @@ abstract class Plan {
   }
 
   protected checkInput(op: string, x: Float32Array, labels?: Float32Array): void {
-    this.engine.checkAlive(op);
-    if (this.disposed) throw new AttributeError(`${op}: this plan was disposed.`);
+    this.model.check(op);
+    if (this.disposed) throw new DisposedError(`${op}: this plan was disposed; compile a new one with model.trainer(batch) or model.predictor(batch).`);
     const want = this.batch * sizeOf(this.model.graph.inputShape);
     if (x.length !== want) {
       throw new ShapeError(`${op}: input has ${x.length} values; a batch of ${this.batch} × ${fmtShape(this.model.graph.inputShape)} needs ${want}.`);
     }
     if (labels && labels.length !== this.batch) throw new ShapeError(`${op}: ${labels.length} labels for a batch of ${this.batch}.`);
+    // A cheap scan next to the step itself, and it keeps NaN out of the weights.
+    for (let i = 0; i < x.length; i++) {
+      if (!Number.isFinite(x[i]!)) {
+        throw new NonFiniteError(`${op}: input value ${x[i]} at flat index ${i} (example ${Math.floor(i / (x.length / this.batch))}) is not finite; clean the data first.`);
+      }
+    }
+    if (labels) {
+      const classes = this.model.graph.shapes(1)[this.model.graph.output.id]!.at(-1)!;
+      labels.forEach((l, i) => {
+        if (!Number.isInteger(l) || l < 0 || l >= classes) {
+          throw new AttributeError(`${op}: label ${l} of example ${i} is not a class index in [0, ${classes}).`);
+        }
+      });
+    }
   }
 
   dispose(): void {
@@ -408,6 +442,20 @@ export class InferPlan extends Plan {
   }
 }
 
+function checkBatch(op: string, batch: number): void {
+  if (!Number.isInteger(batch) || batch < 1) throw new AttributeError(`${op}: batch must be a positive integer, got ${batch}.`);
+}
+
+/** A plan that fails to compile gives its buffers back. */
+async function compileOrRelease(p: TrainPlan | InferPlan): Promise<void> {
+  try {
+    await p.compile();
+  } catch (e) {
+    p.dispose();
+    throw e;
+  }
+}
+
 export interface ModelOptions {
   /** Seed for the initial weights. */
   seed?: number;
@@ -500,15 +548,19 @@ export class Model {
 
   /** Compiles a training plan for a batch size (pipelines compiled before the first step). */
   async trainer(batch: number, opts: { reuse?: boolean } = {}): Promise<TrainPlan> {
+    this.check('trainer');
+    checkBatch('trainer', batch);
     const p = new TrainPlan(this, batch, opts.reuse ?? true);
-    await p.compile();
+    await compileOrRelease(p);
     this.plans.push(p);
     return p;
   }
 
   async predictor(batch: number): Promise<InferPlan> {
+    this.check('predictor');
+    checkBatch('predictor', batch);
     const p = new InferPlan(this, batch);
-    await p.compile();
+    await compileOrRelease(p);
     this.plans.push(p);
     return p;
   }
@@ -518,6 +570,7 @@ export class Model {
    * It reads both stores back, so call it every N steps, not every step.
    */
   async findNonFinite(): Promise<{ name: string; layer: string; what: 'gradient' | 'value' } | null> {
+    this.check('findNonFinite');
     const [grads, params] = await Promise.all([this.grads.readAll(), this.params.readAll()]);
     for (const e of this.paramEntries) {
       for (const [what, store] of [['gradient', grads], ['value', params]] as const) {
@@ -531,10 +584,12 @@ export class Model {
 
   /** Parameters by name ("conv2d_0.weight"), read back from the GPU. */
   async getParams(): Promise<Record<string, NamedTensor>> {
+    this.check('getParams');
     return this.params.readAll();
   }
 
   async getState(): Promise<Record<string, Record<string, NamedTensor>>> {
+    this.check('getState');
     const out: Record<string, Record<string, NamedTensor>> = {};
     for (const [k, s] of Object.entries(this.state)) out[k] = await s.readAll();
     return out;
@@ -542,6 +597,7 @@ export class Model {
 
   /** Replaces every parameter (and optionally the optimizer state); checks all shapes first, so a bad set changes nothing. */
   setParams(params: Record<string, NamedTensor>, state?: Record<string, Record<string, NamedTensor>>): void {
+    this.check('load');
     const check = (what: string, got: Record<string, NamedTensor>): void => {
       for (const e of this.paramEntries) {
         const t = got[e.name];
@@ -564,7 +620,17 @@ export class Model {
     if (state) for (const [s, store] of Object.entries(this.state)) for (const e of this.paramEntries) store.write(e.name, state[s]![e.name]!.data);
   }
 
+  private disposed = false;
+
+  /** @internal Throws once the model is disposed or its engine gone. */
+  check(op: string): void {
+    if (this.disposed) throw new DisposedError(`${op}: this model was disposed; create a new Model (and load a checkpoint) to use it again.`);
+    this.engine.checkAlive(op);
+  }
+
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     for (const p of this.plans) p.dispose();
     this.plans = [];
     this.params.dispose();

@@ -226,7 +226,8 @@ export class Engine {
     return this.pipelines.get(kernel.name, kernel.code, constants);
   }
 
-  private checkWorkgroups(d: Dispatch): void {
+  /** Refuses a dispatch over the device's per-dimension workgroup limit. */
+  checkWorkgroups(d: Dispatch): void {
     const max = this.limits.maxComputeWorkgroupsPerDimension;
     if (d.workgroups.some((n) => n > max)) {
       throw new DeviceLimitError(
