@@ -46,6 +46,7 @@ const HELP = `Usage: npm run train -- [flags]
   --compare         train mlp and lenet with the same settings; compare accuracy on shifted digits
   --nan-check N     every N steps, stop if a weight or gradient is not finite (naming the layer);
                     the last checkpoint, saved before it, is kept
+  --autotune        time the kernels' workgroup shapes on this adapter first (cached per adapter)
   --json            print a JSON summary as the last line
   --help`;
 
@@ -65,6 +66,7 @@ interface Args {
   compare: boolean;
   json: boolean;
   nanCheck?: number;
+  autotune: boolean;
 }
 
 /** A flag error: printed without a stack trace, exit code 2. */
@@ -90,6 +92,7 @@ function parse(argv: string[]): Args | null {
       compare: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       'nan-check': { type: 'string' },
+      autotune: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -121,6 +124,7 @@ function parse(argv: string[]): Args | null {
     compare: v.compare,
     json: v.json,
     nanCheck: int('nan-check', v['nan-check'], 1),
+    autotune: v.autotune,
   };
 }
 
@@ -231,8 +235,8 @@ async function main(): Promise<number> {
   const say = (s: string): void => console.log(s);
 
   // Needs an engine for the webgpu backend, and for --verify (it compares against WebGPU).
-  const engine = args.backend === 'webgpu' || args.verify ? await Engine.create() : null;
-  say(engine ? `adapter: ${engine.describe()}` : 'backend: cpu (float64 reference, no GPU)');
+  const engine = args.backend === 'webgpu' || args.verify ? await Engine.create({ autotune: args.autotune }) : null;
+  say(engine ? `adapter: ${engine.describe()}${args.autotune ? `; tuned workgroups ${JSON.stringify({ gemm: engine.tuning.tiled, conv: engine.tuning.conv })}` : ''}` : 'backend: cpu (float64 reference, no GPU)');
   const gpu = args.backend === 'webgpu' ? engine : null;
 
   try {

@@ -1,7 +1,8 @@
 // Workgroup sizes per kernel family, chosen per adapter. CPU emulators (SwiftShader,
 // lavapipe) run one invocation at a time per thread and gain nothing from large
 // workgroups; GPUs want 64–256 invocations to hide latency. The values feed WGSL
-// `override` constants; bench/kernels.ts measures the alternatives.
+// `override` constants. The CPU defaults won on both SwiftShader and lavapipe in
+// ops/autotune.ts's timings; Engine.create({ autotune: true }) tunes for the adapter at hand.
 
 export interface Tuning {
   /** GEMM variant: register tiles only (CPU emulators), or workgroup-memory staging (GPUs). */
@@ -20,6 +21,6 @@ export interface Tuning {
 
 export function defaultTuning(isCpuAdapter: boolean): Tuning {
   return isCpuAdapter
-    ? { gemm: 'registers', gemmTileK: 16, tiled: { WG_X: 8, WG_Y: 8 }, conv: { WG_X: 16, WG_Y: 4 }, pointwise: 64, reduce: 64 }
+    ? { gemm: 'registers', gemmTileK: 16, tiled: { WG_X: 16, WG_Y: 4 }, conv: { WG_X: 32, WG_Y: 2 }, pointwise: 64, reduce: 64 }
     : { gemm: 'shared', gemmTileK: 16, tiled: { WG_X: 16, WG_Y: 16 }, conv: { WG_X: 32, WG_Y: 4 }, pointwise: 256, reduce: 256 };
 }

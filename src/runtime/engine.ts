@@ -62,6 +62,8 @@ export interface EngineOptions extends AcquireOptions {
   maxPooledBytes?: number;
   /** Override workgroup sizes (default: chosen from the adapter). */
   tuning?: Partial<Tuning>;
+  /** Time the candidate workgroup shapes on this adapter and keep the fastest (cached per adapter; see ops/autotune.ts). */
+  autotune?: boolean;
 }
 
 export class Engine {
@@ -100,7 +102,13 @@ export class Engine {
 
   static async create(opts: EngineOptions = {}): Promise<Engine> {
     const { gpu, device, info } = await acquireDevice(opts);
-    return new Engine(device, info, gpu, opts);
+    const engine = new Engine(device, info, gpu, opts);
+    if (opts.autotune) {
+      const { cachedAutotune } = await import('../ops/autotune.js');
+      await cachedAutotune(engine);
+      if (opts.tuning) engine.tuning = { ...engine.tuning, ...opts.tuning };
+    }
+    return engine;
   }
 
   /** Adapter in words, e.g. "google / swiftshader / … (dawn-node, CPU fallback)". */

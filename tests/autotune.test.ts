@@ -1,0 +1,34 @@
+// The autotuning pass picks one of its candidate workgroup shapes per kernel family, and
+// the kernels stay correct with whatever it picks.
+import { expect, it } from 'vitest';
+import { CpuBackend, compare } from '../src/backend.js';
+import { autotune } from '../src/ops/autotune.js';
+import { gpuBackend } from './helpers/gpu.js';
+import { rng } from './helpers/rng.js';
+
+it('autotune times the candidates, keeps the fastest, and results still match the reference', async () => {
+  const gpu = await gpuBackend();
+  try {
+    const r = await autotune(gpu.engine, 1);
+    for (const family of ['tiled', 'conv'] as const) {
+      const times = r.timings[family]!;
+      expect(Object.keys(times).length).toBeGreaterThanOrEqual(4);
+      const chosen = `${r.tuning[family].WG_X}x${r.tuning[family].WG_Y}`;
+      expect(times[chosen]).toBe(Math.min(...Object.values(times)));
+      expect(gpu.engine.tuning[family]).toEqual(r.tuning[family]);
+    }
+    console.log(`autotune on ${gpu.engine.describe()}: ${JSON.stringify(r.timings)}`);
+    const u = rng(9);
+    const xs = Float32Array.from({ length: 2 * 3 * 11 * 9 }, () => u() - 0.5);
+    const ws = Float32Array.from({ length: 5 * 3 * 3 * 3 }, () => u() - 0.5);
+    const cpu = new CpuBackend();
+    const y1 = await gpu.conv2d(gpu.tensor(xs, [2, 3, 11, 9]), gpu.tensor(ws, [5, 3, 3, 3]), { padding: 1 });
+    const y2 = await cpu.conv2d(cpu.tensor(xs, [2, 3, 11, 9]), cpu.tensor(ws, [5, 3, 3, 3]), { padding: 1 });
+    expect((await compare(y1, y2)).maxAbs).toBeLessThan(1e-4); // K = 27 terms in f32: see ops.test.ts
+    const m1 = await gpu.matmul(gpu.tensor(xs.subarray(0, 33 * 17), [33, 17]), gpu.tensor(xs.subarray(0, 17 * 21), [17, 21]));
+    const m2 = await cpu.matmul(cpu.tensor(xs.subarray(0, 33 * 17), [33, 17]), cpu.tensor(xs.subarray(0, 17 * 21), [17, 21]));
+    expect((await compare(m1, m2)).maxAbs).toBeLessThan(1e-4);
+  } finally {
+    gpu.engine.destroy();
+  }
+});
