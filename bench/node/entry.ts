@@ -1,0 +1,43 @@
+// The suite in Node on Dawn, bundled by Vite (bench/vite.node.config.ts) so that TF.js runs
+// from its ES modules with its gradients registered, as in the page; tfjs-core's Node build
+// has no gradient functions. TF.js webgpu gets a Dawn instance made after convgpu's engine,
+// so that both see the same Vulkan ICD, and so the same adapter.
+import * as os from 'node:os';
+import { Engine } from '../../src/runtime/engine.js';
+import { buildItems } from '../lib/items.js';
+import { initTfjs, runSuite, tfjsInfo } from '../lib/suite.js';
+import type { BackendId, BenchConfig, BenchEvent, PageInfo } from '../lib/types.js';
+
+export async function runNodeSuite(config: BenchConfig, emit: (e: BenchEvent) => void, wasmDir: string): Promise<void> {
+  const t0 = performance.now();
+  const engine = await Engine.create();
+  const dawn = (await import('webgpu')) as { create(flags: string[]): GPU; globals: object };
+  Object.assign(globalThis, dawn.globals);
+  // NOTE: tfjs-backend-webgpu registers itself at import time only if navigator.gpu exists.
+  Object.defineProperty(globalThis, 'navigator', { value: { gpu: dawn.create([]), hardwareConcurrency: os.cpus().length }, configurable: true, writable: true });
+  const tf = await import('@tensorflow/tfjs-core');
+  await import('@tensorflow/tfjs-core/dist/register_all_gradients');
+  await import('@tensorflow/tfjs-backend-cpu');
+  await import('@tensorflow/tfjs-backend-webgpu');
+  const tfwasm = await import('@tensorflow/tfjs-backend-wasm');
+  tfwasm.setWasmPaths(wasmDir.endsWith('/') ? wasmDir : `${wasmDir}/`);
+  const { ok, errors } = await initTfjs(tf, ['webgpu', 'wasm', 'cpu']);
+  const wasmThreads = ok.includes('wasm') ? tfwasm.getThreadsCount() : undefined;
+  const info: PageInfo = {
+    adapter: engine.describe(),
+    adapterInfo: { ...engine.adapterInfo },
+    hasTimestamps: engine.hasTimestamps,
+    ...tfjsInfo(tf, ok),
+    wasmThreads,
+    wasmThreadsNote:
+      wasmThreads === undefined ? undefined : `getThreadsCount() = ${wasmThreads}: tfjs-backend-wasm runs single-threaded in Node (WASM_HAS_MULTITHREAD_SUPPORT is false there); ${os.cpus().length} cores`,
+    hardwareConcurrency: os.cpus().length,
+    backends: ['convgpu', 'reference', ...ok.map((n) => `tfjs-${n}` as BackendId)],
+    backendErrors: errors,
+  };
+  const items = buildItems(config);
+  emit({ type: 'info', info, items });
+  await runSuite({ engine, tf, tfBackends: ok, config, emit }, items);
+  engine.destroy();
+  emit({ type: 'done', elapsedMs: performance.now() - t0 });
+}

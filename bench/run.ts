@@ -1,0 +1,255 @@
+// `npm run bench`: builds the benchmark page with Vite, serves it on 127.0.0.1, runs it in
+// the system Chromium (puppeteer-core) and writes bench/results/<date>-<adapter>.json, a
+// chart next to it, a markdown table to the terminal and into bench/README.md.
+// `npm run bench -- --node` runs the same suite in Node on Dawn instead. `--help` for flags.
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { chartSvg, detailsTable, footnotes, rate, summaryTable } from './lib/report.js';
+import { TOLERANCE } from './lib/suite.js';
+import type { BenchConfig, BenchEvent, Cell, ItemSpec, PageInfo, ResultFile } from './lib/types.js';
+import { BACKEND_LABEL } from './lib/types.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(HERE, '..');
+
+const HELP = `Usage: npm run bench -- [flags]
+  --quick            small sizes and few runs; finishes in under 3 minutes on a 2-core machine with SwiftShader
+  --node             run in Node on Dawn (the webgpu package) instead of headless Chromium
+  --gpu              Chromium with a GPU: Vulkan/ANGLE flags, and GEMM 2048³ and 4096³ (default: on when /dev/nvidia0 or /dev/dri/renderD* exists)
+  --swiftshader      force Chromium's SwiftShader adapter even where a GPU is found
+  --time-limit S     stop starting new measurements after about S seconds (default 170 with --quick, 3600 otherwise)
+  --only A,B         only the items whose id contains A or B (ids: gemm-256, conv1-fwd, conv2-bwdFilter, pool-bwd, train-lenet-32-64, …)
+  --no-readme        do not update bench/README.md
+  --help
+Environment: CHROME_PATH (default /usr/bin/chromium).`;
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    node: { type: 'boolean', default: false },
+    gpu: { type: 'boolean', default: false },
+    swiftshader: { type: 'boolean', default: false },
+    'time-limit': { type: 'string' },
+    'no-readme': { type: 'boolean', default: false },
+    only: { type: 'string' },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (args.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+
+const started = Date.now();
+const quick = args.quick;
+const hasGpuDevice = (): boolean =>
+  existsSync('/dev/nvidia0') || (existsSync('/dev/dri') && readdirSync('/dev/dri').some((f) => f.startsWith('renderD')));
+const gpu = !args.swiftshader && (args.gpu || hasGpuDevice());
+const limitS = Number(args['time-limit'] ?? (quick ? 170 : 3600));
+// New measurements stop here; what is running then may still finish before the hard limit.
+const config: BenchConfig = {
+  quick,
+  gpu,
+  seed: 1,
+  deadline: started + limitS * 1000 - (quick ? 30_000 : 120_000),
+  only: args.only ? args.only.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+};
+const hardLimitMs = limitS * 1000;
+
+let info: PageInfo | null = null;
+let items: ItemSpec[] = [];
+const cells: Cell[] = [];
+
+function onEvent(e: BenchEvent): void {
+  if (e.type === 'info') {
+    info = e.info;
+    items = e.items;
+    console.log(`adapter: ${e.info.adapter}`);
+    console.log(`TF.js ${e.info.tfjsVersion}: ${e.info.backends.filter((b) => b.startsWith('tfjs')).join(', ')}; webgpu adapter: ${e.info.tfjsWebgpuAdapter ?? '—'}`);
+    if (e.info.wasmThreadsNote) console.log(`TF.js wasm: ${e.info.wasmThreadsNote}`);
+    for (const [b, err] of Object.entries(e.info.backendErrors)) console.log(`TF.js ${b} did not initialise: ${err}`);
+  } else if (e.type === 'log') {
+    console.log(e.text);
+  } else if (e.type === 'cell') {
+    cells.push(e.cell);
+    const c = e.cell;
+    const it = items.find((i) => i.id === c.item);
+    const what =
+      c.wall && it
+        ? `${rate(it, c.wall.median).toPrecision(3)} ${it.unit}, ${c.wall.median.toFixed(2)} ms (${c.reps} runs; first ${c.firstMs?.toFixed(0)} ms${c.gpu ? `; GPU ${c.gpu.median.toFixed(2)} ms` : ''})` +
+          (c.maxRelErr !== undefined ? ` err ${c.maxRelErr.toExponential(1)}` : '')
+        : '';
+    console.log(`  ${BACKEND_LABEL[c.backend].padEnd(22)} ${c.status.padEnd(11)} ${what}${c.note ? ` ${c.note.slice(0, 160)}` : ''}`);
+  } else if (e.type === 'error') {
+    console.error(`benchmark error: ${e.message}`);
+  }
+}
+
+/** Runs the page in Chromium; resolves when it is done, failed, or ran out of time. */
+async function runBrowser(): Promise<{ runtime: string; flags: string[]; incomplete?: string }> {
+  const { build } = await import('vite');
+  const puppeteer = (await import('puppeteer-core')).default;
+  const { serve } = await import('./serve.js');
+  console.log('building the page (vite)…');
+  await build({ configFile: join(HERE, 'vite.config.ts'), logLevel: 'warn' });
+  const server = await serve(join(HERE, 'dist'), { '/wasm/': join(ROOT, 'node_modules/@tensorflow/tfjs-backend-wasm/dist') });
+  const executablePath = process.env.CHROME_PATH ?? '/usr/bin/chromium';
+  const userDataDir = mkdtempSync(join(tmpdir(), 'convgpu-bench-'));
+  const common = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu'];
+  const flags = gpu
+    ? [...common, '--enable-features=Vulkan', '--use-angle=vulkan', '--ignore-gpu-blocklist']
+    : [...common, '--enable-unsafe-swiftshader', '--use-webgpu-adapter=swiftshader'];
+  console.log(`chromium: ${executablePath} --headless=new ${flags.join(' ')}`);
+  const browser = await puppeteer.launch({ executablePath, headless: true, args: flags, userDataDir, protocolTimeout: hardLimitMs + 60_000 });
+  const runtime = `Chromium ${await browser.version()}`;
+  let incomplete: string | undefined;
+  try {
+    const page = await browser.newPage();
+    page.on('pageerror', (e) => console.error(`page error: ${String(e)}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error') console.error(`page console: ${m.text().slice(0, 300)}`);
+    });
+    const finished = new Promise<string | undefined>((ok) => {
+      void page.exposeFunction('__benchEvent', (json: string) => {
+        const e = JSON.parse(json) as BenchEvent;
+        onEvent(e);
+        if (e.type === 'done') ok(undefined);
+        if (e.type === 'error') ok(`the page stopped with an error: ${e.message.split('\n')[0]}`);
+      });
+      setTimeout(() => ok(`stopped at the ${limitS} s limit while a measurement was running`), Math.max(1000, started + hardLimitMs - Date.now())).unref();
+    });
+    await page.evaluateOnNewDocument((c: BenchConfig) => {
+      window.__benchConfig = c;
+    }, config);
+    await page.goto(server.url, { waitUntil: 'load' });
+    incomplete = await finished;
+  } finally {
+    await browser.close().catch(() => {});
+    await server.close();
+    rmSync(userDataDir, { recursive: true, force: true });
+  }
+  return { runtime, flags: ['--headless=new', ...flags], incomplete };
+}
+
+/** The same suite in this process, on Dawn: Vite bundles bench/node/entry.ts (see vite.node.config.ts), then it runs here. */
+async function runNode(): Promise<{ runtime: string; incomplete?: string }> {
+  const { build } = await import('vite');
+  console.log('building the Node suite (vite)…');
+  await build({ configFile: join(HERE, 'vite.node.config.ts'), logLevel: 'warn' });
+  const mod = (await import(pathToFileURL(join(HERE, 'dist-node/entry.cjs')).href)) as { runNodeSuite: NodeSuite } | { default: { runNodeSuite: NodeSuite } };
+  const runNodeSuite = 'runNodeSuite' in mod ? mod.runNodeSuite : mod.default.runNodeSuite;
+  let incomplete: string | undefined;
+  try {
+    await runNodeSuite(config, onEvent, join(ROOT, 'node_modules/@tensorflow/tfjs-backend-wasm/dist'));
+  } catch (e) {
+    incomplete = `the suite stopped with an error: ${String(e)}`;
+    console.error(e);
+  }
+  return { runtime: `Node ${process.version}, Dawn (webgpu npm)`, incomplete };
+}
+
+type NodeSuite = (config: BenchConfig, emit: (e: BenchEvent) => void, wasmDir: string) => Promise<void>;
+
+function slug(s: string): string {
+  return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'unknown';
+}
+
+function adapterSlug(i: PageInfo): string {
+  const a = i.adapterInfo as { vendor?: string; architecture?: string; device?: string; description?: string };
+  const text = `${a.architecture ?? ''} ${a.description ?? ''} ${a.device ?? ''}`;
+  for (const known of ['swiftshader', 'llvmpipe', 'lavapipe']) if (text.toLowerCase().includes(known)) return known;
+  return slug([a.vendor, a.architecture || a.device || a.description].filter(Boolean).join(' '));
+}
+
+function updateReadme(r: ResultFile, table: string, notes: string, files: string[]): void {
+  const path = join(HERE, 'README.md');
+  if (!existsSync(path)) return;
+  const text = readFileSync(path, 'utf8');
+  const key = r.meta.mode === 'browser' ? 'browser' : 'node';
+  const start = `<!-- latest-${key}:start -->`;
+  const end = `<!-- latest-${key}:end -->`;
+  const a = text.indexOf(start);
+  const b = text.indexOf(end);
+  if (a < 0 || b < a) {
+    console.warn(`bench/README.md has no ${start} … ${end} markers; not updated.`);
+    return;
+  }
+  const svg = files.find((f) => f.endsWith('.svg'));
+  const body = [start, '', table, '', notes, '', `Files: ${files.map((f) => `[\`${f}\`](${f})`).join(', ')}`, '', ...(svg ? [`![throughput per item and backend](${svg})`, ''] : []), end].join('\n');
+  writeFileSync(path, text.slice(0, a) + body + text.slice(b + end.length));
+}
+
+async function main(): Promise<void> {
+  console.log(`convgpu benchmark: ${args.node ? 'Node + Dawn' : 'headless Chromium'}${quick ? ', --quick' : ''}${gpu ? ', GPU' : ''}; time limit ${limitS} s`);
+  let run: { runtime: string; flags?: string[]; incomplete?: string };
+  if (args.node) {
+    const timer = setTimeout(() => {
+      console.error(`stopped at the ${limitS} s limit; writing what was measured`);
+      void finish({ runtime: `Node ${process.version}, Dawn (webgpu npm)`, incomplete: `stopped at the ${limitS} s limit` }).then(() => process.exit(1));
+    }, hardLimitMs);
+    timer.unref();
+    run = await runNode();
+    clearTimeout(timer);
+  } else {
+    run = await runBrowser();
+  }
+  await finish(run);
+  process.exit(run.incomplete ? 1 : 0);
+}
+
+let finished = false;
+async function finish(run: { runtime: string; flags?: string[]; incomplete?: string }): Promise<void> {
+  if (finished) return;
+  finished = true;
+  if (!info) {
+    console.error(`no results: ${run.incomplete ?? 'the page never reported'}`);
+    process.exit(1);
+  }
+  const i: PageInfo = info;
+  const date = new Date().toISOString().slice(0, 10);
+  const result: ResultFile = {
+    meta: {
+      date,
+      mode: args.node ? 'node' : 'browser',
+      quick,
+      gpu,
+      runtime: run.runtime,
+      flags: run.flags,
+      totalSeconds: (Date.now() - started) / 1000,
+      timing:
+        'Warm-up (the first run, pipeline compile included) is excluded and reported as "first result"; then the median, min and max of up to ' +
+        `${quick ? 3 : 10} runs within a per-item budget.`,
+      tolerance: TOLERANCE,
+      incomplete: run.incomplete,
+    },
+    info: i,
+    items,
+    cells,
+  };
+  const dir = join(HERE, 'results');
+  mkdirSync(dir, { recursive: true });
+  const base = `${date}-${result.meta.mode === 'browser' ? 'chromium' : 'node'}-${adapterSlug(i)}${quick ? '-quick' : ''}${config.only ? '-partial' : ''}`;
+  const jsonPath = join(dir, `${base}.json`);
+  writeFileSync(jsonPath, `${JSON.stringify(result, null, 1)}\n`);
+  const files = [jsonPath];
+  try {
+    const svgPath = join(dir, `${base}.svg`);
+    writeFileSync(svgPath, await chartSvg(result));
+    files.push(svgPath);
+  } catch (e) {
+    console.error(`chart not drawn: ${String(e)}`);
+  }
+  const table = summaryTable(result);
+  const notes = footnotes(result);
+  console.log(`\n${table}\n\n${notes}\n\n${detailsTable(result)}\n`);
+  console.log(`wrote ${files.map((f) => relative(ROOT, f)).join(', ')} (${result.meta.totalSeconds.toFixed(0)} s)`);
+  if (!args['no-readme'] && !config.only) updateReadme(result, table, notes, files.map((f) => relative(HERE, f)));
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
