@@ -320,3 +320,10 @@ suite(
   cases.filter((c) => /^(matmul|conv2d 3-ch|conv2dBackward\w* stride 2|conv2d groups)/.test(c.name)),
   { gemm: 'shared', gemmTileK: 8, tiled: { WG_X: 4, WG_Y: 8 }, conv: { WG_X: 8, WG_Y: 2 } },
 );
+// The register-tiled GEMM with the row count this adapter does not use by default.
+suite(
+  'gemm with 4 and 8 rows per invocation match the reference',
+  cases.filter((c) => /^matmul/.test(c.name)),
+  { gemm: 'registers', gemmRows: 8, tiled: { WG_X: 8, WG_Y: 2 } },
+);
+suite('gemm with 4 rows per invocation', cases.filter((c) => /^matmul/.test(c.name)), { gemm: 'registers', gemmRows: 4, tiled: { WG_X: 2, WG_Y: 8 } });

@@ -53,18 +53,22 @@ export async function autotune(engine: Engine, reps = 3): Promise<AutotuneReport
   const base = { ...engine.tuning };
   const best = { ...engine.tuning };
   try {
+    const candidates = (family: 'tiled' | 'conv'): Array<{ s: [number, number]; rows: 4 | 8 }> =>
+      SHAPES.filter(fits).flatMap((s) => (family === 'tiled' && base.gemm === 'registers' ? [{ s, rows: 4 as const }, { s, rows: 8 as const }] : [{ s, rows: base.gemmRows }]));
     for (const family of ['tiled', 'conv'] as const) {
       let bestMs = Infinity;
-      for (const s of SHAPES.filter(fits)) {
-        engine.tuning = { ...base, [family]: { WG_X: s[0], WG_Y: s[1] } };
+      for (const { s, rows } of candidates(family)) {
+        engine.tuning = { ...base, gemmRows: family === 'tiled' ? rows : best.gemmRows, [family]: { WG_X: s[0], WG_Y: s[1] } };
         const ms =
           family === 'tiled'
             ? await time(() => [gemmDispatch(engine, { batch: 1, m: n, n, k: n, transA: false, transB: false, broadcastB: false }, a, b, c)])
             : (await time(() => conv2dFwdDispatches(engine, g, x, w, y, sf))) + (await time(() => conv2dBwdFilterDispatches(engine, g, x, y, w, sb)));
-        timings[family]![`${s[0]}x${s[1]}`] = ms;
+        const label = family === 'tiled' && base.gemm === 'registers' ? `${s[0]}x${s[1]}/${rows} rows` : `${s[0]}x${s[1]}`;
+        timings[family]![label] = ms;
         if (ms < bestMs) {
           bestMs = ms;
           best[family] = { WG_X: s[0], WG_Y: s[1] };
+          if (family === 'tiled') best.gemmRows = rows;
         }
       }
     }
@@ -116,8 +120,8 @@ export async function cachedAutotune(engine: Engine, opts: { refresh?: boolean }
   const s = await store().catch(() => null);
   const key = adapterKey(engine.adapterInfo);
   const hit = opts.refresh ? null : s?.get(key);
-  if (hit?.tiled && hit.conv) {
-    engine.tuning = { ...engine.tuning, tiled: hit.tiled, conv: hit.conv };
+  if (hit?.tiled && hit.conv && hit.gemmRows) {
+    engine.tuning = { ...engine.tuning, tiled: hit.tiled, conv: hit.conv, gemmRows: hit.gemmRows };
     return { tuning: engine.tuning, timings: {}, fromCache: true };
   }
   const r = await autotune(engine);

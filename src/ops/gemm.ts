@@ -32,12 +32,12 @@ export function gemmDispatch(
   const shared = engine.tuning.gemm === 'shared';
   return {
     kernel: shared ? gemmSharedKernel : gemmKernel,
-    constants: { WG_X, WG_Y, ...(shared ? { TILE_K: engine.tuning.gemmTileK } : {}), TRANS_A: g.transA, TRANS_B: g.transB, HAS_BIAS: !!opts.bias, RELU: !!opts.relu },
+    constants: { WG_X, WG_Y, ...(shared ? { TILE_K: engine.tuning.gemmTileK } : { TM: engine.tuning.gemmRows }), TRANS_A: g.transA, TRANS_B: g.transB, HAS_BIAS: !!opts.bias, RELU: !!opts.relu },
     buffers: [a, b, opts.bias ?? engine.dummy, c],
     params: new Params()
       .u32(g.m, g.n, g.k, opts.sharedA ? 0 : g.m * g.k, g.broadcastB ? 0 : g.k * g.n, g.m * g.n)
       .buffer(),
-    workgroups: [ceilDiv(g.n, REG_TILE * WG_X), ceilDiv(g.m, REG_TILE * WG_Y), g.batch],
+    workgroups: [ceilDiv(g.n, REG_TILE * WG_X), ceilDiv(g.m, (shared ? REG_TILE : engine.tuning.gemmRows) * WG_Y), g.batch],
   };
 }
 
