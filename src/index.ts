@@ -19,7 +19,7 @@ export * as reference from './reference/index.js';
 // the same model on the CPU reference; verify() compares the two layer by layer.
 export { Graph, Sequential, type NodeRef } from './nn/graph.js';
 export {
-  Layer, Conv2d, Linear, Dense, MaxPool2d, AvgPool2d, GlobalAvgPool, ReLU, LeakyReLU, Sigmoid, Tanh, Flatten, Dropout, Add, Concat,
+  Layer, Conv2d, Linear, Dense, MaxPool2d, AvgPool2d, GlobalAvgPool, ReLU, LeakyReLU, Sigmoid, Tanh, Flatten, Dropout, Add, Concat, BatchNorm2d,
   type Init, type Conv2dOptions as Conv2dLayerOptions,
 } from './nn/layers.js';
 export { Model, TrainPlan, InferPlan, accuracy, type ModelOptions, type NamedTensor, type StepResult } from './nn/model.js';

@@ -117,6 +117,7 @@ export class CpuModel {
     const o = this.optimizer;
     const lr = lrAt(o.lr, this.schedule, this.step);
     for (const e of this.paramEntries) {
+      if (e.spec.trainable === false) continue;
       const g = paramGrads[e.name]!;
       if (o.type === 'sgd') {
         const r = ref.sgdStep(this.params[e.name]!, g, this.state.velocity![e.name]!, { ...o, lr });

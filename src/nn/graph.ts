@@ -115,11 +115,13 @@ export class Graph {
     }
   }
 
+  /** Every parameter, trainable ones first (the optimizer updates that leading range only). */
   params(batch = 1): ParamEntry[] {
     const shapes = this.shapes(batch);
-    return this.nodes.slice(1).flatMap((n) =>
+    const all = this.nodes.slice(1).flatMap((n) =>
       n.layer!.params(n.inputs.map((i) => shapes[i]!)).map((spec) => ({ name: `${n.layer!.name}.${spec.name}`, node: n.id, spec })),
     );
+    return [...all.filter((e) => e.spec.trainable !== false), ...all.filter((e) => e.spec.trainable === false)];
   }
 
   get layers(): Layer[] {

@@ -13,6 +13,9 @@ export function initParam(spec: ParamSpec, seed: number): Float32Array {
     case 'ones':
       out.fill(1);
       break;
+    case 'running':
+      out.fill(1, out.length / 2); // means 0, variances 1
+      break;
     case 'he': {
       const std = Math.sqrt(2 / spec.fanIn);
       for (let i = 0; i < out.length; i++) {

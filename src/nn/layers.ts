@@ -3,6 +3,7 @@
 import { AttributeError, ShapeError, fmtShape } from '../errors.js';
 import * as act from '../ops/activation.js';
 import * as avg from '../ops/avgpool2d.js';
+import { bnApplyDispatch, bnBackwardDispatches, bnStatsDispatch, type BnGeom } from '../ops/batchnorm2d.js';
 import { concatDispatch } from '../ops/concat.js';
 import * as conv from '../ops/conv2d.js';
 import { dropoutDispatch, dropoutKeep, dropoutParams } from '../ops/dropout.js';
@@ -17,7 +18,8 @@ import type { HostTensor } from '../reference/tensor.js';
 import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { sizeOf } from '../shape.js';
 
-export type Init = 'he' | 'glorot' | 'zeros' | 'ones';
+/** 'running': BatchNorm's [2, C] running statistics, means 0 then variances 1. */
+export type Init = 'he' | 'glorot' | 'zeros' | 'ones' | 'running';
 
 export interface ParamSpec {
   /** Short name within the layer: 'weight', 'bias'. */
@@ -27,6 +29,8 @@ export interface ParamSpec {
   /** Inputs feeding each output unit, for He/Glorot. */
   fanIn: number;
   fanOut: number;
+  /** false for state the optimizer must not touch (BatchNorm's running statistics). */
+  trainable?: boolean;
 }
 
 export interface GpuCtx {
@@ -576,5 +580,89 @@ export class Concat extends Layer {
       return d;
     });
     return { dx, dp: {} };
+  }
+}
+
+/**
+ * Batch normalisation over N, H, W per channel, with learned scale (weight) and shift (bias).
+ * Training uses the batch's statistics and moves the running ones (kept as a non-trainable
+ * [2, C] parameter, so checkpoints carry them); inference uses the running statistics.
+ */
+export class BatchNorm2d extends Layer {
+  readonly kind = 'BatchNorm2d';
+  override readonly saves = { inputs: true, output: false };
+
+  constructor(
+    readonly channels: number,
+    readonly opts: { eps?: number; momentum?: number } = {},
+  ) {
+    super();
+    const { eps = 1e-5, momentum = 0.1 } = opts;
+    if (!(eps > 0) || !(momentum >= 0 && momentum <= 1)) {
+      throw new AttributeError(`BatchNorm2d: eps must be > 0 and momentum in [0, 1], got eps ${eps}, momentum ${momentum}.`);
+    }
+  }
+
+  private g(inShapes: number[][]): BnGeom {
+    const x = inShapes[0]!;
+    this.rank(x, 4, '[N, C, H, W]');
+    if (x[1] !== this.channels) this.fail(`was built for ${this.channels} channels, but its input is ${fmtShape(x)}.`);
+    return { n: x[0]!, c: x[1]!, s: x[2]! * x[3]!, eps: this.opts.eps ?? 1e-5, momentum: this.opts.momentum ?? 0.1 };
+  }
+
+  outShape(inShapes: number[][]): number[] {
+    this.g(inShapes);
+    return [...inShapes[0]!];
+  }
+
+  override params(): ParamSpec[] {
+    const c = this.channels;
+    return [
+      { name: 'weight', shape: [c], init: 'ones', fanIn: 1, fanOut: 1 },
+      { name: 'bias', shape: [c], init: 'zeros', fanIn: 1, fanOut: 1 },
+      { name: 'running', shape: [2, c], init: 'running', fanIn: 1, fanOut: 1, trainable: false },
+    ];
+  }
+
+  override flops(inShapes: number[][]): number {
+    return 4 * sizeOf(inShapes[0]!);
+  }
+
+  override scratchForward(): Record<string, number> {
+    return { stats: 2 * this.channels };
+  }
+
+  override scratchBackward(): Record<string, number> {
+    return { stats: 2 * this.channels };
+  }
+
+  gpuForward(c: GpuCtx): StepDispatch[] {
+    const g = this.g(c.inShapes);
+    if (!c.training) return [bnApplyDispatch(c.engine, g, c.x[0]!, c.p.running!, c.p.weight!, c.p.bias!, c.y)];
+    return [
+      bnStatsDispatch(c.engine, g, c.x[0]!, c.scratch.stats!, c.p.running!),
+      bnApplyDispatch(c.engine, g, c.x[0]!, c.scratch.stats!, c.p.weight!, c.p.bias!, c.y),
+    ];
+  }
+
+  gpuBackward(c: GpuBwdCtx): StepDispatch[] {
+    const g = this.g(c.inShapes);
+    // The batch statistics are recomputed rather than kept alive from the forward pass.
+    return [
+      bnStatsDispatch(c.engine, g, c.x[0]!, c.scratch.stats!),
+      ...bnBackwardDispatches(c.engine, g, c.x[0]!, c.dy, c.scratch.stats!, c.p.weight!, c.dp.weight!, c.dp.bias!, c.dx[0] ?? null),
+    ];
+  }
+
+  cpuForward(c: CpuCtx): HostTensor {
+    const r = ref.batchNorm2d(c.x[0]!, c.p.weight!, c.p.bias!, c.p.running!, { training: c.training, eps: this.opts.eps, momentum: this.opts.momentum });
+    // The running statistics are state, updated in place like the GPU's.
+    if (c.training) c.p.running!.data.set(r.running.data);
+    return r.y;
+  }
+
+  cpuBackward(c: CpuBwdCtx) {
+    const r = ref.batchNorm2dBackward(c.x[0]!, c.dy, c.p.weight!, this.opts.eps ?? 1e-5);
+    return { dx: [r.dx], dp: { weight: r.dgamma, bias: r.dbeta } };
   }
 }

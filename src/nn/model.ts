@@ -95,6 +95,7 @@ abstract class Plan {
   protected uniforms: GPUBuffer[] = [];
   info!: PlanInfo;
   protected disposed = false;
+  private outClasses: number | undefined;
 
   constructor(
     readonly model: Model,
@@ -174,7 +175,7 @@ abstract class Plan {
       }
     }
     if (labels) {
-      const classes = this.model.graph.shapes(1)[this.model.graph.output.id]!.at(-1)!;
+      const classes = (this.outClasses ??= this.model.graph.shapes(1)[this.model.graph.output.id]!.at(-1)!);
       labels.forEach((l, i) => {
         if (!Number.isInteger(l) || l < 0 || l >= classes) {
           throw new AttributeError(`${op}: label ${l} of example ${i} is not a class index in [0, ${classes}).`);
@@ -501,7 +502,9 @@ export class Model {
 
   /** @internal The one optimizer dispatch over every parameter. */
   optimizerDispatch(): StepDispatch {
-    const total = this.params.floats;
+    // Trainable parameters come first in the flat store; the rest (running statistics) is left alone.
+    const frozen = this.paramEntries.find((e) => e.spec.trainable === false);
+    const total = frozen ? this.params.offsets.get(frozen.name)!.offset : this.params.floats;
     const o = this.optimizer;
     if (o.type === 'sgd') {
       const d = sgdDispatch(this.engine, total, this.grads.buffer, this.params.buffer, this.state.velocity!.buffer, o);

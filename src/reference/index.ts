@@ -20,3 +20,4 @@ export { add, mul, scale, mulBackward } from './elementwise.js';
 export { sum, sumBackward } from './sum.js';
 export { sgdStep, type SgdOptions } from './sgd.js';
 export { adamStep, type AdamOptions } from './adam.js';
+export { batchNorm2d, batchNorm2dBackward, type BatchNorm2dOptions } from './batchnorm2d.js';
