@@ -2,7 +2,7 @@
 // backward. Timing: warm-up excluded (the first run also compiles), then the median of
 // `reps` runs, each timed by timestamp-query where the adapter has it (else the wall time
 // from submit to onSubmittedWorkDone); the source is printed at the end.
-// Usage: npm run bench:kernels [-- --quick] [--autotune] [--tiled 16x4] [--conv 32x2] [--rows 8] [--json]
+// Usage: npm run bench:kernels [-- --quick] [--autotune] [--tiled 16x4] [--conv 32x2] [--rows 8] [--pixels 8] [--json]
 import { parseArgs } from 'node:util';
 import { Engine, type Dispatch } from '../src/runtime/engine.js';
 import { GpuTimer } from '../src/runtime/gpu-timer.js';
@@ -12,7 +12,7 @@ import { conv2dGeom } from '../src/ops/geometry.js';
 import type { Tuning } from '../src/ops/tuning.js';
 
 const { values: args } = parseArgs({
-  options: { rows: { type: 'string' }, autotune: { type: 'boolean' }, quick: { type: 'boolean' }, json: { type: 'boolean' }, reps: { type: 'string' }, tiled: { type: 'string' }, conv: { type: 'string' } },
+  options: { pixels: { type: 'string' }, rows: { type: 'string' }, autotune: { type: 'boolean' }, quick: { type: 'boolean' }, json: { type: 'boolean' }, reps: { type: 'string' }, tiled: { type: 'string' }, conv: { type: 'string' } },
 });
 
 const wg = (s: string | undefined) => (s ? { WG_X: Number(s.split('x')[0]), WG_Y: Number(s.split('x')[1]) } : undefined);
@@ -20,6 +20,7 @@ const tuning: Partial<Tuning> = {};
 if (args.tiled) tuning.tiled = wg(args.tiled)!;
 if (args.conv) tuning.conv = wg(args.conv)!;
 if (args.rows) tuning.gemmRows = Number(args.rows) === 8 ? 8 : 4;
+if (args.pixels) tuning.convPixels = Number(args.pixels) === 8 ? 8 : 4;
 const engine = await Engine.create({ tuning, autotune: args.autotune });
 console.log(`adapter: ${engine.describe()}  tuning: ${JSON.stringify(engine.tuning)}`);
 

@@ -13,7 +13,6 @@ import {
   ShapeError,
   fmtShape,
 } from '../src/errors.js';
-import { REG_TILE } from '../src/ops/dispatch.js';
 import type { Conv2dAttrs } from '../src/ops/geometry.js';
 import { BufferPool, sizeClass } from '../src/runtime/buffer-pool.js';
 import type { Dispatch, Engine } from '../src/runtime/engine.js';
@@ -48,9 +47,9 @@ const noop = { name: 'errors.noop', code: '@compute @workgroup_size(1) fn main()
 const maxGroups = (e: Engine): number => e.limits.maxComputeWorkgroupsPerDimension;
 const maxElems = (e: Engine): number => Math.floor(Math.min(e.limits.maxStorageBufferBindingSize, e.limits.maxBufferSize) / 4);
 
-/** An image whose conv2d x-dispatch (N·OH·OW over REG_TILE·WG_X pixels per workgroup) passes the per-dimension limit. */
+/** An image whose conv2d x-dispatch (N·OH·OW over convPixels·WG_X pixels per workgroup) passes the per-dimension limit. */
 function tooWideImage(e: Engine): number[] {
-  const pixels = maxGroups(e) * REG_TILE * e.tuning.conv.WG_X + 1;
+  const pixels = maxGroups(e) * e.tuning.convPixels * e.tuning.conv.WG_X + 1;
   const h = 1024;
   return [1, 1, h, Math.ceil(pixels / h)];
 }

@@ -321,9 +321,7 @@ suite(
   { gemm: 'shared', gemmTileK: 8, tiled: { WG_X: 4, WG_Y: 8 }, conv: { WG_X: 8, WG_Y: 2 } },
 );
 // The register-tiled GEMM with the row count this adapter does not use by default.
-suite(
-  'gemm with 4 and 8 rows per invocation match the reference',
-  cases.filter((c) => /^matmul/.test(c.name)),
-  { gemm: 'registers', gemmRows: 8, tiled: { WG_X: 8, WG_Y: 2 } },
-);
-suite('gemm with 4 rows per invocation', cases.filter((c) => /^matmul/.test(c.name)), { gemm: 'registers', gemmRows: 4, tiled: { WG_X: 2, WG_Y: 8 } });
+// The register-tiled GEMM and the conv kernel with 8 and with 4 rows (pixels) per invocation.
+const tileCases = cases.filter((c) => /^(matmul|conv2d(BackwardInput)? (3-ch|stride 2|groups|depthwise|dilation))/.test(c.name));
+suite('8 rows / 8 pixels per invocation match the reference', tileCases, { gemm: 'registers', gemmRows: 8, convPixels: 8, tiled: { WG_X: 8, WG_Y: 2 } });
+suite('4 rows / 4 pixels per invocation match the reference', tileCases, { gemm: 'registers', gemmRows: 4, convPixels: 4, tiled: { WG_X: 2, WG_Y: 8 } });

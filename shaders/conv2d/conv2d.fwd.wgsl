@@ -1,9 +1,10 @@
 // conv2d forward as an implicit GEMM over a zero-padded input (conv2d.pad.wgsl), so the
 // inner loop has no bounds checks: rows are output pixels (n, oh, ow) flattened, columns
 // the output channels of one group, K runs over (c, kh, kw) of that group.
-// Tiling: each invocation owns 4 consecutive output pixels × 4 output channels (vec4
-// accumulators over channels); a workgroup of WG_X × WG_Y invocations covers
-// (4·WG_X) pixels × (4·WG_Y) channels; dispatch z is the group. No workgroup memory
+// Tiling: each invocation owns TP consecutive output pixels (TP = 4 or 8) × 4 output
+// channels (vec4 accumulators over channels); a workgroup of WG_X × WG_Y invocations covers
+// (TP·WG_X) pixels × (4·WG_Y) channels; dispatch z is the group. The pixels 4–7 sit behind
+// `if (TP == 8u)`, folded away at pipeline creation when TP = 4. No workgroup memory
 // (see gemm.wgsl). Edge tiles clamp their loads and mask their stores.
 // Also the input gradient: the same kernel on the upsampled, padded dy with flipped weights.
 // Layouts: x NCHW (padded to hp × wp), w OIHW (I = C / groups), y NCHW.
@@ -12,6 +13,7 @@ override WG_X: u32 = 16;
 override WG_Y: u32 = 4;
 override HAS_BIAS: bool = false;
 override RELU: bool = false;
+override TP: u32 = 4; // output pixels per invocation: 4 or 8
 
 struct Params {
   n: u32, c: u32, hp: u32, wp: u32,
@@ -29,7 +31,7 @@ struct Params {
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let npix = p.n * p.oh * p.ow;
-  let pix0 = gid.x * 4u;
+  let pix0 = gid.x * TP;
   let oc0 = gid.y * 4u; // channel within the group
   if (pix0 >= npix || oc0 >= p.og) { return; }
   let g = gid.z;
@@ -37,13 +39,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 
   // Offset of each pixel's window origin in the padded input, at channel g·cg.
   var base = vec4<u32>();
-  for (var i = 0u; i < 4u; i++) {
+  var base2 = vec4<u32>();
+  for (var i = 0u; i < TP; i++) {
     let pix = min(pix0 + i, npix - 1u);
     let ow = pix % p.ow;
     let t = pix / p.ow;
     let oh = t % p.oh;
     let n = t / p.oh;
-    base[i] = (n * p.c + g * p.cg) * plane + oh * p.strideH * p.wp + ow * p.strideW;
+    let b = (n * p.c + g * p.cg) * plane + oh * p.strideH * p.wp + ow * p.strideW;
+    if (i < 4u) { base[i] = b; } else { base2[i - 4u] = b; }
   }
   let ocs = min(vec4<u32>(oc0, oc0 + 1u, oc0 + 2u, oc0 + 3u), vec4<u32>(p.og - 1u)) + vec4<u32>(g * p.og);
   let ksz = p.kh * p.kw;
@@ -53,6 +57,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   var acc1 = vec4<f32>(0.0);
   var acc2 = vec4<f32>(0.0);
   var acc3 = vec4<f32>(0.0);
+  var acc4 = vec4<f32>(0.0);
+  var acc5 = vec4<f32>(0.0);
+  var acc6 = vec4<f32>(0.0);
+  var acc7 = vec4<f32>(0.0);
   var coff = 0u;
   for (var c = 0u; c < p.cg; c++) {
     var roff = coff;
@@ -65,6 +73,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         acc1 += x[base.y + off] * wv;
         acc2 += x[base.z + off] * wv;
         acc3 += x[base.w + off] * wv;
+        if (TP == 8u) {
+          acc4 += x[base2.x + off] * wv;
+          acc5 += x[base2.y + off] * wv;
+          acc6 += x[base2.z + off] * wv;
+          acc7 += x[base2.w + off] * wv;
+        }
         off += p.dilW;
       }
       roff += p.dilH * p.wp;
@@ -74,9 +88,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 
   var bv = vec4<f32>(0.0);
   if (HAS_BIAS) { bv = vec4<f32>(bias[ocs.x], bias[ocs.y], bias[ocs.z], bias[ocs.w]); }
-  let accs = array<vec4<f32>, 4>(acc0 + bv, acc1 + bv, acc2 + bv, acc3 + bv);
+  let accs = array<vec4<f32>, 8>(acc0 + bv, acc1 + bv, acc2 + bv, acc3 + bv, acc4 + bv, acc5 + bv, acc6 + bv, acc7 + bv);
   let ohw = p.oh * p.ow;
-  for (var i = 0u; i < 4u; i++) {
+  for (var i = 0u; i < TP; i++) {
     let pix = pix0 + i;
     if (pix >= npix) { break; }
     let n = pix / ohw;

@@ -64,10 +64,10 @@ function implicitGemm(engine: Engine, f: FwdGeom, x: Binding, w: Binding, y: Bin
   const { WG_X, WG_Y } = engine.tuning.conv;
   return {
     kernel: conv2dKernels.fwd,
-    constants: { WG_X, WG_Y, HAS_BIAS: !!opts.bias, RELU: !!opts.relu },
+    constants: { WG_X, WG_Y, TP: engine.tuning.convPixels, HAS_BIAS: !!opts.bias, RELU: !!opts.relu },
     buffers: [x, w, opts.bias ?? engine.dummy, y],
     params: fwdParams(f).buffer(),
-    workgroups: [ceilDiv(f.n * f.oh * f.ow, REG_TILE * WG_X), ceilDiv(f.og, REG_TILE * WG_Y), f.groups],
+    workgroups: [ceilDiv(f.n * f.oh * f.ow, engine.tuning.convPixels * WG_X), ceilDiv(f.og, REG_TILE * WG_Y), f.groups],
   };
 }
 
