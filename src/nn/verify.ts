@@ -28,24 +28,27 @@ export class VerifyError extends ConvGpuError {
   override name = 'VerifyError';
 }
 
-function diff(what: string, gpu: Float32Array, cpu: ArrayLike<number>, tol: number): VerifyRow {
+function diff(what: string, gpu: Float32Array, cpu: ArrayLike<number>, tol: number, floor: number): VerifyRow {
   let maxAbs = 0;
-  let scale = 0;
   for (let i = 0; i < gpu.length; i++) {
     const d = Math.abs(gpu[i]! - cpu[i]!);
     maxAbs = Number.isNaN(d) ? Infinity : Math.max(maxAbs, d);
-    scale = Math.max(scale, Math.abs(cpu[i]!));
   }
-  // NOTE: a tensor that should be ~0 (a conv bias's gradient before BatchNorm) has no scale of
-  // its own; below 1e-5 the f32 rounding of O(1) sums dominates, so that is the floor.
-  const rel = maxAbs / Math.max(scale, 1e-5);
+  const rel = maxAbs / Math.max(scaleOf(cpu), floor);
   return { what, maxAbs, rel, ok: rel <= tol };
 }
 
+function scaleOf(t: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < t.length; i++) m = Math.max(m, Math.abs(t[i]!));
+  return m;
+}
+
 /**
- * Runs one step on both backends. The tolerance is on maxAbs / max|ref| per tensor:
- * f32 sums of a few thousand terms differ from float64 by ~1e-6 of the scale; 1e-3
- * leaves room for long reductions while any indexing bug shows up as ~1.
+ * Runs one step on both backends. The tolerance is on maxAbs / max(max|ref|, 1e-3 · the
+ * largest value of that kind in the model): f32 sums of a few thousand terms differ from
+ * float64 by ~1e-6 of the scale; 1e-3 leaves room for long reductions while any indexing
+ * bug shows up as ~1.
  */
 export async function verify(
   model: Model,
@@ -67,28 +70,33 @@ export async function verify(
   try {
     r = await plan.step(x, labels, true);
     const rec = cpu.trainStep(x, labels, batch);
-    const rows: VerifyRow[] = [];
+    // Compared per kind, so that a tensor that should be ~0 (a conv bias's gradient before
+    // BatchNorm, which removes it) is measured against its kind's largest value: its f32
+    // rounding noise is ~1e-7 of that, not of its own (near zero) scale.
+    const pending: Array<{ what: string; kind: string; gpu: Float32Array; cpu: ArrayLike<number> }> = [];
     const read = (key: string, n: number): Promise<Float32Array> => engine.readBuffer(plan.activations.get(key)!, n * 4);
     for (const node of model.graph.nodes.slice(1)) {
       if (node.layer!.isView) continue;
       const act: HostTensor = rec.acts[node.id]!;
-      rows.push(diff(`${node.layer!.name} activation`, await read(`act:${node.id}`, act.data.length), act.data, tolerance));
+      pending.push({ what: `${node.layer!.name} activation`, kind: 'act', gpu: await read(`act:${node.id}`, act.data.length), cpu: act.data });
       const g = rec.grads[node.id];
       if (g && plan.activations.has(`grad:${node.id}`)) {
-        rows.push(diff(`${node.layer!.name} output grad`, await read(`grad:${node.id}`, g.data.length), g.data, tolerance));
+        pending.push({ what: `${node.layer!.name} output grad`, kind: 'grad', gpu: await read(`grad:${node.id}`, g.data.length), cpu: g.data });
       }
     }
     const grads = await model.grads.readAll();
     const after = await model.getParams();
     for (const e of model.paramEntries) {
-      if (e.spec.trainable !== false) rows.push(diff(`${e.name} grad`, grads[e.name]!.data, rec.paramGrads[e.name]!.data, tolerance));
+      if (e.spec.trainable !== false) pending.push({ what: `${e.name} grad`, kind: 'pgrad', gpu: grads[e.name]!.data, cpu: rec.paramGrads[e.name]!.data });
       // The update is small next to the weight: compare it, not the weight.
       const dGpu = after[e.name]!.data.map((v, i) => v - start[e.name]!.data[i]!);
       const dCpu = cpu.params[e.name]!.data.map((v, i) => v - start[e.name]!.data[i]!);
-      rows.push(diff(`${e.name} update`, dGpu, dCpu, tolerance));
+      pending.push({ what: `${e.name} update`, kind: e.spec.trainable === false ? 'state' : 'update', gpu: dGpu, cpu: dCpu });
     }
-    const lossRow = diff('loss', Float32Array.of(r!.loss), [rec.loss], tolerance);
-    rows.unshift(lossRow);
+    const kindMax = new Map<string, number>();
+    for (const p of pending) kindMax.set(p.kind, Math.max(kindMax.get(p.kind) ?? 0, scaleOf(p.cpu)));
+    const rows: VerifyRow[] = [diff('loss', Float32Array.of(r!.loss), [rec.loss], tolerance, 1e-5)];
+    for (const p of pending) rows.push(diff(p.what, p.gpu, p.cpu, tolerance, Math.max(1e-5, 1e-3 * kindMax.get(p.kind)!)));
     return { rows, ok: rows.every((x) => x.ok), tolerance, lossGpu: r!.loss, lossCpu: rec.loss };
   } finally {
     plan.dispose();
