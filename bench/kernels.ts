@@ -2,7 +2,7 @@
 // backward. Timing: warm-up excluded (the first run also compiles), then the median of
 // `reps` runs, each timed by timestamp-query where the adapter has it (else the wall time
 // from submit to onSubmittedWorkDone); the source is printed at the end.
-// Usage: npm run bench:kernels [-- --quick] [--autotune] [--tiled 16x4] [--conv 32x2] [--rows 8] [--pixels 8] [--json]
+// Usage: npm run bench:kernels [-- --quick] [--autotune] [--gemm subgroup|registers|shared] [--tiled 16x4] [--conv 32x2] [--rows 8] [--pixels 8] [--only gemm|conv] [--json]
 import { parseArgs } from 'node:util';
 import { Engine, type Dispatch } from '../src/runtime/engine.js';
 import { GpuTimer } from '../src/runtime/gpu-timer.js';
@@ -12,13 +12,14 @@ import { conv2dGeom } from '../src/ops/geometry.js';
 import type { Tuning } from '../src/ops/tuning.js';
 
 const { values: args } = parseArgs({
-  options: { pixels: { type: 'string' }, rows: { type: 'string' }, autotune: { type: 'boolean' }, quick: { type: 'boolean' }, json: { type: 'boolean' }, reps: { type: 'string' }, tiled: { type: 'string' }, conv: { type: 'string' } },
+  options: { pixels: { type: 'string' }, rows: { type: 'string' }, autotune: { type: 'boolean' }, quick: { type: 'boolean' }, json: { type: 'boolean' }, reps: { type: 'string' }, tiled: { type: 'string' }, conv: { type: 'string' }, gemm: { type: 'string' }, only: { type: 'string' } },
 });
 
 const wg = (s: string | undefined) => (s ? { WG_X: Number(s.split('x')[0]), WG_Y: Number(s.split('x')[1]) } : undefined);
 const tuning: Partial<Tuning> = {};
 if (args.tiled) tuning.tiled = wg(args.tiled)!;
 if (args.conv) tuning.conv = wg(args.conv)!;
+if (args.gemm) tuning.gemm = args.gemm as Tuning['gemm'];
 if (args.rows) tuning.gemmRows = Number(args.rows) === 8 ? 8 : 4;
 if (args.pixels) tuning.convPixels = Number(args.pixels) === 8 ? 8 : 4;
 const engine = await Engine.create({ tuning, autotune: args.autotune });
@@ -45,6 +46,7 @@ async function time(ds: Dispatch[]): Promise<{ first: number; ms: number; min: n
 const buf = (floats: number): GPUBuffer => engine.empty([floats]).buffer;
 const rows: Array<{ item: string; gflop: number; ms: number; min: number; max: number; first: number }> = [];
 async function row(item: string, flops: number, ds: Dispatch[]): Promise<void> {
+  if (args.only && !item.startsWith(args.only)) return;
   const t = await time(ds);
   rows.push({ item, gflop: flops / t.ms / 1e6, ...t });
   const r = rows.at(-1)!;

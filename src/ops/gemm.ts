@@ -1,6 +1,7 @@
 // GEMM: the dense layer's forward (with fused bias and ReLU) and both of its gradients.
 import gemmWgsl from '../../shaders/gemm/gemm.wgsl?raw';
 import gemmSharedWgsl from '../../shaders/gemm/gemm.shared.wgsl?raw';
+import gemmSubgroupWgsl from '../../shaders/gemm/gemm.subgroup.wgsl?raw';
 import { ShapeError, fmtShape } from '../errors.js';
 import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
@@ -12,6 +13,7 @@ import { sumAxisDispatch } from './sum.js';
 
 export const gemmKernel = { name: 'gemm', code: gemmWgsl };
 export const gemmSharedKernel = { name: 'gemm.shared', code: gemmSharedWgsl };
+export const gemmSubgroupKernel = { name: 'gemm.subgroup', code: gemmSubgroupWgsl };
 
 export interface MatmulOptions extends GemmAttrs {
   /** [N], added to every row of C. */
@@ -28,16 +30,30 @@ export function gemmDispatch(
   c: Binding,
   opts: { bias?: Binding; relu?: boolean; sharedA?: boolean } = {},
 ): Dispatch {
-  const { WG_X, WG_Y } = engine.tuning.tiled;
-  const shared = engine.tuning.gemm === 'shared';
+  const t = engine.tuning;
+  const params = new Params()
+    .u32(g.m, g.n, g.k, opts.sharedA ? 0 : g.m * g.k, g.broadcastB ? 0 : g.k * g.n, g.m * g.n)
+    .buffer();
+  const buffers = [a, b, opts.bias ?? engine.dummy, c];
+  const flags = { TRANS_A: g.transA, TRANS_B: g.transB, HAS_BIAS: !!opts.bias, RELU: !!opts.relu };
+  if (t.gemm === 'subgroup') {
+    const SG = t.subgroupSize, R = t.sgRows, TN = t.sgCols;
+    return {
+      kernel: gemmSubgroupKernel,
+      constants: { SG, R, TN, ...flags },
+      buffers,
+      params,
+      workgroups: [ceilDiv(g.n, SG * TN), ceilDiv(g.m, SG * R), g.batch],
+    };
+  }
+  const { WG_X, WG_Y } = t.tiled;
+  const shared = t.gemm === 'shared';
   return {
     kernel: shared ? gemmSharedKernel : gemmKernel,
-    constants: { WG_X, WG_Y, ...(shared ? { TILE_K: engine.tuning.gemmTileK } : { TM: engine.tuning.gemmRows }), TRANS_A: g.transA, TRANS_B: g.transB, HAS_BIAS: !!opts.bias, RELU: !!opts.relu },
-    buffers: [a, b, opts.bias ?? engine.dummy, c],
-    params: new Params()
-      .u32(g.m, g.n, g.k, opts.sharedA ? 0 : g.m * g.k, g.broadcastB ? 0 : g.k * g.n, g.m * g.n)
-      .buffer(),
-    workgroups: [ceilDiv(g.n, REG_TILE * WG_X), ceilDiv(g.m, (shared ? REG_TILE : engine.tuning.gemmRows) * WG_Y), g.batch],
+    constants: { WG_X, WG_Y, ...(shared ? { TILE_K: t.gemmTileK } : { TM: t.gemmRows }), ...flags },
+    buffers,
+    params,
+    workgroups: [ceilDiv(g.n, REG_TILE * WG_X), ceilDiv(g.m, (shared ? REG_TILE : t.gemmRows) * WG_Y), g.batch],
   };
 }
 

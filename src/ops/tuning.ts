@@ -5,8 +5,16 @@
 // ops/autotune.ts's timings; Engine.create({ autotune: true }) tunes for the adapter at hand.
 
 export interface Tuning {
-  /** GEMM variant: register tiles only (CPU emulators), or workgroup-memory staging (GPUs). */
-  gemm: 'registers' | 'shared';
+  /**
+   * GEMM variant: subgroup broadcasts (CPU emulators with a fixed subgroup size of 4 or 8),
+   * register tiles only (other CPU emulators), or workgroup-memory staging (GPUs).
+   */
+  gemm: 'subgroup' | 'registers' | 'shared';
+  /** Subgroup size the 'subgroup' kernels are compiled for; it must be the adapter's fixed size. */
+  subgroupSize: number;
+  /** 'subgroup' GEMM: row blocks per lane (rows per workgroup = subgroupSize · sgRows ≤ 16) and columns per lane. */
+  sgRows: number;
+  sgCols: 4 | 8;
   /** K step of the workgroup-memory GEMM. */
   gemmTileK: number;
   /** Rows per invocation of the register-tiled GEMM: 4, or 8 where the compiler keeps 8 vec4 accumulators in registers. */
@@ -25,11 +33,14 @@ export interface Tuning {
 
 /**
  * swiftshader: 8 GEMM rows or conv pixels per invocation measured 1.3–1.6× faster than 4;
- * lavapipe: level or slower.
+ * lavapipe: level or slower. Where the adapter has a fixed subgroup size of 4 or 8 (lavapipe
+ * 8, SwiftShader 4), the subgroup GEMM with 16 rows × 8 columns per lane measured 2× (SwiftShader)
+ * to 8× (lavapipe) faster than the register-tiled one at 512³–1024³.
  */
-export function defaultTuning(isCpuAdapter: boolean, architecture = ''): Tuning {
+export function defaultTuning(isCpuAdapter: boolean, architecture = '', subgroupSize = 0): Tuning {
   const rows = /swiftshader/i.test(architecture) ? 8 : 4;
+  const sg = subgroupSize === 4 || subgroupSize === 8 ? subgroupSize : 0;
   return isCpuAdapter
-    ? { gemm: 'registers', gemmTileK: 16, gemmRows: rows, convPixels: rows, tiled: { WG_X: 16, WG_Y: 4 }, conv: { WG_X: 32, WG_Y: 2 }, pointwise: 64, reduce: 64 }
-    : { gemm: 'shared', gemmTileK: 16, gemmRows: 4, convPixels: 4, tiled: { WG_X: 16, WG_Y: 16 }, conv: { WG_X: 32, WG_Y: 4 }, pointwise: 256, reduce: 256 };
+    ? { gemm: sg ? 'subgroup' : 'registers', subgroupSize: sg, sgRows: sg ? 16 / sg : 0, sgCols: 8, gemmTileK: 16, gemmRows: rows, convPixels: rows, tiled: { WG_X: 16, WG_Y: 4 }, conv: { WG_X: 32, WG_Y: 2 }, pointwise: 64, reduce: 64 }
+    : { gemm: 'shared', subgroupSize: 0, sgRows: 0, sgCols: 8, gemmTileK: 16, gemmRows: 4, convPixels: 4, tiled: { WG_X: 16, WG_Y: 16 }, conv: { WG_X: 32, WG_Y: 4 }, pointwise: 256, reduce: 256 };
 }

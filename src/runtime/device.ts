@@ -13,6 +13,8 @@ export interface AdapterSummary {
   via: 'navigator.gpu' | 'dawn-node';
   /** The Vulkan ICD file used in Node, when one was chosen. */
   icd?: string;
+  /** The subgroup size when the device has the `subgroups` feature and one fixed size, else 0. */
+  subgroupSize: number;
 }
 
 export interface AcquireOptions {
@@ -45,6 +47,8 @@ const NO_ADAPTER_HELP =
 
 export function summarize(adapter: GPUAdapter, via: AdapterSummary['via'], icd?: string): AdapterSummary {
   const i = adapter.info;
+  const sg = i as { subgroupMinSize?: number; subgroupMaxSize?: number } | undefined;
+  const fixedSubgroup = adapter.features.has('subgroups') && sg?.subgroupMinSize && sg.subgroupMinSize === sg.subgroupMaxSize ? sg.subgroupMinSize : 0;
   const fallback = (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? (i as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false;
   return {
     vendor: i?.vendor ?? '',
@@ -54,6 +58,7 @@ export function summarize(adapter: GPUAdapter, via: AdapterSummary['via'], icd?:
     isFallbackAdapter: Boolean(fallback || /swiftshader|llvmpipe/i.test(`${i?.architecture} ${i?.description}`)),
     via,
     ...(icd ? { icd } : {}),
+    subgroupSize: fixedSubgroup,
   };
 }
 
@@ -111,20 +116,20 @@ export async function acquireDevice(opts: AcquireOptions = {}): Promise<Acquired
   if (explicit) env.VK_ICD_FILENAMES = explicit;
   const preset = env.VK_ICD_FILENAMES ?? env.VK_DRIVER_FILES;
   if (preset) {
-    const gpu = dawn.create([]);
+    const gpu = dawn.create(dawnFlags());
     const adapter = await gpu.requestAdapter({ powerPreference });
     if (!adapter) throw new DeviceError(`No WebGPU adapter through the Vulkan ICD ${preset}. ${NO_ADAPTER_HELP}`);
     return openDevice(gpu, adapter, 'dawn-node', preset);
   }
   // First the machine's own drivers (a real GPU), then SwiftShader.
-  const gpu = dawn.create([]);
+  const gpu = dawn.create(dawnFlags());
   const adapter = await gpu.requestAdapter({ powerPreference });
   if (adapter) return openDevice(gpu, adapter, 'dawn-node');
   const fs = await nodeFs();
   const found = SWIFTSHADER_ICDS.find((p) => fs?.existsSync(p));
   if (!found) throw new DeviceError(`No GPU adapter and no SwiftShader ICD found (looked in ${SWIFTSHADER_ICDS.join(', ')}). ${NO_ADAPTER_HELP}`);
   env.VK_ICD_FILENAMES = found;
-  const gpu2 = dawn.create([]);
+  const gpu2 = dawn.create(dawnFlags());
   const adapter2 = await gpu2.requestAdapter({ powerPreference });
   if (!adapter2) throw new DeviceError(`SwiftShader at ${found} gave no adapter. ${NO_ADAPTER_HELP}`);
   return openDevice(gpu2, adapter2, 'dawn-node', found);
@@ -133,4 +138,9 @@ export async function acquireDevice(opts: AcquireOptions = {}): Promise<Acquired
 export function describeAdapter(info: AdapterSummary): string {
   const name = [info.vendor, info.architecture, info.device || info.description].filter(Boolean).join(' / ');
   return `${name || 'unknown adapter'} (${info.via}${info.isFallbackAdapter ? ', CPU fallback' : ''})`;
+}
+
+/** Extra Dawn flags from CONVGPU_DAWN_FLAGS (space-separated), e.g. "enable-dawn-features=dump_shaders". */
+function dawnFlags(): string[] {
+  return (process.env.CONVGPU_DAWN_FLAGS ?? '').split(' ').filter(Boolean);
 }

@@ -91,7 +91,7 @@ export class Engine {
     this.pipelines = new PipelineCache(device);
     this.limits = device.limits;
     this.hasTimestamps = device.features.has('timestamp-query');
-    this.tuning = { ...defaultTuning(adapterInfo.isFallbackAdapter, adapterInfo.architecture), ...opts.tuning };
+    this.tuning = { ...defaultTuning(adapterInfo.isFallbackAdapter, adapterInfo.architecture, adapterInfo.subgroupSize), ...opts.tuning };
     this.dummy = device.createBuffer({ size: 16, usage: STORAGE, label: 'dummy' });
     device.lost.then((info) => {
       if (this.destroyed) return;
