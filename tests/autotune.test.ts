@@ -3,6 +3,7 @@
 import { expect, it } from 'vitest';
 import { CpuBackend, compare } from '../src/backend.js';
 import { autotune } from '../src/ops/autotune.js';
+import { defaultTuning } from '../src/ops/tuning.js';
 import { gpuBackend } from './helpers/gpu.js';
 import { rng } from './helpers/rng.js';
 
@@ -18,6 +19,13 @@ it('autotune times the candidates, keeps the fastest, and results still match th
       expect(times[chosen]).toBe(Math.min(...Object.values(times)));
       expect(gpu.engine.tuning[family]).toEqual(r.tuning[family]);
     }
+    if (gpu.engine.adapterInfo.subgroupSize) {
+      // Both subgroup variants were timed against the best register-tiled pair.
+      expect(Object.keys(r.timings.subgroup!)).toHaveLength(2);
+      const sgBest = Math.min(...Object.values(r.timings.subgroup!));
+      const regBest = Math.min(...Object.values(r.timings.tiled!)) + Math.min(...Object.values(r.timings.conv!));
+      expect(r.tuning.gemm).toBe(sgBest < regBest ? 'subgroup' : 'registers');
+    }
     console.log(`autotune on ${gpu.engine.describe()}: ${JSON.stringify(r.timings)}`);
     const u = rng(9);
     const xs = Float32Array.from({ length: 2 * 3 * 11 * 9 }, () => u() - 0.5);
@@ -32,4 +40,12 @@ it('autotune times the candidates, keeps the fastest, and results still match th
   } finally {
     gpu.engine.destroy();
   }
+});
+
+it('the default kernels follow the adapter: subgroup kernels need a fixed subgroup size of 4 or 8', () => {
+  expect(defaultTuning(true, 'llvmpipe', 8)).toMatchObject({ gemm: 'subgroup', subgroupSize: 8, sgRows: 2 });
+  expect(defaultTuning(true, 'swiftshader', 4)).toMatchObject({ gemm: 'subgroup', subgroupSize: 4, sgRows: 4 });
+  expect(defaultTuning(true, 'swiftshader', 0)).toMatchObject({ gemm: 'registers', gemmRows: 8 });
+  expect(defaultTuning(true, 'llvmpipe', 16).gemm).toBe('registers');
+  expect(defaultTuning(false, 'ampere', 32).gemm).toBe('shared');
 });

@@ -325,3 +325,7 @@ suite(
 const tileCases = cases.filter((c) => /^(matmul|conv2d(BackwardInput)? (3-ch|stride 2|groups|depthwise|dilation))/.test(c.name));
 suite('8 rows / 8 pixels per invocation match the reference', tileCases, { gemm: 'registers', gemmRows: 8, convPixels: 8, tiled: { WG_X: 8, WG_Y: 2 } });
 suite('4 rows / 4 pixels per invocation match the reference', tileCases, { gemm: 'registers', gemmRows: 4, convPixels: 4, tiled: { WG_X: 2, WG_Y: 8 } });
+// The subgroup-broadcast kernels (the default on CPU adapters with a fixed subgroup size)
+// with one row block and 4 columns per lane, the shapes the defaults do not reach.
+const subgroupCases = cases.filter((c) => /^(matmul|conv2d(Backward\w*)? (3-ch|stride 2|groups|depthwise|dilation))/.test(c.name));
+suite('subgroup kernels with 1 row block and 4 columns per lane match the reference', subgroupCases, { gemm: 'subgroup', sgRows: 1, sgCols: 4 });

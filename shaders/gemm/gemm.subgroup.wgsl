@@ -34,11 +34,12 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 @group(0) @binding(4) var<uniform> p: Params;
 
-// Adds s · (b0, b1) to row `row` of the tile: acc[row · 2 + j] holds the j-th vec4 of the lane's TN columns.
-fn rank1(acc: ptr<function, array<vec4<f32>, 32>>, row: u32, s: f32, b0: vec4<f32>, b1: vec4<f32>) {
+// One row of the lane's tile: (c0, c1) += s · (b0, b1). The tile lives in 32 named
+// vec4s, not an array: SwiftShader keeps a function-scope array in memory (5× slower).
+fn rank1(c0: ptr<function, vec4<f32>>, c1: ptr<function, vec4<f32>>, s: f32, b0: vec4<f32>, b1: vec4<f32>) {
   let sv = vec4<f32>(s);
-  (*acc)[row * 2u] = fma(sv, b0, (*acc)[row * 2u]);
-  if (TN == 8u) { (*acc)[row * 2u + 1u] = fma(sv, b1, (*acc)[row * 2u + 1u]); }
+  *c0 = fma(sv, b0, *c0);
+  if (TN == 8u) { *c1 = fma(sv, b1, *c1); }
 }
 
 fn loadB(base: u32, kk: u32, col: u32) -> f32 {
@@ -56,38 +57,78 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
   let cols0 = min(vec4<u32>(col0, col0 + 1u, col0 + 2u, col0 + 3u), vec4<u32>(lastCol));
   let cols1 = min(vec4<u32>(col0 + 4u, col0 + 5u, col0 + 6u, col0 + 7u), vec4<u32>(lastCol));
   // This lane's A row in each block, clamped; its offset and step along k.
-  var aRow: array<u32, 4>;
+  var aRow: vec4<u32>;
   for (var r = 0u; r < R; r++) {
     let row = min(row0 + r * SG + lane, p.m - 1u);
     aRow[r] = select(baseA + row * p.k, baseA + row, TRANS_A);
   }
   let aStep = select(1u, p.m, TRANS_A);
-  var acc: array<vec4<f32>, 32>;
+  var c0_0: vec4<f32>; var c0_1: vec4<f32>; var c1_0: vec4<f32>; var c1_1: vec4<f32>; var c2_0: vec4<f32>; var c2_1: vec4<f32>; var c3_0: vec4<f32>; var c3_1: vec4<f32>;
+  var c4_0: vec4<f32>; var c4_1: vec4<f32>; var c5_0: vec4<f32>; var c5_1: vec4<f32>; var c6_0: vec4<f32>; var c6_1: vec4<f32>; var c7_0: vec4<f32>; var c7_1: vec4<f32>;
+  var c8_0: vec4<f32>; var c8_1: vec4<f32>; var c9_0: vec4<f32>; var c9_1: vec4<f32>; var c10_0: vec4<f32>; var c10_1: vec4<f32>; var c11_0: vec4<f32>; var c11_1: vec4<f32>;
+  var c12_0: vec4<f32>; var c12_1: vec4<f32>; var c13_0: vec4<f32>; var c13_1: vec4<f32>; var c14_0: vec4<f32>; var c14_1: vec4<f32>; var c15_0: vec4<f32>; var c15_1: vec4<f32>;
 
   for (var kk = 0u; kk < p.k; kk++) {
     let b0 = vec4<f32>(loadB(baseB, kk, cols0.x), loadB(baseB, kk, cols0.y), loadB(baseB, kk, cols0.z), loadB(baseB, kk, cols0.w));
     var b1 = vec4<f32>(0.0);
     if (TN == 8u) { b1 = vec4<f32>(loadB(baseB, kk, cols1.x), loadB(baseB, kk, cols1.y), loadB(baseB, kk, cols1.z), loadB(baseB, kk, cols1.w)); }
-    for (var r = 0u; r < R; r++) {
-      let av = a[aRow[r] + kk * aStep];
-      let rb = r * SG;
-      rank1(&acc, rb, subgroupBroadcast(av, 0u), b0, b1);
-      rank1(&acc, rb + 1u, subgroupBroadcast(av, 1u), b0, b1);
-      rank1(&acc, rb + 2u, subgroupBroadcast(av, 2u), b0, b1);
-      rank1(&acc, rb + 3u, subgroupBroadcast(av, 3u), b0, b1);
-      if (SG == 8u) {
-        rank1(&acc, rb + 4u, subgroupBroadcast(av, 4u), b0, b1);
-        rank1(&acc, rb + 5u, subgroupBroadcast(av, 5u), b0, b1);
-        rank1(&acc, rb + 6u, subgroupBroadcast(av, 6u), b0, b1);
-        rank1(&acc, rb + 7u, subgroupBroadcast(av, 7u), b0, b1);
+    // Row q of the tile comes from lane q % SG of block q / SG.
+    let av0 = a[aRow[0] + kk * aStep];
+    var av1 = 0.0;
+    var av2 = 0.0;
+    var av3 = 0.0;
+    if (R > 1u) { av1 = a[aRow[1] + kk * aStep]; }
+    if (R > 2u) { av2 = a[aRow[2] + kk * aStep]; }
+    if (R > 3u) { av3 = a[aRow[3] + kk * aStep]; }
+    if (SG == 8u) {
+      rank1(&c0_0, &c0_1, subgroupBroadcast(av0, 0u), b0, b1);
+      rank1(&c1_0, &c1_1, subgroupBroadcast(av0, 1u), b0, b1);
+      rank1(&c2_0, &c2_1, subgroupBroadcast(av0, 2u), b0, b1);
+      rank1(&c3_0, &c3_1, subgroupBroadcast(av0, 3u), b0, b1);
+      rank1(&c4_0, &c4_1, subgroupBroadcast(av0, 4u), b0, b1);
+      rank1(&c5_0, &c5_1, subgroupBroadcast(av0, 5u), b0, b1);
+      rank1(&c6_0, &c6_1, subgroupBroadcast(av0, 6u), b0, b1);
+      rank1(&c7_0, &c7_1, subgroupBroadcast(av0, 7u), b0, b1);
+      if (R > 1u) {
+        rank1(&c8_0, &c8_1, subgroupBroadcast(av1, 0u), b0, b1);
+        rank1(&c9_0, &c9_1, subgroupBroadcast(av1, 1u), b0, b1);
+        rank1(&c10_0, &c10_1, subgroupBroadcast(av1, 2u), b0, b1);
+        rank1(&c11_0, &c11_1, subgroupBroadcast(av1, 3u), b0, b1);
+        rank1(&c12_0, &c12_1, subgroupBroadcast(av1, 4u), b0, b1);
+        rank1(&c13_0, &c13_1, subgroupBroadcast(av1, 5u), b0, b1);
+        rank1(&c14_0, &c14_1, subgroupBroadcast(av1, 6u), b0, b1);
+        rank1(&c15_0, &c15_1, subgroupBroadcast(av1, 7u), b0, b1);
+      }
+    } else {
+      rank1(&c0_0, &c0_1, subgroupBroadcast(av0, 0u), b0, b1);
+      rank1(&c1_0, &c1_1, subgroupBroadcast(av0, 1u), b0, b1);
+      rank1(&c2_0, &c2_1, subgroupBroadcast(av0, 2u), b0, b1);
+      rank1(&c3_0, &c3_1, subgroupBroadcast(av0, 3u), b0, b1);
+      if (R > 1u) {
+        rank1(&c4_0, &c4_1, subgroupBroadcast(av1, 0u), b0, b1);
+        rank1(&c5_0, &c5_1, subgroupBroadcast(av1, 1u), b0, b1);
+        rank1(&c6_0, &c6_1, subgroupBroadcast(av1, 2u), b0, b1);
+        rank1(&c7_0, &c7_1, subgroupBroadcast(av1, 3u), b0, b1);
+      }
+      if (R > 2u) {
+        rank1(&c8_0, &c8_1, subgroupBroadcast(av2, 0u), b0, b1);
+        rank1(&c9_0, &c9_1, subgroupBroadcast(av2, 1u), b0, b1);
+        rank1(&c10_0, &c10_1, subgroupBroadcast(av2, 2u), b0, b1);
+        rank1(&c11_0, &c11_1, subgroupBroadcast(av2, 3u), b0, b1);
+      }
+      if (R > 3u) {
+        rank1(&c12_0, &c12_1, subgroupBroadcast(av3, 0u), b0, b1);
+        rank1(&c13_0, &c13_1, subgroupBroadcast(av3, 1u), b0, b1);
+        rank1(&c14_0, &c14_1, subgroupBroadcast(av3, 2u), b0, b1);
+        rank1(&c15_0, &c15_1, subgroupBroadcast(av3, 3u), b0, b1);
       }
     }
   }
 
   if (col0 >= p.n) { return; }
-  // A plain loop over a copy: indexing `acc` at run time would keep it out of registers,
-  // and unrolling the SG·R × TN stores multiplies the JIT time on lavapipe.
-  let tile = acc;
+  // A plain loop over an array copy: unrolling the SG·R × TN stores multiplies the JIT time on lavapipe.
+  let tile = array<vec4<f32>, 32>(c0_0, c0_1, c1_0, c1_1, c2_0, c2_1, c3_0, c3_1, c4_0, c4_1, c5_0, c5_1, c6_0, c6_1, c7_0, c7_1,
+    c8_0, c8_1, c9_0, c9_1, c10_0, c10_1, c11_0, c11_1, c12_0, c12_1, c13_0, c13_1, c14_0, c14_1, c15_0, c15_1);
   let baseC = wid.z * p.strideC;
   let nrows = min(SG * R, p.m - row0);
   let ncols = min(TN, p.n - col0);

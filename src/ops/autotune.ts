@@ -47,28 +47,43 @@ export async function autotune(engine: Engine, reps = 3): Promise<AutotuneReport
   const x = buf(8 * 16 * 14 * 14), w = buf(32 * 16 * 25), y = buf(8 * 32 * 14 * 14);
   const scratch = (pass: 'fwd' | 'bwdFilter') => Object.fromEntries(Object.entries(conv2dScratch(engine, g, pass)).map(([k, f]) => [k, buf(f)]));
   const sf = scratch('fwd');
-  const sb = scratch('bwdFilter');
 
   const timings: Record<string, Record<string, number>> = { tiled: {}, conv: {} };
-  const base = { ...engine.tuning };
-  const best = { ...engine.tuning };
+  // The register-tiled kernels' workgroup shapes first; then, where the adapter has a fixed
+  // subgroup size, the subgroup kernels (which ignore those shapes) against the best of them.
+  const base: Tuning = { ...engine.tuning, gemm: engine.tuning.gemm === 'subgroup' ? 'registers' : engine.tuning.gemm };
+  const best: Tuning = { ...base };
+  const gemmTime = () => time(() => [gemmDispatch(engine, { batch: 1, m: n, n, k: n, transA: false, transB: false, broadcastB: false }, a, b, c)]);
+  const convTime = async () => (await time(() => conv2dFwdDispatches(engine, g, x, w, y, sf))) + (await time(() => conv2dBwdFilterDispatches(engine, g, x, y, w, scratch('bwdFilter')))); // splits depend on the tuning
   try {
     const candidates = (family: 'tiled' | 'conv'): Array<{ s: [number, number]; rows: 4 | 8 }> =>
       SHAPES.filter(fits).flatMap((s) => (family === 'tiled' && base.gemm === 'registers' ? [{ s, rows: 4 as const }, { s, rows: 8 as const }] : [{ s, rows: base.gemmRows }]));
+    const bestMs = { tiled: Infinity, conv: Infinity };
     for (const family of ['tiled', 'conv'] as const) {
-      let bestMs = Infinity;
       for (const { s, rows } of candidates(family)) {
         engine.tuning = { ...base, gemmRows: family === 'tiled' ? rows : best.gemmRows, [family]: { WG_X: s[0], WG_Y: s[1] } };
-        const ms =
-          family === 'tiled'
-            ? await time(() => [gemmDispatch(engine, { batch: 1, m: n, n, k: n, transA: false, transB: false, broadcastB: false }, a, b, c)])
-            : (await time(() => conv2dFwdDispatches(engine, g, x, w, y, sf))) + (await time(() => conv2dBwdFilterDispatches(engine, g, x, y, w, sb)));
+        const ms = family === 'tiled' ? await gemmTime() : await convTime();
         const label = family === 'tiled' && base.gemm === 'registers' ? `${s[0]}x${s[1]}/${rows} rows` : `${s[0]}x${s[1]}`;
         timings[family]![label] = ms;
-        if (ms < bestMs) {
-          bestMs = ms;
+        if (ms < bestMs[family]) {
+          bestMs[family] = ms;
           best[family] = { WG_X: s[0], WG_Y: s[1] };
           if (family === 'tiled') best.gemmRows = rows;
+        }
+      }
+    }
+    if (base.subgroupSize) {
+      timings.subgroup = {};
+      let bestSg = bestMs.tiled + bestMs.conv;
+      for (const sgCols of [8, 4] as const) {
+        engine.tuning = { ...best, gemm: 'subgroup', sgCols, sgRows: 16 / base.subgroupSize };
+        const ms = (await gemmTime()) + (await convTime());
+        timings.subgroup[`${sgCols} columns per lane`] = ms;
+        if (ms < bestSg) {
+          bestSg = ms;
+          best.gemm = 'subgroup';
+          best.sgCols = sgCols;
+          best.sgRows = 16 / base.subgroupSize;
         }
       }
     }
@@ -120,8 +135,9 @@ export async function cachedAutotune(engine: Engine, opts: { refresh?: boolean }
   const s = await store().catch(() => null);
   const key = adapterKey(engine.adapterInfo);
   const hit = opts.refresh ? null : s?.get(key);
-  if (hit?.tiled && hit.conv && hit.gemmRows) {
-    engine.tuning = { ...engine.tuning, tiled: hit.tiled, conv: hit.conv, gemmRows: hit.gemmRows };
+  if (hit?.tiled && hit.conv && hit.gemmRows && hit.gemm && hit.sgCols) {
+    const { gemm, sgCols, sgRows, tiled, conv, gemmRows } = hit;
+    engine.tuning = { ...engine.tuning, tiled, conv, gemmRows, sgCols, sgRows, gemm: gemm === 'subgroup' && !engine.tuning.subgroupSize ? 'registers' : gemm };
     return { tuning: engine.tuning, timings: {}, fromCache: true };
   }
   const r = await autotune(engine);

@@ -6,20 +6,24 @@ import bwdFilterWgsl from '../../shaders/conv2d/conv2d.bwd_filter.wgsl?raw';
 import flipWgsl from '../../shaders/conv2d/conv2d.flip.wgsl?raw';
 import padWgsl from '../../shaders/conv2d/conv2d.pad.wgsl?raw';
 import fwdWgsl from '../../shaders/conv2d/conv2d.fwd.wgsl?raw';
+import fwdSubgroupWgsl from '../../shaders/conv2d/conv2d.fwd.subgroup.wgsl?raw';
+import bwdFilterSubgroupWgsl from '../../shaders/conv2d/conv2d.bwd_filter.subgroup.wgsl?raw';
 import { DeviceLimitError, fmtShape } from '../errors.js';
 import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { checkRank, type Shape } from '../shape.js';
-import { REG_TILE, ceilDiv, expectShape, grid1d, runInto, sameEngine } from './dispatch.js';
+import { REG_TILE, ceilDiv, expectShape, grid1d, runInto, sameEngine, subgroupTile } from './dispatch.js';
 import { conv2dGeom, type Conv2dAttrs, type Conv2dGeom } from './geometry.js';
 import { sumAxisDispatch } from './sum.js';
 
 export const conv2dKernels = {
   fwd: { name: 'conv2d.fwd', code: fwdWgsl },
+  fwdSubgroup: { name: 'conv2d.fwd.subgroup', code: fwdSubgroupWgsl },
   pad: { name: 'conv2d.pad', code: padWgsl },
   flip: { name: 'conv2d.flip', code: flipWgsl },
   bwdFilter: { name: 'conv2d.bwd_filter', code: bwdFilterWgsl },
+  bwdFilterSubgroup: { name: 'conv2d.bwd_filter.subgroup', code: bwdFilterSubgroupWgsl },
   bwdBias: { name: 'conv2d.bwd_bias', code: bwdBiasWgsl },
 };
 
@@ -61,6 +65,16 @@ function padDispatch(engine: Engine, planes: number, h: number, w: number, hp: n
 }
 
 function implicitGemm(engine: Engine, f: FwdGeom, x: Binding, w: Binding, y: Binding, opts: { bias?: Binding; relu?: boolean } = {}): Dispatch {
+  const sg = subgroupTile(engine, f.og);
+  if (sg) {
+    return {
+      kernel: conv2dKernels.fwdSubgroup,
+      constants: { ...sg, HAS_BIAS: !!opts.bias, RELU: !!opts.relu },
+      buffers: [x, w, opts.bias ?? engine.dummy, y],
+      params: fwdParams(f).buffer(),
+      workgroups: [ceilDiv(f.n * f.oh * f.ow, sg.SG * sg.TN), ceilDiv(f.og, sg.SG * sg.R), f.groups],
+    };
+  }
   const { WG_X, WG_Y } = engine.tuning.conv;
   return {
     kernel: conv2dKernels.fwd,
@@ -132,7 +146,10 @@ export function conv2dBwdInputDispatches(engine: Engine, g: Conv2dGeom, dy: Bind
  * splits to give the device ~`target` invocations, no more than the batch.
  */
 export function conv2dBwdFilterSplits(engine: Engine, g: Conv2dGeom): number {
-  const tiles = ceilDiv(g.cg * g.kh * g.kw, REG_TILE) * ceilDiv(g.og, REG_TILE) * g.groups;
+  const sg = subgroupTile(engine, g.og);
+  const tiles = sg
+    ? ceilDiv(g.cg * g.kh * g.kw, sg.SG * sg.TN) * ceilDiv(g.og, sg.SG * sg.R) * g.groups * sg.SG
+    : ceilDiv(g.cg * g.kh * g.kw, REG_TILE) * ceilDiv(g.og, REG_TILE) * g.groups;
   const target = engine.adapterInfo.isFallbackAdapter ? 256 : 8192;
   return Math.max(1, Math.min(g.n, Math.floor(target / tiles)));
 }
@@ -149,11 +166,21 @@ export function conv2dBwdFilterDispatches(engine: Engine, g: Conv2dGeom, x: Bind
   const xp = isPadded(g) ? scratch.xpad! : x;
   if (isPadded(g)) ds.push(padDispatch(engine, g.n * g.c, g.h, g.w, hp, wp, g.padTop, g.padLeft, 1, 1, x, xp));
   const out = splits > 1 ? scratch.part! : dw;
-  ds.push({
+  const params = fwdParams({ ...g, hp, wp }).u32(splits, nPerSplit).buffer();
+  const sg = subgroupTile(engine, g.og);
+  if (sg) {
+    ds.push({
+      kernel: conv2dKernels.bwdFilterSubgroup,
+      constants: { ...sg },
+      buffers: [xp, dy, out],
+      params,
+      workgroups: [ceilDiv(ncols, sg.SG * sg.TN), ceilDiv(g.og, sg.SG * sg.R), g.groups * splits],
+    });
+  } else ds.push({
     kernel: conv2dKernels.bwdFilter,
     constants: { WG_X, WG_Y },
     buffers: [xp, dy, out],
-    params: fwdParams({ ...g, hp, wp }).u32(splits, nPerSplit).buffer(),
+    params,
     workgroups: [ceilDiv(ncols, REG_TILE * WG_X), ceilDiv(g.og, REG_TILE * WG_Y), g.groups * splits],
   });
   if (splits > 1) ds.push(sumAxisDispatch(engine, out, dw, 1, splits, g.o * ncols));

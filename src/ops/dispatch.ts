@@ -55,3 +55,14 @@ export async function runInto(engine: Engine, op: string, outs: readonly Tensor[
     throw e;
   }
 }
+
+/**
+ * Constants of the subgroup-broadcast kernels (gemm.subgroup.wgsl, conv2d.*.subgroup.wgsl)
+ * when the tuning selects them, else null. Rows per workgroup are SG·R: R = 1 when the
+ * row count fits one subgroup, so small layers waste fewer lanes.
+ */
+export function subgroupTile(engine: Engine, rows: number): { SG: number; R: number; TN: number } | null {
+  const t = engine.tuning;
+  if (t.gemm !== 'subgroup' || !t.subgroupSize) return null;
+  return { SG: t.subgroupSize, R: rows <= t.subgroupSize ? 1 : t.sgRows, TN: t.sgCols };
+}

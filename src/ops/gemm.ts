@@ -7,7 +7,7 @@ import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { sizeOf } from '../shape.js';
-import { REG_TILE, ceilDiv, runInto, sameEngine } from './dispatch.js';
+import { REG_TILE, ceilDiv, runInto, sameEngine, subgroupTile } from './dispatch.js';
 import { gemmGeom, gemmOutShape, type GemmAttrs, type GemmGeom } from './geometry.js';
 import { sumAxisDispatch } from './sum.js';
 
@@ -36,14 +36,14 @@ export function gemmDispatch(
     .buffer();
   const buffers = [a, b, opts.bias ?? engine.dummy, c];
   const flags = { TRANS_A: g.transA, TRANS_B: g.transB, HAS_BIAS: !!opts.bias, RELU: !!opts.relu };
-  if (t.gemm === 'subgroup') {
-    const SG = t.subgroupSize, R = t.sgRows, TN = t.sgCols;
+  const sg = subgroupTile(engine, g.m);
+  if (sg) {
     return {
       kernel: gemmSubgroupKernel,
-      constants: { SG, R, TN, ...flags },
+      constants: { ...sg, ...flags },
       buffers,
       params,
-      workgroups: [ceilDiv(g.n, SG * TN), ceilDiv(g.m, SG * R), g.batch],
+      workgroups: [ceilDiv(g.n, sg.SG * sg.TN), ceilDiv(g.m, sg.SG * sg.R), g.batch],
     };
   }
   const { WG_X, WG_Y } = t.tiled;

@@ -1,0 +1,158 @@
+// conv2d forward for CPU-emulated adapters: the implicit GEMM of conv2d.fwd.wgsl with the
+// subgroup-broadcast tiling of gemm.subgroup.wgsl. Rows are the output channels of one
+// group, columns the output pixels (n, oh, ow) flattened, K runs over (c, kh, kw).
+// The workgroup is one subgroup of SG lanes. Lane l owns TN consecutive pixels; for each
+// tap it loads their TN inputs and the weight of channel r·SG + l (r < R), and
+// subgroupBroadcast gives every lane all SG·R weights: R + TN loads per (SG·R)·TN FMAs.
+// A workgroup covers (SG·R) channels × (SG·TN) pixels; dispatch z is the group.
+// Input zero-padded beforehand (conv2d.pad.wgsl), so the tap loop has no bounds checks;
+// edge tiles clamp their loads and mask their stores, and no lane returns before the loop.
+// Also the input gradient: this kernel on the upsampled, padded dy with flipped weights.
+// Layouts: x NCHW (padded to hp × wp), w OIHW (I = C / groups), y NCHW.
+enable subgroups;
+
+override SG: u32 = 8;  // lanes per subgroup = invocations per workgroup: 4 or 8
+override R: u32 = 2;   // channel blocks per lane; SG·R ≤ 16
+override TN: u32 = 8;  // output pixels per lane: 4 or 8
+override HAS_BIAS: bool = false;
+override RELU: bool = false;
+
+struct Params {
+  n: u32, c: u32, hp: u32, wp: u32,
+  o: u32, oh: u32, ow: u32, kh: u32,
+  kw: u32, cg: u32, og: u32, strideH: u32,
+  strideW: u32, dilH: u32, dilW: u32,
+}
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> wt: array<f32>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<uniform> p: Params;
+
+// One row of the lane's tile: (c0, c1) += s · (x0, x1). The tile lives in 32 named vec4s,
+// not an array: SwiftShader keeps a function-scope array in memory (5× slower).
+fn rank1(c0: ptr<function, vec4<f32>>, c1: ptr<function, vec4<f32>>, s: f32, x0: vec4<f32>, x1: vec4<f32>) {
+  let sv = vec4<f32>(s);
+  *c0 = fma(sv, x0, *c0);
+  if (TN == 8u) { *c1 = fma(sv, x1, *c1); }
+}
+
+@compute @workgroup_size(SG, 1, 1)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+  let npix = p.n * p.oh * p.ow;
+  let ohw = p.oh * p.ow;
+  let plane = p.hp * p.wp;
+  let g = wid.z;
+  let oc0 = wid.y * SG * R; // channel within the group
+  let pix0 = (wid.x * SG + lane) * TN;
+
+  // Offset of each pixel's window origin in the padded input, at channel g·cg.
+  var base0: vec4<u32>; // pixels 0-3
+  var base1: vec4<u32>; // pixels 4-7
+  for (var j = 0u; j < TN; j++) {
+    let pix = min(pix0 + j, npix - 1u);
+    let ow = pix % p.ow;
+    let t = pix / p.ow;
+    let n = t / p.oh;
+    let v = (n * p.c + g * p.cg) * plane + (t % p.oh) * p.strideH * p.wp + ow * p.strideW;
+    if (j < 4u) { base0[j] = v; } else { base1[j - 4u] = v; }
+  }
+  // This lane's weight row in each channel block, clamped.
+  let ksz = p.kh * p.kw;
+  var wrow: vec4<u32>;
+  for (var r = 0u; r < R; r++) {
+    wrow[r] = (g * p.og + min(oc0 + r * SG + lane, p.og - 1u)) * p.cg * ksz;
+  }
+
+  var c0_0: vec4<f32>; var c0_1: vec4<f32>; var c1_0: vec4<f32>; var c1_1: vec4<f32>; var c2_0: vec4<f32>; var c2_1: vec4<f32>; var c3_0: vec4<f32>; var c3_1: vec4<f32>;
+  var c4_0: vec4<f32>; var c4_1: vec4<f32>; var c5_0: vec4<f32>; var c5_1: vec4<f32>; var c6_0: vec4<f32>; var c6_1: vec4<f32>; var c7_0: vec4<f32>; var c7_1: vec4<f32>;
+  var c8_0: vec4<f32>; var c8_1: vec4<f32>; var c9_0: vec4<f32>; var c9_1: vec4<f32>; var c10_0: vec4<f32>; var c10_1: vec4<f32>; var c11_0: vec4<f32>; var c11_1: vec4<f32>;
+  var c12_0: vec4<f32>; var c12_1: vec4<f32>; var c13_0: vec4<f32>; var c13_1: vec4<f32>; var c14_0: vec4<f32>; var c14_1: vec4<f32>; var c15_0: vec4<f32>; var c15_1: vec4<f32>;
+  var kidx = 0u;
+  var coff = 0u;
+  for (var c = 0u; c < p.cg; c++) {
+    var roff = coff;
+    for (var kh = 0u; kh < p.kh; kh++) {
+      var off = roff;
+      for (var kw = 0u; kw < p.kw; kw++) {
+        let x0 = vec4<f32>(x[base0.x + off], x[base0.y + off], x[base0.z + off], x[base0.w + off]);
+        var x1 = vec4<f32>(0.0);
+        if (TN == 8u) { x1 = vec4<f32>(x[base1.x + off], x[base1.y + off], x[base1.z + off], x[base1.w + off]); }
+        // Row q of the tile comes from lane q % SG of block q / SG.
+        let av0 = wt[wrow[0] + kidx];
+        var av1 = 0.0;
+        var av2 = 0.0;
+        var av3 = 0.0;
+        if (R > 1u) { av1 = wt[wrow[1] + kidx]; }
+        if (R > 2u) { av2 = wt[wrow[2] + kidx]; }
+        if (R > 3u) { av3 = wt[wrow[3] + kidx]; }
+        if (SG == 8u) {
+          rank1(&c0_0, &c0_1, subgroupBroadcast(av0, 0u), x0, x1);
+          rank1(&c1_0, &c1_1, subgroupBroadcast(av0, 1u), x0, x1);
+          rank1(&c2_0, &c2_1, subgroupBroadcast(av0, 2u), x0, x1);
+          rank1(&c3_0, &c3_1, subgroupBroadcast(av0, 3u), x0, x1);
+          rank1(&c4_0, &c4_1, subgroupBroadcast(av0, 4u), x0, x1);
+          rank1(&c5_0, &c5_1, subgroupBroadcast(av0, 5u), x0, x1);
+          rank1(&c6_0, &c6_1, subgroupBroadcast(av0, 6u), x0, x1);
+          rank1(&c7_0, &c7_1, subgroupBroadcast(av0, 7u), x0, x1);
+          if (R > 1u) {
+            rank1(&c8_0, &c8_1, subgroupBroadcast(av1, 0u), x0, x1);
+            rank1(&c9_0, &c9_1, subgroupBroadcast(av1, 1u), x0, x1);
+            rank1(&c10_0, &c10_1, subgroupBroadcast(av1, 2u), x0, x1);
+            rank1(&c11_0, &c11_1, subgroupBroadcast(av1, 3u), x0, x1);
+            rank1(&c12_0, &c12_1, subgroupBroadcast(av1, 4u), x0, x1);
+            rank1(&c13_0, &c13_1, subgroupBroadcast(av1, 5u), x0, x1);
+            rank1(&c14_0, &c14_1, subgroupBroadcast(av1, 6u), x0, x1);
+            rank1(&c15_0, &c15_1, subgroupBroadcast(av1, 7u), x0, x1);
+          }
+        } else {
+          rank1(&c0_0, &c0_1, subgroupBroadcast(av0, 0u), x0, x1);
+          rank1(&c1_0, &c1_1, subgroupBroadcast(av0, 1u), x0, x1);
+          rank1(&c2_0, &c2_1, subgroupBroadcast(av0, 2u), x0, x1);
+          rank1(&c3_0, &c3_1, subgroupBroadcast(av0, 3u), x0, x1);
+          if (R > 1u) {
+            rank1(&c4_0, &c4_1, subgroupBroadcast(av1, 0u), x0, x1);
+            rank1(&c5_0, &c5_1, subgroupBroadcast(av1, 1u), x0, x1);
+            rank1(&c6_0, &c6_1, subgroupBroadcast(av1, 2u), x0, x1);
+            rank1(&c7_0, &c7_1, subgroupBroadcast(av1, 3u), x0, x1);
+          }
+          if (R > 2u) {
+            rank1(&c8_0, &c8_1, subgroupBroadcast(av2, 0u), x0, x1);
+            rank1(&c9_0, &c9_1, subgroupBroadcast(av2, 1u), x0, x1);
+            rank1(&c10_0, &c10_1, subgroupBroadcast(av2, 2u), x0, x1);
+            rank1(&c11_0, &c11_1, subgroupBroadcast(av2, 3u), x0, x1);
+          }
+          if (R > 3u) {
+            rank1(&c12_0, &c12_1, subgroupBroadcast(av3, 0u), x0, x1);
+            rank1(&c13_0, &c13_1, subgroupBroadcast(av3, 1u), x0, x1);
+            rank1(&c14_0, &c14_1, subgroupBroadcast(av3, 2u), x0, x1);
+            rank1(&c15_0, &c15_1, subgroupBroadcast(av3, 3u), x0, x1);
+          }
+        }
+        kidx++;
+        off += p.dilW;
+      }
+      roff += p.dilH * p.wp;
+    }
+    coff += plane;
+  }
+
+  if (pix0 >= npix) { return; }
+  // A plain loop over a copy (see gemm.subgroup.wgsl): keeps acc in registers above and the JIT short.
+  let tile = array<vec4<f32>, 32>(c0_0, c0_1, c1_0, c1_1, c2_0, c2_1, c3_0, c3_1, c4_0, c4_1, c5_0, c5_1, c6_0, c6_1, c7_0, c7_1,
+    c8_0, c8_1, c9_0, c9_1, c10_0, c10_1, c11_0, c11_1, c12_0, c12_1, c13_0, c13_1, c14_0, c14_1, c15_0, c15_1);
+  let nch = min(SG * R, p.og - oc0);
+  let npx = min(TN, npix - pix0);
+  for (var i = 0u; i < nch; i++) {
+    let oc = g * p.og + oc0 + i;
+    var bv = 0.0;
+    if (HAS_BIAS) { bv = bias[oc]; }
+    for (var j = 0u; j < npx; j++) {
+      let pix = pix0 + j;
+      var v = tile[i * 2u + j / 4u][j % 4u] + bv;
+      if (RELU) { v = max(v, 0.0); }
+      y[((pix / ohw) * p.o + oc) * ohw + pix % ohw] = v;
+    }
+  }
+}
