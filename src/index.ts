@@ -22,7 +22,7 @@ export {
   Layer, Conv2d, Linear, Dense, MaxPool2d, AvgPool2d, GlobalAvgPool, ReLU, LeakyReLU, Sigmoid, Tanh, Flatten, Dropout, Add, Concat, BatchNorm2d,
   type Init, type Conv2dOptions as Conv2dLayerOptions,
 } from './nn/layers.js';
-export { Model, TrainPlan, InferPlan, accuracy, type ModelOptions, type NamedTensor, type StepResult } from './nn/model.js';
+export { Model, TrainPlan, InferPlan, accuracy, type ModelOptions, type NamedTensor, type ProfileEntry, type StepResult } from './nn/model.js';
 export type { OptimizerSpec, Schedule } from './nn/optim.js';
 export { CpuModel } from './nn/cpu-model.js';
 export { verify, formatVerify, VerifyError, type VerifyReport, type VerifyRow } from './nn/verify.js';

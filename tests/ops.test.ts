@@ -174,6 +174,9 @@ const cases: OpCase[] = [
 
   // Pooling.
   ...poolCases('2×2 / 2 on 3-ch 9×8', [2, 3, 9, 8], { kernelSize: 2 }),
+  // Windows that tile the input exactly take maxpool2d.bwd_windows.wgsl.
+  ...poolCases('2×2 / 2 tiling 3-ch 8×10, batch 1', [1, 3, 8, 10], { kernelSize: 2 }),
+  ...poolCases('[3,2] / [3,2] tiling 9×6', [2, 2, 9, 6], { kernelSize: [3, 2] }),
   ...poolCases('3×3 / 2, padding 1', [1, 4, 10, 11], { kernelSize: 3, stride: 2, padding: 1 }),
   ...poolCases('[2,3] / [1,2], same', [2, 2, 7, 9], { kernelSize: [2, 3], stride: [1, 2], padding: 'same' }),
   {
@@ -329,3 +332,27 @@ suite('4 rows / 4 pixels per invocation match the reference', tileCases, { gemm:
 // with one row block and 4 columns per lane, the shapes the defaults do not reach.
 const subgroupCases = cases.filter((c) => /^(matmul|conv2d(Backward\w*)? (3-ch|stride 2|groups|depthwise|dilation))/.test(c.name));
 suite('subgroup kernels with 1 row block and 4 columns per lane match the reference', subgroupCases, { gemm: 'subgroup', sgRows: 1, sgCols: 4 });
+
+describe('max pooling ties on WebGPU', () => {
+  it('both backward kernels give the gradient to the first maximum, as the reference does', async () => {
+    const gpu = await gpuBackend();
+    const cpu = new CpuBackend();
+    try {
+      const u = rng(77);
+      // Values from {0, 1, 2}: most windows hold ties.
+      const xs = Float32Array.from({ length: 2 * 3 * 8 * 6 }, () => Math.floor(u() * 3));
+      const dys = (n: number) => Float32Array.from({ length: n }, (_, i) => i + 1);
+      // 2×2/2 tiles the 8×6 input (bwd_windows); 3×3/2 overlaps (the gather kernel).
+      for (const attrs of [{ kernelSize: 2 }, { kernelSize: 3, stride: 2 }] as Pool2dAttrs[]) {
+        const run = async <T extends AnyTensor>(be: Backend<T>) => {
+          const x = be.tensor(xs, [2, 3, 8, 6]);
+          const y = await be.maxPool2d(x, attrs);
+          return (await be.maxPool2dBackward(x, be.tensor(dys(sizeOf(y.shape)), y.shape), attrs)).read();
+        };
+        expect(Array.from(await run(gpu)), JSON.stringify(attrs)).toEqual(Array.from(await run(cpu)));
+      }
+    } finally {
+      gpu.engine.destroy();
+    }
+  });
+});

@@ -68,7 +68,7 @@ export interface CpuBwdCtx extends CpuCtx {
 }
 
 /** A dispatch whose uniform params change every step (dropout seeds). */
-export type StepDispatch = Dispatch & { perStep?: (step: number) => ArrayBuffer };
+export type StepDispatch = Dispatch & { perStep?: (step: number) => ArrayBuffer; /** What the dispatch is for, e.g. "conv2d_0 backward" (for profiles). */ label?: string };
 
 export abstract class Layer {
   abstract readonly kind: string;

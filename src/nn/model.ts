@@ -78,6 +78,18 @@ interface Recorded {
   uniform?: GPUBuffer;
   workgroups: readonly [number, number, number];
   perStep?: (step: number) => ArrayBuffer;
+  kernel: string;
+  label: string;
+}
+
+/** One dispatch of a plan and how long it took on the device (see Plan.profile). */
+export interface ProfileEntry {
+  /** The layer and pass, e.g. "conv2d_1 backward", or "loss", "optimizer". */
+  label: string;
+  /** The WGSL kernel, e.g. "conv2d.fwd.subgroup". */
+  kernel: string;
+  workgroups: readonly [number, number, number];
+  ms: number;
 }
 
 export interface PlanInfo {
@@ -141,7 +153,7 @@ abstract class Plan {
     this.recorded = ds.map((d, i) => {
       const uniform = d.params ? this.engine.uniform(d.params) : undefined;
       if (uniform) this.uniforms.push(uniform);
-      return { pipe: pipes[i]!, bind: this.engine.bindGroup(pipes[i]!, d, uniform), uniform, workgroups: d.workgroups, perStep: d.perStep };
+      return { pipe: pipes[i]!, bind: this.engine.bindGroup(pipes[i]!, d, uniform), uniform, workgroups: d.workgroups, perStep: d.perStep, kernel: d.kernel.name, label: d.label ?? d.kernel.name };
     });
     this.info.dispatches = ds.length;
   }
@@ -158,6 +170,56 @@ abstract class Plan {
       pass.dispatchWorkgroups(...r.workgroups);
     }
     pass.end();
+  }
+
+  /**
+   * Runs the plan's dispatches once more, each in its own pass, and says how long each took:
+   * timestamp-query where the device has it, else the wall time of a submit per dispatch.
+   * Buffers hold whatever the last step left; run a step first so the numbers mean something.
+   */
+  async profile(): Promise<ProfileEntry[]> {
+    this.model.check('profile');
+    const e = this.engine;
+    const list = this.recorded.filter((r) => !r.workgroups.some((n) => n === 0));
+    const run = (enc: GPUCommandEncoder, r: Recorded, ts?: GPUComputePassTimestampWrites): void => {
+      const pass = enc.beginComputePass(ts ? { timestampWrites: ts } : {});
+      pass.setPipeline(r.pipe);
+      pass.setBindGroup(0, r.bind);
+      pass.dispatchWorkgroups(...r.workgroups);
+      pass.end();
+    };
+    const entry = (r: Recorded, ms: number): ProfileEntry => ({ label: r.label, kernel: r.kernel, workgroups: r.workgroups, ms });
+    if (!e.hasTimestamps) {
+      const out: ProfileEntry[] = [];
+      for (const r of list) {
+        const enc = e.device.createCommandEncoder();
+        run(enc, r);
+        const t0 = performance.now();
+        e.device.queue.submit([enc.finish()]);
+        await e.device.queue.onSubmittedWorkDone();
+        out.push(entry(r, performance.now() - t0));
+      }
+      return out;
+    }
+    const count = 2 * list.length;
+    const querySet = e.device.createQuerySet({ type: 'timestamp', count });
+    const resolve = e.device.createBuffer({ size: count * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const readback = e.device.createBuffer({ size: count * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    try {
+      const enc = e.device.createCommandEncoder();
+      list.forEach((r, i) => run(enc, r, { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 }));
+      enc.resolveQuerySet(querySet, 0, count, resolve, 0);
+      enc.copyBufferToBuffer(resolve, 0, readback, 0, count * 8);
+      e.device.queue.submit([enc.finish()]);
+      await readback.mapAsync(GPUMapMode.READ);
+      const t = new BigUint64Array(readback.getMappedRange().slice(0));
+      readback.unmap();
+      return list.map((r, i) => entry(r, Number(t[2 * i + 1]! - t[2 * i]!) / 1e6));
+    } finally {
+      querySet.destroy();
+      resolve.destroy();
+      readback.destroy();
+    }
   }
 
   protected checkInput(op: string, x: Float32Array, labels?: Float32Array): void {
@@ -300,14 +362,15 @@ function build(plan: Plan & { allocateFor(values: Value[]): Map<string, GPUBuffe
       ...params(id),
     };
   };
-  for (const n of real) ds.push(...n.layer!.gpuForward(ctxOf(n.id)));
+  const labelled = (label: string, list: StepDispatch[]): StepDispatch[] => list.map((d) => ({ ...d, label: d.label ?? label }));
+  for (const n of real) ds.push(...labelled(`${n.layer!.label} forward`, n.layer!.gpuForward(ctxOf(n.id))));
 
   if (training) {
     const o = root(out);
     const s = shapes[out]!;
     if (s.length !== 2) throw new ShapeError(`Model: output ${fmtShape(s)} must be [N, classes] for softmax cross-entropy; end the model with Flatten and Linear.`);
-    ds.push(softmaxXentFwdDispatch(engine, s[0]!, s[1]!, b(`act:${o}`), b('labels'), b('loss')));
-    ds.push(softmaxXentBwdDispatch(engine, s[0]!, s[1]!, b(`act:${o}`), b('labels'), b(`grad:${o}`)));
+    ds.push({ ...softmaxXentFwdDispatch(engine, s[0]!, s[1]!, b(`act:${o}`), b('labels'), b('loss')), label: 'loss' });
+    ds.push({ ...softmaxXentBwdDispatch(engine, s[0]!, s[1]!, b(`act:${o}`), b('labels'), b(`grad:${o}`)), label: 'loss backward' });
     for (const n of [...real].reverse()) {
       const c = ctxOf(n.id);
       const accumulate: StepDispatch[] = [];
@@ -319,7 +382,7 @@ function build(plan: Plan & { allocateFor(values: Value[]): Map<string, GPUBuffe
         accumulate.push(elementwiseDispatch(engine, 'accumulate', sizeOf(shapes[r]!), engine.dummy, b(`tmp:${n.id}:${k}`), b(`grad:${r}`)));
         return b(`tmp:${n.id}:${k}`);
       });
-      ds.push(...n.layer!.gpuBackward({ ...c, dy: b(`grad:${n.id}`), dx, scratch: scratchOf('bscratch', n.id) }), ...accumulate);
+      ds.push(...labelled(`${n.layer!.label} backward`, [...n.layer!.gpuBackward({ ...c, dy: b(`grad:${n.id}`), dx, scratch: scratchOf('bscratch', n.id) }), ...accumulate]));
     }
   }
   return { ds, buf, inputKey: 'act:0', outputKey: `act:${root(out)}`, values: list };
@@ -355,7 +418,7 @@ export class TrainPlan extends Plan {
   async compile(): Promise<void> {
     const built = build(this, this.model, this.batch, true);
     const opt = this.model.optimizerDispatch();
-    await this.record([...built.ds, opt]);
+    await this.record([...built.ds, { ...opt, label: 'optimizer' }]);
     this.input = built.buf.get(built.inputKey)!;
     this.labels = built.buf.get('labels')!;
     this.loss = built.buf.get('loss')!;

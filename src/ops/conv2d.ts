@@ -1,7 +1,9 @@
 // conv2d: forward (implicit GEMM over a zero-padded input, fused bias and ReLU), the
-// input gradient (the same kernel on the upsampled dy with flipped weights), the filter
-// gradient (split-K GEMM) and the bias gradient.
+// input gradient (a GEMM into per-tap columns then col2im, or, for grouped convolutions,
+// the forward kernel on the upsampled dy with flipped weights), the filter gradient
+// (split-K GEMM) and the bias gradient.
 import bwdBiasWgsl from '../../shaders/conv2d/conv2d.bwd_bias.wgsl?raw';
+import col2imWgsl from '../../shaders/conv2d/conv2d.col2im.wgsl?raw';
 import bwdFilterWgsl from '../../shaders/conv2d/conv2d.bwd_filter.wgsl?raw';
 import flipWgsl from '../../shaders/conv2d/conv2d.flip.wgsl?raw';
 import padWgsl from '../../shaders/conv2d/conv2d.pad.wgsl?raw';
@@ -16,12 +18,14 @@ import { checkRank, type Shape } from '../shape.js';
 import { REG_TILE, ceilDiv, expectShape, grid1d, runInto, sameEngine, subgroupTile } from './dispatch.js';
 import { conv2dGeom, type Conv2dAttrs, type Conv2dGeom } from './geometry.js';
 import { sumAxisDispatch } from './sum.js';
+import { gemmDispatch } from './gemm.js';
 
 export const conv2dKernels = {
   fwd: { name: 'conv2d.fwd', code: fwdWgsl },
   fwdSubgroup: { name: 'conv2d.fwd.subgroup', code: fwdSubgroupWgsl },
   pad: { name: 'conv2d.pad', code: padWgsl },
   flip: { name: 'conv2d.flip', code: flipWgsl },
+  col2im: { name: 'conv2d.col2im', code: col2imWgsl },
   bwdFilter: { name: 'conv2d.bwd_filter', code: bwdFilterWgsl },
   bwdFilterSubgroup: { name: 'conv2d.bwd_filter.subgroup', code: bwdFilterSubgroupWgsl },
   bwdBias: { name: 'conv2d.bwd_bias', code: bwdBiasWgsl },
@@ -90,6 +94,7 @@ export function conv2dScratch(engine: Engine, g: Conv2dGeom, pass: 'fwd' | 'bwdI
   const xpad: Record<string, number> = isPadded(g) ? { xpad: g.n * g.c * paddedH(g) * paddedW(g) } : {};
   if (pass === 'fwd') return xpad;
   if (pass === 'bwdInput') {
+    if (col2imFits(engine, g)) return { dcol: col2imFloats(g) };
     return { dyUp: g.n * g.o * (g.h + (g.kh - 1) * g.dilH) * (g.w + (g.kw - 1) * g.dilW), wf: g.o * g.cg * g.kh * g.kw };
   }
   const splits = conv2dBwdFilterSplits(engine, g);
@@ -114,12 +119,42 @@ export function conv2dFwdDispatches(
   ];
 }
 
+const col2imFloats = (g: Conv2dGeom): number => g.n * g.c * g.kh * g.kw * g.oh * g.ow;
+
+/** The GEMM + col2im input gradient: ungrouped convolutions whose tap columns fit one buffer (and 256 MiB). */
+function col2imFits(engine: Engine, g: Conv2dGeom): boolean {
+  const max = Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize, 256 * 2 ** 20);
+  return g.groups === 1 && col2imFloats(g) * 4 <= max;
+}
+
+/**
+ * Input gradient. Ungrouped: dcol = Wᵀ · dy per image (a GEMM with M = C·KH·KW, N = OH·OW,
+ * K = O, into scratch.dcol), then col2im sums each input pixel's taps; every multiply is a
+ * real one. Grouped (or when dcol would not fit): see below.
+ */
+export function conv2dBwdInputDispatches(engine: Engine, g: Conv2dGeom, dy: Binding, w: Binding, dx: Binding, scratch: Record<string, Binding>): Dispatch[] {
+  if (!col2imFits(engine, g)) return upsampledBwdInput(engine, g, dy, w, dx, scratch);
+  const m = g.c * g.kh * g.kw;
+  const WG = engine.tuning.pointwise;
+  const total = g.n * g.c * g.h * g.w;
+  return [
+    gemmDispatch(engine, { batch: g.n, m, n: g.oh * g.ow, k: g.o, transA: true, transB: false, broadcastB: false }, w, dy, scratch.dcol!, { sharedA: true }),
+    {
+      kernel: conv2dKernels.col2im,
+      constants: { WG },
+      buffers: [scratch.dcol!, dx],
+      params: new Params().u32(total, g.c, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.strideH, g.strideW, g.dilH, g.dilW, g.padTop, g.padLeft).buffer(),
+      workgroups: grid1d(engine, total, WG),
+    },
+  ];
+}
+
 /**
  * Input gradient as a forward convolution: dy upsampled by the stride and padded by
  * (K−1)·d − pad (scratch.dyUp), convolved with the weights rotated 180° and their channels
  * swapped per group (scratch.wf), stride 1 and the same dilation.
  */
-export function conv2dBwdInputDispatches(engine: Engine, g: Conv2dGeom, dy: Binding, w: Binding, dx: Binding, scratch: Record<string, Binding>): Dispatch[] {
+function upsampledBwdInput(engine: Engine, g: Conv2dGeom, dy: Binding, w: Binding, dx: Binding, scratch: Record<string, Binding>): Dispatch[] {
   const hp = g.h + (g.kh - 1) * g.dilH;
   const wp = g.w + (g.kw - 1) * g.dilW;
   const WG = engine.tuning.pointwise;

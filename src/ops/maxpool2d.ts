@@ -1,5 +1,7 @@
-// Max pooling: forward, and backward as a gather that recomputes each window's argmax.
+// Max pooling: forward, and backward as a gather that recomputes each window's argmax
+// (or, where the windows tile the input exactly, a scatter of each window's own argmax).
 import bwdWgsl from '../../shaders/pool/maxpool2d.bwd.wgsl?raw';
+import bwdWindowsWgsl from '../../shaders/pool/maxpool2d.bwd_windows.wgsl?raw';
 import fwdWgsl from '../../shaders/pool/maxpool2d.fwd.wgsl?raw';
 import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
@@ -10,7 +12,12 @@ import { poolOutShape, poolParams } from './pool-common.js';
 export const maxPool2dKernels = {
   fwd: { name: 'maxpool2d.fwd', code: fwdWgsl },
   bwd: { name: 'maxpool2d.bwd', code: bwdWgsl },
+  bwdWindows: { name: 'maxpool2d.bwd_windows', code: bwdWindowsWgsl },
 };
+
+/** Windows that cover every input element exactly once (stride = kernel, no padding, no remainder). */
+const windowsTile = (g: Pool2dGeom): boolean =>
+  g.strideH === g.kh && g.strideW === g.kw && g.padTop === 0 && g.padLeft === 0 && g.oh * g.kh === g.h && g.ow * g.kw === g.w;
 
 export function maxPool2dFwdDispatch(engine: Engine, g: Pool2dGeom, x: Binding, y: Binding): Dispatch {
   const WG = engine.tuning.pointwise;
@@ -20,6 +27,10 @@ export function maxPool2dFwdDispatch(engine: Engine, g: Pool2dGeom, x: Binding, 
 
 export function maxPool2dBwdDispatch(engine: Engine, g: Pool2dGeom, x: Binding, dy: Binding, dx: Binding): Dispatch {
   const WG = engine.tuning.pointwise;
+  if (windowsTile(g)) {
+    const windows = g.n * g.c * g.oh * g.ow;
+    return { kernel: maxPool2dKernels.bwdWindows, constants: { WG }, buffers: [x, dy, dx], params: poolParams(g, windows), workgroups: grid1d(engine, windows, WG) };
+  }
   const total = g.n * g.c * g.h * g.w;
   return { kernel: maxPool2dKernels.bwd, constants: { WG }, buffers: [x, dy, dx], params: poolParams(g, total), workgroups: grid1d(engine, total, WG) };
 }
