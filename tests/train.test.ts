@@ -330,6 +330,35 @@ describe('compiled step', () => {
   });
 });
 
+describe('ReLU fusion', () => {
+  it('Conv2d/Linear → ReLU run as one kernel each, with the same loss and gradients as unfused', async () => {
+    // lenet has 4 fusable pairs (2 convolutions, 2 hidden Linear layers).
+    const x = head(train, 8).images.slice();
+    const y = Float32Array.from(head(train, 8).labels);
+    const step = async (reuse: boolean) => {
+      const model = new Model(engine, lenet(), SGD);
+      try {
+        const plan = await model.trainer(8, { reuse }); // reuse: false compiles unfused (verify's mode)
+        const r = await plan.step(x, y, true);
+        const grads = await model.grads.readAll();
+        return { loss: r!.loss, grads, dispatches: plan.info.dispatches, labels: (await plan.profile()).map((e) => e.label) };
+      } finally {
+        model.dispose();
+      }
+    };
+    const fused = await step(true);
+    const plain = await step(false);
+    expect(plain.dispatches - fused.dispatches).toBe(4);
+    expect(fused.labels).toContain('conv2d_0 (Conv2d) forward + relu_0 (ReLU)');
+    expect(fused.labels.filter((l) => /^relu_\d \(ReLU\) forward/.test(l))).toEqual([]);
+    expect(fused.loss).toBeCloseTo(plain.loss, 6);
+    for (const [k, g] of Object.entries(plain.grads)) {
+      const f = fused.grads[k]!.data;
+      g.data.forEach((v, i) => expect(Math.abs(f[i]! - v), `${k}[${i}]`).toBeLessThanOrEqual(1e-6 + 1e-5 * Math.abs(v)));
+    }
+  });
+});
+
 describe('whole-model gradients vs the CPU reference', () => {
   for (const [name, make] of [['lenet', () => lenet()], ['deepcnn', () => deepcnn()]] as const) {
     it(`${name}: one step matches per layer (activations, gradients, updates)`, async () => {

@@ -1,8 +1,11 @@
 // Max pooling forward. Memory bound, so no tiling: one invocation per output element,
 // dispatched as a 2-D grid (x wraps at 65535 workgroups) so that any size fits.
-// Padding never wins; ties go to the first maximum in (kh, kw) order.
+// Padding never wins; ties go to the first maximum in (kh, kw) order. Without padding
+// every window lies inside the input (PADDED = false): no bounds checks, which the CPU
+// emulators run lane by lane.
 
 override WG: u32 = 256;
+override PADDED: bool = true;
 
 struct Params {
   total: u32, h: u32, w: u32, oh: u32,
@@ -22,6 +25,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let oh = (idx / p.ow) % p.oh;
   let plane = idx / (p.ow * p.oh); // n·C + c
   let base = plane * p.h * p.w;
+  if (!PADDED) {
+    let origin = base + oh * p.strideH * p.w + ow * p.strideW;
+    var m = x[origin];
+    for (var kh = 0u; kh < p.kh; kh++) {
+      for (var kw = 0u; kw < p.kw; kw++) { m = max(m, x[origin + kh * p.w + kw]); }
+    }
+    y[idx] = m;
+    return;
+  }
   let ih0 = i32(oh * p.strideH) - i32(p.padTop);
   let iw0 = i32(ow * p.strideW) - i32(p.padLeft);
   var best = 0.0; // replaced by the first in-bounds value

@@ -43,6 +43,8 @@ export interface GpuCtx {
   training: boolean;
   /** Buffers named by scratchForward (forward) or scratchBackward (backward). */
   scratch: Record<string, Binding>;
+  /** Forward only, where fusesRelu: write ReLU(output), for a following ReLU whose dispatch the plan drops. */
+  relu?: boolean;
 }
 
 export interface GpuBwdCtx extends GpuCtx {
@@ -80,6 +82,8 @@ export abstract class Layer {
   readonly saves: { inputs: boolean; output: boolean } = { inputs: false, output: false };
   /** The output is the input's storage, reshaped (Flatten). */
   readonly isView: boolean = false;
+  /** gpuForward can apply ReLU to its output in the same kernel (GpuCtx.relu). */
+  readonly fusesRelu: boolean = false;
 
   abstract outShape(inShapes: number[][]): number[];
   params(_inShapes: number[][]): ParamSpec[] {
@@ -141,6 +145,7 @@ export interface Conv2dOptions extends Conv2dAttrs {
 export class Conv2d extends Layer {
   readonly kind = 'Conv2d';
   override readonly saves = { inputs: true, output: false };
+  override readonly fusesRelu = true;
   readonly attrs: Conv2dAttrs;
   readonly bias: boolean;
   readonly init: Init;
@@ -203,7 +208,7 @@ export class Conv2d extends Layer {
   }
 
   gpuForward(c: GpuCtx): StepDispatch[] {
-    return conv.conv2dFwdDispatches(c.engine, this.geom(c.inShapes), c.x[0]!, c.p.weight!, c.y, c.scratch, { bias: c.p.bias });
+    return conv.conv2dFwdDispatches(c.engine, this.geom(c.inShapes), c.x[0]!, c.p.weight!, c.y, c.scratch, { bias: c.p.bias, relu: c.relu });
   }
 
   gpuBackward(c: GpuBwdCtx): StepDispatch[] {
@@ -229,6 +234,7 @@ export class Conv2d extends Layer {
 export class Linear extends Layer {
   readonly kind: string = 'Linear';
   override readonly saves = { inputs: true, output: false };
+  override readonly fusesRelu = true;
 
   constructor(
     readonly inFeatures: number,
@@ -260,7 +266,7 @@ export class Linear extends Layer {
   gpuForward(c: GpuCtx): StepDispatch[] {
     const n = c.inShapes[0]![0]!;
     const g = { batch: 1, m: n, n: this.outFeatures, k: this.inFeatures, transA: false, transB: true, broadcastB: false };
-    return [gemmDispatch(c.engine, g, c.x[0]!, c.p.weight!, c.y, { bias: c.p.bias })];
+    return [gemmDispatch(c.engine, g, c.x[0]!, c.p.weight!, c.y, { bias: c.p.bias, relu: c.relu })];
   }
 
   gpuBackward(c: GpuBwdCtx): StepDispatch[] {

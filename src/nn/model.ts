@@ -267,7 +267,7 @@ interface Built {
  * pass with liveness-planned buffers. Times: node i runs forward at i, the loss at L+1,
  * node i's backward at 2L+2−i, the optimizer at 2L+2.
  */
-function build(plan: Plan & { allocateFor(values: Value[]): Map<string, GPUBuffer> }, model: Model, batch: number, training: boolean): Built & { values: Value[] } {
+function build(plan: Plan & { allocateFor(values: Value[]): Map<string, GPUBuffer> }, model: Model, batch: number, training: boolean, fuse = true): Built & { values: Value[] } {
   const g = model.graph;
   g.checkConnected();
   const shapes = g.shapes(batch);
@@ -297,6 +297,24 @@ function build(plan: Plan & { allocateFor(values: Value[]): Map<string, GPUBuffe
     if (training && layer.saves.output) extend(`act:${n.id}`, tBwd(n.id));
   }
   values.get(`act:${root(out)}`)!.pinned = true;
+
+  // Conv2d/Linear → ReLU, where the ReLU is the only reader: the producer applies ReLU in
+  // its own kernel and writes the ReLU's output, and the ReLU's forward pass is dropped (a
+  // full read and write of the activation). The ReLU's backward is unchanged: it reads its
+  // output. The producer's own output is then never written, so verify compiles unfused.
+  const fused = new Map<number, number>(); // producer id → ReLU id
+  if (fuse) {
+    const readers = new Map<number, number[]>();
+    for (const n of real) for (const i of n.inputs) readers.set(root(i), [...(readers.get(root(i)) ?? []), n.id]);
+    for (const n of real) {
+      const rs = readers.get(n.id) ?? [];
+      const r = rs.length === 1 ? nodes[rs[0]!]! : null;
+      if (!n.layer!.fusesRelu || !r || r.layer!.kind !== 'ReLU' || n.id === root(out)) continue;
+      fused.set(n.id, r.id);
+      values.get(`act:${r.id}`)!.start = n.id; // written from the producer's step on
+      values.get(`act:${n.id}`)!.end = n.id; // never read
+    }
+  }
 
   // Gradient contributions, in the order the backward pass makes them.
   const contribs = new Map<number, Array<{ j: number; k: number }>>();
@@ -363,7 +381,13 @@ function build(plan: Plan & { allocateFor(values: Value[]): Map<string, GPUBuffe
     };
   };
   const labelled = (label: string, list: StepDispatch[]): StepDispatch[] => list.map((d) => ({ ...d, label: d.label ?? label }));
-  for (const n of real) ds.push(...labelled(`${n.layer!.label} forward`, n.layer!.gpuForward(ctxOf(n.id))));
+  const fusedReLUs = new Set(fused.values());
+  for (const n of real) {
+    if (fusedReLUs.has(n.id)) continue;
+    const r = fused.get(n.id);
+    const ctx = r === undefined ? ctxOf(n.id) : { ...ctxOf(n.id), y: b(`act:${r}`), relu: true };
+    ds.push(...labelled(`${n.layer!.label} forward${r === undefined ? '' : ` + ${nodes[r]!.layer!.label}`}`, n.layer!.gpuForward(ctx)));
+  }
 
   if (training) {
     const o = root(out);
@@ -416,7 +440,7 @@ export class TrainPlan extends Plan {
 
   /** @internal */
   async compile(): Promise<void> {
-    const built = build(this, this.model, this.batch, true);
+    const built = build(this, this.model, this.batch, true, this.reuse);
     const opt = this.model.optimizerDispatch();
     await this.record([...built.ds, { ...opt, label: 'optimizer' }]);
     this.input = built.buf.get(built.inputKey)!;

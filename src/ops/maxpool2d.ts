@@ -22,7 +22,8 @@ const windowsTile = (g: Pool2dGeom): boolean =>
 export function maxPool2dFwdDispatch(engine: Engine, g: Pool2dGeom, x: Binding, y: Binding): Dispatch {
   const WG = engine.tuning.pointwise;
   const total = g.n * g.c * g.oh * g.ow;
-  return { kernel: maxPool2dKernels.fwd, constants: { WG }, buffers: [x, y], params: poolParams(g, total), workgroups: grid1d(engine, total, WG) };
+  const padded = g.padTop + g.padLeft + g.padBottom + g.padRight > 0;
+  return { kernel: maxPool2dKernels.fwd, constants: { WG, PADDED: padded }, buffers: [x, y], params: poolParams(g, total), workgroups: grid1d(engine, total, WG) };
 }
 
 export function maxPool2dBwdDispatch(engine: Engine, g: Pool2dGeom, x: Binding, dy: Binding, dx: Binding): Dispatch {
