@@ -58,11 +58,13 @@ export async function runInto(engine: Engine, op: string, outs: readonly Tensor[
 
 /**
  * Constants of the subgroup-broadcast kernels (gemm.subgroup.wgsl, conv2d.*.subgroup.wgsl)
- * when the tuning selects them, else null. Rows per workgroup are SG·R: R = 1 when the
- * row count fits one subgroup, so small layers waste fewer lanes.
+ * when the tuning selects them, else null. Rows per workgroup are SG·R, with R no larger
+ * than the rows need, so small layers (6 channels, say) waste fewer lanes.
  */
 export function subgroupTile(engine: Engine, rows: number): { SG: number; R: number; TN: number } | null {
   const t = engine.tuning;
   if (t.gemm !== 'subgroup' || !t.subgroupSize) return null;
-  return { SG: t.subgroupSize, R: rows <= t.subgroupSize ? 1 : t.sgRows, TN: t.sgCols };
+  const maxR = 16 / t.subgroupSize; // the kernels hold 16 rows per lane
+  const blocks = Math.ceil(rows / t.subgroupSize); // no more row blocks than there are rows
+  return { SG: t.subgroupSize, R: Math.max(1, Math.min(t.sgRows, maxR, blocks)), TN: t.sgCols === 4 ? 4 : 8 };
 }

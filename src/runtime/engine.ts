@@ -91,7 +91,8 @@ export class Engine {
     this.pipelines = new PipelineCache(device);
     this.limits = device.limits;
     this.hasTimestamps = device.features.has('timestamp-query');
-    this.tuning = { ...defaultTuning(adapterInfo.isFallbackAdapter, adapterInfo.architecture, adapterInfo.subgroupSize), ...opts.tuning };
+    // The subgroup size is the adapter's, whatever the options say: the subgroup kernels are only right at that size.
+    this.tuning = { ...defaultTuning(adapterInfo.isFallbackAdapter, adapterInfo.architecture, adapterInfo.subgroupSize), ...opts.tuning, subgroupSize: adapterInfo.subgroupSize };
     this.dummy = device.createBuffer({ size: 16, usage: STORAGE, label: 'dummy' });
     device.lost.then((info) => {
       if (this.destroyed) return;
@@ -106,7 +107,7 @@ export class Engine {
     if (opts.autotune) {
       const { cachedAutotune } = await import('../ops/autotune.js');
       await cachedAutotune(engine);
-      if (opts.tuning) engine.tuning = { ...engine.tuning, ...opts.tuning };
+      if (opts.tuning) engine.tuning = { ...engine.tuning, ...opts.tuning, subgroupSize: info.subgroupSize };
     }
     return engine;
   }
