@@ -20,7 +20,7 @@ import {
 } from '../src/nn/checkpoint.js';
 import { CpuModel } from '../src/nn/cpu-model.js';
 import { Graph, Sequential } from '../src/nn/graph.js';
-import { Add, Concat, Conv2d, Flatten, Linear, MaxPool2d } from '../src/nn/layers.js';
+import { Add, Concat, Conv2d, Flatten, Linear, MaxPool2d, ReLU } from '../src/nn/layers.js';
 import { Model, type ModelOptions, type NamedTensor } from '../src/nn/model.js';
 import { MODELS, deepcnn, lenet, mlp } from '../src/nn/models.js';
 import { evaluate, trainEpochs } from '../src/nn/train.js';
@@ -331,31 +331,46 @@ describe('compiled step', () => {
 });
 
 describe('ReLU fusion', () => {
-  it('Conv2d/Linear → ReLU run as one kernel each, with the same loss and gradients as unfused', async () => {
-    // lenet has 4 fusable pairs (2 convolutions, 2 hidden Linear layers).
-    const x = head(train, 8).images.slice();
-    const y = Float32Array.from(head(train, 8).labels);
-    const step = async (reuse: boolean) => {
-      const model = new Model(engine, lenet(), SGD);
-      try {
-        const plan = await model.trainer(8, { reuse }); // reuse: false compiles unfused (verify's mode)
-        const r = await plan.step(x, y, true);
-        const grads = await model.grads.readAll();
-        return { loss: r!.loss, grads, dispatches: plan.info.dispatches, labels: (await plan.profile()).map((e) => e.label) };
-      } finally {
-        model.dispose();
-      }
-    };
-    const fused = await step(true);
-    const plain = await step(false);
-    expect(plain.dispatches - fused.dispatches).toBe(4);
-    expect(fused.labels).toContain('conv2d_0 (Conv2d) forward + relu_0 (ReLU)');
-    expect(fused.labels.filter((l) => /^relu_\d \(ReLU\) forward/.test(l))).toEqual([]);
+  const x = () => head(train, 8).images.slice();
+  const y = () => Float32Array.from(head(train, 8).labels);
+  const step = async (make: () => Graph, reuse: boolean) => {
+    const model = new Model(engine, make(), SGD);
+    try {
+      const plan = await model.trainer(8, { reuse }); // reuse: false compiles unfused (verify's mode)
+      const r = await plan.step(x(), y(), true);
+      const grads = await model.grads.readAll();
+      return { loss: r!.loss, grads, dispatches: plan.info.dispatches, labels: (await plan.profile()).map((e) => e.label) };
+    } finally {
+      model.dispose();
+    }
+  };
+  const expectSame = (fused: Awaited<ReturnType<typeof step>>, plain: Awaited<ReturnType<typeof step>>): void => {
     expect(fused.loss).toBeCloseTo(plain.loss, 6);
     for (const [k, g] of Object.entries(plain.grads)) {
       const f = fused.grads[k]!.data;
       g.data.forEach((v, i) => expect(Math.abs(f[i]! - v), `${k}[${i}]`).toBeLessThanOrEqual(1e-6 + 1e-5 * Math.abs(v)));
     }
+  };
+
+  it('overlapping pool windows (the gather backward) fuse too', async () => {
+    const make = () => new Sequential([1, 28, 28], [new Conv2d(1, 4, 3, { padding: 1 }), new ReLU(), new MaxPool2d(3, { stride: 2 }), new Flatten(), new Linear(4 * 13 * 13, 10)]);
+    const fused = await step(make, true);
+    const plain = await step(make, false);
+    expect(plain.dispatches - fused.dispatches).toBe(2);
+    expect(fused.labels).toContain('maxpool2d_0 (MaxPool2d) backward + relu_0 (ReLU)');
+    expectSame(fused, plain);
+  });
+
+  it('Conv2d/Linear → ReLU and ReLU → MaxPool2d run fused, with the same loss and gradients as unfused', async () => {
+    // lenet: 4 forward pairs (2 convolutions, 2 hidden Linear layers), 2 backward (ReLU → pool).
+    const fused = await step(() => lenet(), true);
+    const plain = await step(() => lenet(), false);
+    expect(plain.dispatches - fused.dispatches).toBe(6);
+    expect(fused.labels).toContain('conv2d_0 (Conv2d) forward + relu_0 (ReLU)');
+    expect(fused.labels).toContain('maxpool2d_0 (MaxPool2d) backward + relu_0 (ReLU)');
+    expect(fused.labels.filter((l) => /^relu_[01] \(ReLU\)/.test(l))).toEqual([]);
+    expect(fused.labels.filter((l) => /^relu_[23] \(ReLU\) backward/.test(l))).toHaveLength(2); // Linear → ReLU → Linear: not a pool
+    expectSame(fused, plain);
   });
 });
 

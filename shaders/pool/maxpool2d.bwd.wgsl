@@ -3,6 +3,9 @@
 // tie rule). No atomics, and no argmax buffer to keep alive between passes.
 
 override WG: u32 = 256;
+// The input is a ReLU's output and that ReLU's backward is folded in here (nn/model.ts):
+// dx = 0 where the input is not positive.
+override RELU_MASK: bool = false;
 
 struct Params {
   total: u32, h: u32, w: u32, oh: u32,
@@ -57,5 +60,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       if (argmax(plane * hw, oh, ow) == here) { g += dy[(plane * p.oh + oh) * p.ow + ow]; }
     }
   }
+  if (RELU_MASK && !(x[idx] > 0.0)) { g = 0.0; }
   dx[idx] = g;
 }

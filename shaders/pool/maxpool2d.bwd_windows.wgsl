@@ -3,9 +3,13 @@
 // argmax (the forward's tie rule) and writes the whole window of dx, dy at the maximum
 // and 0 elsewhere. Every dx element is written once, with no gather over neighbouring
 // windows: 4× fewer invocations and loads than maxpool2d.bwd.wgsl for 2×2, and no
-// divergent loops, which CPU emulators pay for lane by lane.
+// divergent loops, which CPU emulators pay for lane by lane. With RELU_MASK it is also the
+// backward of the ReLU before it.
 
 override WG: u32 = 256;
+// The input is a ReLU's output and that ReLU's backward is folded in here (nn/model.ts):
+// dx = 0 where the input is not positive.
+override RELU_MASK: bool = false;
 
 struct Params {
   total: u32, h: u32, w: u32, oh: u32,
@@ -35,7 +39,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       if (v > best) { best = v; at = i; }
     }
   }
-  let g = dy[idx];
+  var g = dy[idx];
+  if (RELU_MASK && !(best > 0.0)) { g = 0.0; }
   for (var kh = 0u; kh < p.kh; kh++) {
     for (var kw = 0u; kw < p.kw; kw++) {
       let i = origin + kh * p.w + kw;

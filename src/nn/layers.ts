@@ -51,6 +51,8 @@ export interface GpuBwdCtx extends GpuCtx {
   dy: Binding;
   /** null where no gradient is needed (the model input). */
   dx: (Binding | null)[];
+  /** Where fusesReluBackward: the input is a ReLU's output; dx is the gradient of that ReLU's input. */
+  reluMask?: boolean;
   dp: Record<string, Binding>;
 }
 
@@ -84,6 +86,8 @@ export abstract class Layer {
   readonly isView: boolean = false;
   /** gpuForward can apply ReLU to its output in the same kernel (GpuCtx.relu). */
   readonly fusesRelu: boolean = false;
+  /** gpuBackward can also do the backward of a ReLU that produced its input (GpuBwdCtx.reluMask). */
+  readonly fusesReluBackward: boolean = false;
 
   abstract outShape(inShapes: number[][]): number[];
   params(_inShapes: number[][]): ParamSpec[] {
@@ -319,6 +323,7 @@ abstract class Pool extends Layer {
 export class MaxPool2d extends Pool {
   readonly kind = 'MaxPool2d';
   override readonly saves = { inputs: true, output: false };
+  override readonly fusesReluBackward = true;
   constructor(kernelSize: number | [number, number], opts: Omit<Pool2dAttrs, 'kernelSize'> = {}) {
     super({ kernelSize, ...opts });
   }
@@ -326,7 +331,7 @@ export class MaxPool2d extends Pool {
     return [maxp.maxPool2dFwdDispatch(c.engine, this.geom(c.inShapes), c.x[0]!, c.y)];
   }
   gpuBackward(c: GpuBwdCtx) {
-    return c.dx[0] ? [maxp.maxPool2dBwdDispatch(c.engine, this.geom(c.inShapes), c.x[0]!, c.dy, c.dx[0])] : [];
+    return c.dx[0] ? [maxp.maxPool2dBwdDispatch(c.engine, this.geom(c.inShapes), c.x[0]!, c.dy, c.dx[0], { reluMask: c.reluMask })] : [];
   }
   cpuForward(c: CpuCtx) {
     return ref.maxPool2d(c.x[0]!, this.attrs);

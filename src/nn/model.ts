@@ -300,18 +300,23 @@ function build(plan: Plan & { allocateFor(values: Value[]): Map<string, GPUBuffe
 
   // Conv2d/Linear → ReLU, where the ReLU is the only reader: the producer applies ReLU in
   // its own kernel and writes the ReLU's output, and the ReLU's forward pass is dropped (a
-  // full read and write of the activation). The ReLU's backward is unchanged: it reads its
-  // output. The producer's own output is then never written, so verify compiles unfused.
+  // full read and write of the activation). The ReLU's backward reads only its output, so
+  // it still holds. The producer's own output is never written, so verify compiles unfused.
+  // Likewise backward, ReLU → MaxPool2d where each is the other's only link: the pool's
+  // backward masks by its input (the ReLU's output) > 0 and writes the gradient of the
+  // ReLU's input, and the ReLU's backward dispatch is dropped.
   const fused = new Map<number, number>(); // producer id → ReLU id
+  const fusedBack = new Map<number, number>(); // pool id → ReLU id
+  const readers = new Map<number, number[]>();
+  for (const n of real) for (const i of n.inputs) readers.set(root(i), [...(readers.get(root(i)) ?? []), n.id]);
+  const onlyReader = (id: number): number | null => (readers.get(id)?.length === 1 ? readers.get(id)![0]! : null);
+  const isReLU = (id: number): boolean => nodes[id]!.layer?.kind === 'ReLU';
   if (fuse) {
-    const readers = new Map<number, number[]>();
-    for (const n of real) for (const i of n.inputs) readers.set(root(i), [...(readers.get(root(i)) ?? []), n.id]);
     for (const n of real) {
-      const rs = readers.get(n.id) ?? [];
-      const r = rs.length === 1 ? nodes[rs[0]!]! : null;
-      if (!n.layer!.fusesRelu || !r || r.layer!.kind !== 'ReLU' || n.id === root(out)) continue;
-      fused.set(n.id, r.id);
-      values.get(`act:${r.id}`)!.start = n.id; // written from the producer's step on
+      const r = onlyReader(n.id);
+      if (!n.layer!.fusesRelu || r === null || !isReLU(r) || n.id === root(out)) continue;
+      fused.set(n.id, r);
+      values.get(`act:${r}`)!.start = n.id; // written from the producer's step on
       values.get(`act:${n.id}`)!.end = n.id; // never read
     }
   }
@@ -341,6 +346,18 @@ function build(plan: Plan & { allocateFor(values: Value[]): Map<string, GPUBuffe
     }
     val('labels', batch, 0, 2 * L + 2, true);
     val('loss', 4, L + 1, 2 * L + 2, true);
+  }
+  if (fuse && training) { // see "Likewise backward" above
+    for (const m of real) {
+      if (!m.layer!.fusesReluBackward || m.inputs.length !== 1) continue;
+      const r = root(m.inputs[0]!);
+      const p = r === 0 ? 0 : root(nodes[r]!.inputs[0]!);
+      if (!isReLU(r) || onlyReader(r) !== m.id || p === 0 || onlyReader(p) !== r) continue;
+      fusedBack.set(m.id, r);
+      values.get(`grad:${p}`)!.start = tBwd(m.id); // written by the pool's backward
+      const gr = values.get(`grad:${r}`)!;
+      gr.end = gr.start; // never read
+    }
   }
 
   for (const n of real) {
@@ -395,7 +412,9 @@ function build(plan: Plan & { allocateFor(values: Value[]): Map<string, GPUBuffe
     if (s.length !== 2) throw new ShapeError(`Model: output ${fmtShape(s)} must be [N, classes] for softmax cross-entropy; end the model with Flatten and Linear.`);
     ds.push({ ...softmaxXentFwdDispatch(engine, s[0]!, s[1]!, b(`act:${o}`), b('labels'), b('loss')), label: 'loss' });
     ds.push({ ...softmaxXentBwdDispatch(engine, s[0]!, s[1]!, b(`act:${o}`), b('labels'), b(`grad:${o}`)), label: 'loss backward' });
+    const skipBack = new Set(fusedBack.values());
     for (const n of [...real].reverse()) {
+      if (skipBack.has(n.id)) continue;
       const c = ctxOf(n.id);
       const accumulate: StepDispatch[] = [];
       const dx = n.inputs.map((i, k) => {
@@ -406,7 +425,13 @@ function build(plan: Plan & { allocateFor(values: Value[]): Map<string, GPUBuffe
         accumulate.push(elementwiseDispatch(engine, 'accumulate', sizeOf(shapes[r]!), engine.dummy, b(`tmp:${n.id}:${k}`), b(`grad:${r}`)));
         return b(`tmp:${n.id}:${k}`);
       });
-      ds.push(...labelled(`${n.layer!.label} backward`, [...n.layer!.gpuBackward({ ...c, dy: b(`grad:${n.id}`), dx, scratch: scratchOf('bscratch', n.id) }), ...accumulate]));
+      const r = fusedBack.get(n.id);
+      const bwd =
+        r === undefined
+          ? { ...c, dy: b(`grad:${n.id}`), dx, scratch: scratchOf('bscratch', n.id) }
+          : { ...c, dy: b(`grad:${n.id}`), dx: [b(`grad:${root(nodes[r]!.inputs[0]!)}`)], scratch: scratchOf('bscratch', n.id), reluMask: true };
+      const label = `${n.layer!.label} backward${r === undefined ? '' : ` + ${nodes[r]!.layer!.label}`}`;
+      ds.push(...labelled(label, [...n.layer!.gpuBackward(bwd), ...accumulate]));
     }
   }
   return { ds, buf, inputKey: 'act:0', outputKey: `act:${root(out)}`, values: list };

@@ -26,14 +26,16 @@ export function maxPool2dFwdDispatch(engine: Engine, g: Pool2dGeom, x: Binding, 
   return { kernel: maxPool2dKernels.fwd, constants: { WG, PADDED: padded }, buffers: [x, y], params: poolParams(g, total), workgroups: grid1d(engine, total, WG) };
 }
 
-export function maxPool2dBwdDispatch(engine: Engine, g: Pool2dGeom, x: Binding, dy: Binding, dx: Binding): Dispatch {
+/** reluMask: x is a ReLU's output and the result is also passed back through that ReLU. */
+export function maxPool2dBwdDispatch(engine: Engine, g: Pool2dGeom, x: Binding, dy: Binding, dx: Binding, opts: { reluMask?: boolean } = {}): Dispatch {
   const WG = engine.tuning.pointwise;
+  const RELU_MASK = !!opts.reluMask;
   if (windowsTile(g)) {
     const windows = g.n * g.c * g.oh * g.ow;
-    return { kernel: maxPool2dKernels.bwdWindows, constants: { WG }, buffers: [x, dy, dx], params: poolParams(g, windows), workgroups: grid1d(engine, windows, WG) };
+    return { kernel: maxPool2dKernels.bwdWindows, constants: { WG, RELU_MASK }, buffers: [x, dy, dx], params: poolParams(g, windows), workgroups: grid1d(engine, windows, WG) };
   }
   const total = g.n * g.c * g.h * g.w;
-  return { kernel: maxPool2dKernels.bwd, constants: { WG }, buffers: [x, dy, dx], params: poolParams(g, total), workgroups: grid1d(engine, total, WG) };
+  return { kernel: maxPool2dKernels.bwd, constants: { WG, RELU_MASK }, buffers: [x, dy, dx], params: poolParams(g, total), workgroups: grid1d(engine, total, WG) };
 }
 
 export async function maxPool2d(engine: Engine, x: Tensor, attrs: Pool2dAttrs): Promise<Tensor> {
