@@ -69,73 +69,81 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
   var c4_0: vec4<f32>; var c4_1: vec4<f32>; var c5_0: vec4<f32>; var c5_1: vec4<f32>; var c6_0: vec4<f32>; var c6_1: vec4<f32>; var c7_0: vec4<f32>; var c7_1: vec4<f32>;
   var c8_0: vec4<f32>; var c8_1: vec4<f32>; var c9_0: vec4<f32>; var c9_1: vec4<f32>; var c10_0: vec4<f32>; var c10_1: vec4<f32>; var c11_0: vec4<f32>; var c11_1: vec4<f32>;
   var c12_0: vec4<f32>; var c12_1: vec4<f32>; var c13_0: vec4<f32>; var c13_1: vec4<f32>; var c14_0: vec4<f32>; var c14_1: vec4<f32>; var c15_0: vec4<f32>; var c15_1: vec4<f32>;
-  var kidx = 0u;
-  var coff = 0u;
-  for (var c = 0u; c < p.cg; c++) {
-    var roff = coff;
-    for (var kh = 0u; kh < p.kh; kh++) {
-      var off = roff;
-      for (var kw = 0u; kw < p.kw; kw++) {
-        let x0 = vec4<f32>(x[base0.x + off], x[base0.y + off], x[base0.z + off], x[base0.w + off]);
-        var x1 = vec4<f32>(0.0);
-        if (TN == 8u) { x1 = vec4<f32>(x[base1.x + off], x[base1.y + off], x[base1.z + off], x[base1.w + off]); }
-        // Row q of the tile comes from lane q % SG of block q / SG.
-        let av0 = wt[wrow[0] + kidx];
-        var av1 = 0.0;
-        var av2 = 0.0;
-        var av3 = 0.0;
-        if (R > 1u) { av1 = wt[wrow[1] + kidx]; }
-        if (R > 2u) { av2 = wt[wrow[2] + kidx]; }
-        if (R > 3u) { av3 = wt[wrow[3] + kidx]; }
-        if (SG == 8u) {
-          rank1(&c0_0, &c0_1, subgroupBroadcast(av0, 0u), x0, x1);
-          rank1(&c1_0, &c1_1, subgroupBroadcast(av0, 1u), x0, x1);
-          rank1(&c2_0, &c2_1, subgroupBroadcast(av0, 2u), x0, x1);
-          rank1(&c3_0, &c3_1, subgroupBroadcast(av0, 3u), x0, x1);
-          rank1(&c4_0, &c4_1, subgroupBroadcast(av0, 4u), x0, x1);
-          rank1(&c5_0, &c5_1, subgroupBroadcast(av0, 5u), x0, x1);
-          rank1(&c6_0, &c6_1, subgroupBroadcast(av0, 6u), x0, x1);
-          rank1(&c7_0, &c7_1, subgroupBroadcast(av0, 7u), x0, x1);
-          if (R > 1u) {
-            rank1(&c8_0, &c8_1, subgroupBroadcast(av1, 0u), x0, x1);
-            rank1(&c9_0, &c9_1, subgroupBroadcast(av1, 1u), x0, x1);
-            rank1(&c10_0, &c10_1, subgroupBroadcast(av1, 2u), x0, x1);
-            rank1(&c11_0, &c11_1, subgroupBroadcast(av1, 3u), x0, x1);
-            rank1(&c12_0, &c12_1, subgroupBroadcast(av1, 4u), x0, x1);
-            rank1(&c13_0, &c13_1, subgroupBroadcast(av1, 5u), x0, x1);
-            rank1(&c14_0, &c14_1, subgroupBroadcast(av1, 6u), x0, x1);
-            rank1(&c15_0, &c15_1, subgroupBroadcast(av1, 7u), x0, x1);
-          }
-        } else {
-          rank1(&c0_0, &c0_1, subgroupBroadcast(av0, 0u), x0, x1);
-          rank1(&c1_0, &c1_1, subgroupBroadcast(av0, 1u), x0, x1);
-          rank1(&c2_0, &c2_1, subgroupBroadcast(av0, 2u), x0, x1);
-          rank1(&c3_0, &c3_1, subgroupBroadcast(av0, 3u), x0, x1);
-          if (R > 1u) {
-            rank1(&c4_0, &c4_1, subgroupBroadcast(av1, 0u), x0, x1);
-            rank1(&c5_0, &c5_1, subgroupBroadcast(av1, 1u), x0, x1);
-            rank1(&c6_0, &c6_1, subgroupBroadcast(av1, 2u), x0, x1);
-            rank1(&c7_0, &c7_1, subgroupBroadcast(av1, 3u), x0, x1);
-          }
-          if (R > 2u) {
-            rank1(&c8_0, &c8_1, subgroupBroadcast(av2, 0u), x0, x1);
-            rank1(&c9_0, &c9_1, subgroupBroadcast(av2, 1u), x0, x1);
-            rank1(&c10_0, &c10_1, subgroupBroadcast(av2, 2u), x0, x1);
-            rank1(&c11_0, &c11_1, subgroupBroadcast(av2, 3u), x0, x1);
-          }
-          if (R > 3u) {
-            rank1(&c12_0, &c12_1, subgroupBroadcast(av3, 0u), x0, x1);
-            rank1(&c13_0, &c13_1, subgroupBroadcast(av3, 1u), x0, x1);
-            rank1(&c14_0, &c14_1, subgroupBroadcast(av3, 2u), x0, x1);
-            rank1(&c15_0, &c15_1, subgroupBroadcast(av3, 3u), x0, x1);
-          }
-        }
-        kidx++;
-        off += p.dilW;
+  // One flat loop over the taps (c, kh, kw), with the offset stepped by counters: nested
+  // loops of 3–5 trips cost their loop overhead per tap on the CPU emulators.
+  let ntaps = p.cg * ksz;
+  let rowStep = p.dilH * p.wp - p.kw * p.dilW; // from the end of a kernel row to the next row
+  let chanStep = plane - p.kh * p.dilH * p.wp; // from the end of a channel's window to the next
+  // (u32 arithmetic wraps, so a step that is negative with dilation still lands right)
+  var off = 0u;
+  var kw = 0u;
+  var kh = 0u;
+  for (var kidx = 0u; kidx < ntaps; kidx++) {
+    let x0 = vec4<f32>(x[base0.x + off], x[base0.y + off], x[base0.z + off], x[base0.w + off]);
+    var x1 = vec4<f32>(0.0);
+    if (TN == 8u) { x1 = vec4<f32>(x[base1.x + off], x[base1.y + off], x[base1.z + off], x[base1.w + off]); }
+    // Row q of the tile comes from lane q % SG of block q / SG.
+    let av0 = wt[wrow[0] + kidx];
+    var av1 = 0.0;
+    var av2 = 0.0;
+    var av3 = 0.0;
+    if (R > 1u) { av1 = wt[wrow[1] + kidx]; }
+    if (R > 2u) { av2 = wt[wrow[2] + kidx]; }
+    if (R > 3u) { av3 = wt[wrow[3] + kidx]; }
+    if (SG == 8u) {
+      rank1(&c0_0, &c0_1, subgroupBroadcast(av0, 0u), x0, x1);
+      rank1(&c1_0, &c1_1, subgroupBroadcast(av0, 1u), x0, x1);
+      rank1(&c2_0, &c2_1, subgroupBroadcast(av0, 2u), x0, x1);
+      rank1(&c3_0, &c3_1, subgroupBroadcast(av0, 3u), x0, x1);
+      rank1(&c4_0, &c4_1, subgroupBroadcast(av0, 4u), x0, x1);
+      rank1(&c5_0, &c5_1, subgroupBroadcast(av0, 5u), x0, x1);
+      rank1(&c6_0, &c6_1, subgroupBroadcast(av0, 6u), x0, x1);
+      rank1(&c7_0, &c7_1, subgroupBroadcast(av0, 7u), x0, x1);
+      if (R > 1u) {
+        rank1(&c8_0, &c8_1, subgroupBroadcast(av1, 0u), x0, x1);
+        rank1(&c9_0, &c9_1, subgroupBroadcast(av1, 1u), x0, x1);
+        rank1(&c10_0, &c10_1, subgroupBroadcast(av1, 2u), x0, x1);
+        rank1(&c11_0, &c11_1, subgroupBroadcast(av1, 3u), x0, x1);
+        rank1(&c12_0, &c12_1, subgroupBroadcast(av1, 4u), x0, x1);
+        rank1(&c13_0, &c13_1, subgroupBroadcast(av1, 5u), x0, x1);
+        rank1(&c14_0, &c14_1, subgroupBroadcast(av1, 6u), x0, x1);
+        rank1(&c15_0, &c15_1, subgroupBroadcast(av1, 7u), x0, x1);
       }
-      roff += p.dilH * p.wp;
+    } else {
+      rank1(&c0_0, &c0_1, subgroupBroadcast(av0, 0u), x0, x1);
+      rank1(&c1_0, &c1_1, subgroupBroadcast(av0, 1u), x0, x1);
+      rank1(&c2_0, &c2_1, subgroupBroadcast(av0, 2u), x0, x1);
+      rank1(&c3_0, &c3_1, subgroupBroadcast(av0, 3u), x0, x1);
+      if (R > 1u) {
+        rank1(&c4_0, &c4_1, subgroupBroadcast(av1, 0u), x0, x1);
+        rank1(&c5_0, &c5_1, subgroupBroadcast(av1, 1u), x0, x1);
+        rank1(&c6_0, &c6_1, subgroupBroadcast(av1, 2u), x0, x1);
+        rank1(&c7_0, &c7_1, subgroupBroadcast(av1, 3u), x0, x1);
+      }
+      if (R > 2u) {
+        rank1(&c8_0, &c8_1, subgroupBroadcast(av2, 0u), x0, x1);
+        rank1(&c9_0, &c9_1, subgroupBroadcast(av2, 1u), x0, x1);
+        rank1(&c10_0, &c10_1, subgroupBroadcast(av2, 2u), x0, x1);
+        rank1(&c11_0, &c11_1, subgroupBroadcast(av2, 3u), x0, x1);
+      }
+      if (R > 3u) {
+        rank1(&c12_0, &c12_1, subgroupBroadcast(av3, 0u), x0, x1);
+        rank1(&c13_0, &c13_1, subgroupBroadcast(av3, 1u), x0, x1);
+        rank1(&c14_0, &c14_1, subgroupBroadcast(av3, 2u), x0, x1);
+        rank1(&c15_0, &c15_1, subgroupBroadcast(av3, 3u), x0, x1);
+      }
     }
-    coff += plane;
+    off += p.dilW;
+    kw++;
+    if (kw == p.kw) {
+      kw = 0u;
+      off += rowStep;
+      kh++;
+      if (kh == p.kh) {
+        kh = 0u;
+        off += chanStep;
+      }
+    }
   }
 
   if (pix0 >= npix) { return; }

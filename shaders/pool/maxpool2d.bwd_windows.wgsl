@@ -10,6 +10,9 @@ override WG: u32 = 256;
 // The input is a ReLU's output and that ReLU's backward is folded in here (nn/model.ts):
 // dx = 0 where the input is not positive.
 override RELU_MASK: bool = false;
+// The window, as constants so the loops unroll (set from TypeScript).
+override KH: u32 = 2;
+override KW: u32 = 2;
 
 struct Params {
   total: u32, h: u32, w: u32, oh: u32,
@@ -29,11 +32,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let ow = idx % p.ow;
   let oh = (idx / p.ow) % p.oh;
   let plane = idx / (p.ow * p.oh); // n·C + c
-  let origin = plane * p.h * p.w + oh * p.kh * p.w + ow * p.kw;
+  let origin = plane * p.h * p.w + oh * KH * p.w + ow * KW;
   var best = x[origin];
   var at = origin;
-  for (var kh = 0u; kh < p.kh; kh++) {
-    for (var kw = 0u; kw < p.kw; kw++) {
+  for (var kh = 0u; kh < KH; kh++) {
+    for (var kw = 0u; kw < KW; kw++) {
       let i = origin + kh * p.w + kw;
       let v = x[i];
       if (v > best) { best = v; at = i; }
@@ -41,8 +44,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   }
   var g = dy[idx];
   if (RELU_MASK && !(best > 0.0)) { g = 0.0; }
-  for (var kh = 0u; kh < p.kh; kh++) {
-    for (var kw = 0u; kw < p.kw; kw++) {
+  for (var kh = 0u; kh < KH; kh++) {
+    for (var kw = 0u; kw < KW; kw++) {
       let i = origin + kh * p.w + kw;
       dx[i] = select(0.0, g, i == at);
     }

@@ -6,6 +6,9 @@
 
 override WG: u32 = 256;
 override PADDED: bool = true;
+// The window, as constants for the unpadded path, so its loops unroll (set from TypeScript).
+override KH: u32 = 2;
+override KW: u32 = 2;
 
 struct Params {
   total: u32, h: u32, w: u32, oh: u32,
@@ -28,8 +31,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (!PADDED) {
     let origin = base + oh * p.strideH * p.w + ow * p.strideW;
     var m = x[origin];
-    for (var kh = 0u; kh < p.kh; kh++) {
-      for (var kw = 0u; kw < p.kw; kw++) { m = max(m, x[origin + kh * p.w + kw]); }
+    for (var kh = 0u; kh < KH; kh++) {
+      for (var kw = 0u; kw < KW; kw++) { m = max(m, x[origin + kh * p.w + kw]); }
     }
     y[idx] = m;
     return;

@@ -23,7 +23,7 @@ export function maxPool2dFwdDispatch(engine: Engine, g: Pool2dGeom, x: Binding, 
   const WG = engine.tuning.pointwise;
   const total = g.n * g.c * g.oh * g.ow;
   const padded = g.padTop + g.padLeft + g.padBottom + g.padRight > 0;
-  return { kernel: maxPool2dKernels.fwd, constants: { WG, PADDED: padded }, buffers: [x, y], params: poolParams(g, total), workgroups: grid1d(engine, total, WG) };
+  return { kernel: maxPool2dKernels.fwd, constants: { WG, PADDED: padded, ...(padded ? {} : { KH: g.kh, KW: g.kw }) }, buffers: [x, y], params: poolParams(g, total), workgroups: grid1d(engine, total, WG) };
 }
 
 /** reluMask: x is a ReLU's output and the result is also passed back through that ReLU. */
@@ -32,7 +32,7 @@ export function maxPool2dBwdDispatch(engine: Engine, g: Pool2dGeom, x: Binding, 
   const RELU_MASK = !!opts.reluMask;
   if (windowsTile(g)) {
     const windows = g.n * g.c * g.oh * g.ow;
-    return { kernel: maxPool2dKernels.bwdWindows, constants: { WG, RELU_MASK }, buffers: [x, dy, dx], params: poolParams(g, windows), workgroups: grid1d(engine, windows, WG) };
+    return { kernel: maxPool2dKernels.bwdWindows, constants: { WG, RELU_MASK, KH: g.kh, KW: g.kw }, buffers: [x, dy, dx], params: poolParams(g, windows), workgroups: grid1d(engine, windows, WG) };
   }
   const total = g.n * g.c * g.h * g.w;
   return { kernel: maxPool2dKernels.bwd, constants: { WG, RELU_MASK }, buffers: [x, dy, dx], params: poolParams(g, total), workgroups: grid1d(engine, total, WG) };
