@@ -4,9 +4,9 @@
 // trades loads for subgroup broadcasts: the workgroup is one subgroup of SG lanes; for each
 // k, lane l loads one element of A (row r·SG + l of the block, for r < R) and TN elements of
 // its own B columns, then subgroupBroadcast hands every lane all SG·R A values. Each lane
-// accumulates an (SG·R) × TN tile of C from R + TN loads per k, against 2·R + 2 loads per
-// TN·4 FMAs in gemm.wgsl. A workgroup covers (SG·R) rows × (SG·TN) columns; dispatch z walks
-// the batch. SG must equal the adapter's fixed subgroup size (ops/tuning.ts checks).
+// accumulates an (SG·R) × TN tile of C from R + TN loads per k (gemm.wgsl: TM + 4 loads for
+// a TM × 4 tile). A workgroup covers (SG·R) rows × (SG·TN) columns; dispatch z walks the
+// batch. SG must be the adapter's fixed subgroup size (the engine sets it from the adapter).
 // Edge tiles clamp their load indices and mask their stores; no lane returns early, so the
 // broadcasts stay in uniform control flow.
 enable subgroups;
