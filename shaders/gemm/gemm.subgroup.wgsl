@@ -18,6 +18,10 @@ override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override HAS_BIAS: bool = false;
 override RELU: bool = false;
+// Columns run over (image, pixel), p.colP pixels per image, and B and C hold one plane per
+// image: the input gradient's dcol = Wᵀ·dy over a whole batch in one GEMM, so no column tile
+// is cut short at an image's edge (conv2d.ts).
+override COL_IMAGES: bool = false;
 
 struct Params {
   m: u32,
@@ -26,6 +30,9 @@ struct Params {
   strideA: u32, // elements between batches of A
   strideB: u32, // 0 when B is shared by the whole batch
   strideC: u32,
+  colP: u32, // COL_IMAGES: pixels per image
+  imgB: u32, // COL_IMAGES: elements between images' planes in B
+  imgC: u32, // COL_IMAGES: elements between images' planes in C
 }
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
@@ -42,9 +49,15 @@ fn rank1(c0: ptr<function, vec4<f32>>, c1: ptr<function, vec4<f32>>, s: f32, b0:
   if (TN == 8u) { *c1 = fma(sv, b1, *c1); }
 }
 
-fn loadB(base: u32, kk: u32, col: u32) -> f32 {
-  if (TRANS_B) { return b[base + col * p.k + kk]; }
-  return b[base + kk * p.n + col];
+// Offset of column col in B (at k = 0), and in a row of C.
+fn bCol(col: u32) -> u32 {
+  if (COL_IMAGES) { return (col / p.colP) * p.imgB + col % p.colP; }
+  if (TRANS_B) { return col * p.k; }
+  return col;
+}
+fn cCol(col: u32) -> u32 {
+  if (COL_IMAGES) { return (col / p.colP) * p.imgC + col % p.colP; }
+  return col;
 }
 
 @compute @workgroup_size(SG, 1, 1)
@@ -56,6 +69,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
   let lastCol = p.n - 1u;
   let cols0 = min(vec4<u32>(col0, col0 + 1u, col0 + 2u, col0 + 3u), vec4<u32>(lastCol));
   let cols1 = min(vec4<u32>(col0 + 4u, col0 + 5u, col0 + 6u, col0 + 7u), vec4<u32>(lastCol));
+  let bc0 = vec4<u32>(bCol(cols0.x), bCol(cols0.y), bCol(cols0.z), bCol(cols0.w)) + vec4<u32>(baseB);
+  let bc1 = vec4<u32>(bCol(cols1.x), bCol(cols1.y), bCol(cols1.z), bCol(cols1.w)) + vec4<u32>(baseB);
+  var bStep = p.n; // B's step along k
+  if (TRANS_B) { bStep = 1u; }
+  if (COL_IMAGES) { bStep = p.colP; }
   // This lane's A row in each block, clamped; its offset and step along k.
   var aRow: vec4<u32>;
   for (var r = 0u; r < R; r++) {
@@ -69,9 +87,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
   var c12_0: vec4<f32>; var c12_1: vec4<f32>; var c13_0: vec4<f32>; var c13_1: vec4<f32>; var c14_0: vec4<f32>; var c14_1: vec4<f32>; var c15_0: vec4<f32>; var c15_1: vec4<f32>;
 
   for (var kk = 0u; kk < p.k; kk++) {
-    let b0 = vec4<f32>(loadB(baseB, kk, cols0.x), loadB(baseB, kk, cols0.y), loadB(baseB, kk, cols0.z), loadB(baseB, kk, cols0.w));
+    let bk = kk * bStep;
+    let b0 = vec4<f32>(b[bc0.x + bk], b[bc0.y + bk], b[bc0.z + bk], b[bc0.w + bk]);
     var b1 = vec4<f32>(0.0);
-    if (TN == 8u) { b1 = vec4<f32>(loadB(baseB, kk, cols1.x), loadB(baseB, kk, cols1.y), loadB(baseB, kk, cols1.z), loadB(baseB, kk, cols1.w)); }
+    if (TN == 8u) { b1 = vec4<f32>(b[bc1.x + bk], b[bc1.y + bk], b[bc1.z + bk], b[bc1.w + bk]); }
     // Row q of the tile comes from lane q % SG of block q / SG.
     let av0 = a[aRow[0] + kk * aStep];
     var av1 = 0.0;
@@ -132,13 +151,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
   let baseC = wid.z * p.strideC;
   let nrows = min(SG * R, p.m - row0);
   let ncols = min(TN, p.n - col0);
+  let rowStride = select(p.n, p.colP, COL_IMAGES);
   for (var i = 0u; i < nrows; i++) {
-    let o = baseC + (row0 + i) * p.n + col0;
+    let o = baseC + (row0 + i) * rowStride;
     for (var j = 0u; j < ncols; j++) {
       var v = tile[i * 2u + j / 4u][j % 4u];
       if (HAS_BIAS) { v += bias[col0 + j]; }
       if (RELU) { v = max(v, 0.0); }
-      c[o + j] = v;
+      c[o + cCol(col0 + j)] = v;
     }
   }
 }

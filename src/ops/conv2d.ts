@@ -18,7 +18,7 @@ import { checkRank, type Shape } from '../shape.js';
 import { REG_TILE, ceilDiv, expectShape, grid1d, runInto, sameEngine, subgroupTile } from './dispatch.js';
 import { conv2dGeom, type Conv2dAttrs, type Conv2dGeom } from './geometry.js';
 import { sumAxisDispatch } from './sum.js';
-import { gemmDispatch } from './gemm.js';
+import { gemmDispatch, gemmImagesDispatch } from './gemm.js';
 
 export const conv2dKernels = {
   fwd: { name: 'conv2d.fwd', code: fwdWgsl },
@@ -137,8 +137,10 @@ export function conv2dBwdInputDispatches(engine: Engine, g: Conv2dGeom, dy: Bind
   const m = g.c * g.kh * g.kw;
   const WG = engine.tuning.pointwise;
   const total = g.n * g.c * g.h * g.w;
+  const pixels = g.oh * g.ow;
   return [
-    gemmDispatch(engine, { batch: g.n, m, n: g.oh * g.ow, k: g.o, transA: true, transB: false, broadcastB: false }, w, dy, scratch.dcol!, { sharedA: true }),
+    gemmImagesDispatch(engine, { m, k: g.o, images: g.n, pixels, transA: true }, w, dy, scratch.dcol!) ??
+      gemmDispatch(engine, { batch: g.n, m, n: pixels, k: g.o, transA: true, transB: false, broadcastB: false }, w, dy, scratch.dcol!, { sharedA: true }),
     {
       kernel: conv2dKernels.col2im,
       constants: { WG },
