@@ -54,7 +54,10 @@ export async function autotune(engine: Engine, reps = 3): Promise<AutotuneReport
   const base: Tuning = { ...engine.tuning, gemm: engine.tuning.gemm === 'subgroup' ? 'registers' : engine.tuning.gemm };
   const best: Tuning = { ...base };
   const gemmTime = () => time(() => [gemmDispatch(engine, { batch: 1, m: n, n, k: n, transA: false, transB: false, broadcastB: false }, a, b, c)]);
-  const convTime = async () => (await time(() => conv2dFwdDispatches(engine, g, x, w, y, sf))) + (await time(() => conv2dBwdFilterDispatches(engine, g, x, y, w, scratch('bwdFilter')))); // splits depend on the tuning
+  const convTime = async () => {
+    const sb = scratch('bwdFilter'); // per candidate: its size follows the tuning's split count
+    return (await time(() => conv2dFwdDispatches(engine, g, x, w, y, sf))) + (await time(() => conv2dBwdFilterDispatches(engine, g, x, y, w, sb)));
+  };
   try {
     const candidates = (family: 'tiled' | 'conv'): Array<{ s: [number, number]; rows: 4 | 8 }> =>
       SHAPES.filter(fits).flatMap((s) => (family === 'tiled' && base.gemm === 'registers' ? [{ s, rows: 4 as const }, { s, rows: 8 as const }] : [{ s, rows: base.gemmRows }]));
