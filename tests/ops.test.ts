@@ -174,8 +174,10 @@ const cases: OpCase[] = [
 
   // Pooling.
   ...poolCases('2×2 / 2 on 3-ch 9×8', [2, 3, 9, 8], { kernelSize: 2 }),
-  // Windows that tile the input exactly take maxpool2d.bwd_windows.wgsl.
+  // Windows that tile the input exactly take maxpool2d.bwd_windows.wgsl (and, 2×2, maxpool2d.fwd_2x2.wgsl).
   ...poolCases('2×2 / 2 tiling 3-ch 8×10, batch 1', [1, 3, 8, 10], { kernelSize: 2 }),
+  ...poolCases('2×2 / 2 tiling 8×12 (2×2 windows per invocation)', [2, 3, 8, 12], { kernelSize: 2 }),
+  ...poolCases('2×2 / 2 tiling 6×4 (1×2 windows per invocation)', [1, 2, 6, 4], { kernelSize: 2 }),
   ...poolCases('[3,2] / [3,2] tiling 9×6', [2, 2, 9, 6], { kernelSize: [3, 2] }),
   ...poolCases('3×3 / 2, padding 1', [1, 4, 10, 11], { kernelSize: 3, stride: 2, padding: 1 }),
   ...poolCases('[2,3] / [1,2], same', [2, 2, 7, 9], { kernelSize: [2, 3], stride: [1, 2], padding: 'same' }),

@@ -3,6 +3,7 @@
 import bwdWgsl from '../../shaders/pool/maxpool2d.bwd.wgsl?raw';
 import bwdWindowsWgsl from '../../shaders/pool/maxpool2d.bwd_windows.wgsl?raw';
 import fwdWgsl from '../../shaders/pool/maxpool2d.fwd.wgsl?raw';
+import fwd2x2Wgsl from '../../shaders/pool/maxpool2d.fwd_2x2.wgsl?raw';
 import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { expectShape, grid1d, runInto, sameEngine } from './dispatch.js';
@@ -11,6 +12,7 @@ import { poolOutShape, poolParams } from './pool-common.js';
 
 export const maxPool2dKernels = {
   fwd: { name: 'maxpool2d.fwd', code: fwdWgsl },
+  fwd2x2: { name: 'maxpool2d.fwd_2x2', code: fwd2x2Wgsl },
   bwd: { name: 'maxpool2d.bwd', code: bwdWgsl },
   bwdWindows: { name: 'maxpool2d.bwd_windows', code: bwdWindowsWgsl },
 };
@@ -22,6 +24,11 @@ const windowsTile = (g: Pool2dGeom): boolean =>
 export function maxPool2dFwdDispatch(engine: Engine, g: Pool2dGeom, x: Binding, y: Binding): Dispatch {
   const WG = engine.tuning.pointwise;
   const total = g.n * g.c * g.oh * g.ow;
+  if (windowsTile(g) && g.kh === 2 && g.kw === 2 && g.w % 4 === 0) {
+    const ROWS = g.oh % 2 === 0 ? 2 : 1;
+    const n = total / 2 / ROWS;
+    return { kernel: maxPool2dKernels.fwd2x2, constants: { WG, ROWS }, buffers: [x, y], params: poolParams(g, n), workgroups: grid1d(engine, n, WG) };
+  }
   const padded = g.padTop + g.padLeft + g.padBottom + g.padRight > 0;
   return { kernel: maxPool2dKernels.fwd, constants: { WG, PADDED: padded, ...(padded ? {} : { KH: g.kh, KW: g.kw }) }, buffers: [x, y], params: poolParams(g, total), workgroups: grid1d(engine, total, WG) };
 }
