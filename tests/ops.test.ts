@@ -319,11 +319,11 @@ describe(title, () => {
 }
 
 suite('ops on WebGPU match the CPU reference', cases);
-// The GPU-oriented GEMM (workgroup-memory staging) and other workgroup shapes, on this adapter too.
+// The GPU-oriented GEMM (workgroup-memory staging), element-wise padding and other workgroup shapes, on this adapter too.
 suite(
   'gemm with workgroup-memory tiles, and other workgroup shapes, match the reference',
   cases.filter((c) => /^(matmul|conv2d 3-ch|conv2dBackward\w* stride 2|conv2d groups)/.test(c.name)),
-  { gemm: 'shared', gemmTileK: 8, tiled: { WG_X: 4, WG_Y: 8 }, conv: { WG_X: 8, WG_Y: 2 } },
+  { gemm: 'shared', gemmTileK: 8, tiled: { WG_X: 4, WG_Y: 8 }, conv: { WG_X: 8, WG_Y: 2 }, rowwise: false },
 );
 // The register-tiled GEMM with the row count this adapter does not use by default.
 // The register-tiled GEMM and the conv kernel with 8 and with 4 rows (pixels) per invocation.

@@ -58,12 +58,13 @@ function fwdParams(f: FwdGeom): Params {
 
 function padDispatch(engine: Engine, planes: number, h: number, w: number, hp: number, wp: number, padTop: number, padLeft: number, sh: number, sw: number, src: Binding, dst: Binding): Dispatch {
   const WG = engine.tuning.pointwise;
-  const total = planes * hp * wp;
+  const ROWWISE = engine.tuning.rowwise;
+  const total = planes * hp * (ROWWISE ? 1 : wp);
   return {
     kernel: conv2dKernels.pad,
-    constants: { WG },
+    constants: { WG, SH: sh, SW: sw, ROWWISE },
     buffers: [src, dst],
-    params: new Params().u32(total, h, w, hp, wp).i32(padTop, padLeft).u32(sh, sw).buffer(),
+    params: new Params().u32(total, h, w, hp, wp).i32(padTop, padLeft).buffer(),
     workgroups: grid1d(engine, total, WG),
   };
 }
@@ -143,9 +144,9 @@ export function conv2dBwdInputDispatches(engine: Engine, g: Conv2dGeom, dy: Bind
       gemmDispatch(engine, { batch: g.n, m, n: pixels, k: g.o, transA: true, transB: false, broadcastB: false }, w, dy, scratch.dcol!, { sharedA: true }),
     {
       kernel: conv2dKernels.col2im,
-      constants: { WG },
+      constants: { WG, KH: g.kh, KW: g.kw, SH: g.strideH, SW: g.strideW, DH: g.dilH, DW: g.dilW },
       buffers: [scratch.dcol!, dx],
-      params: new Params().u32(total, g.c, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.strideH, g.strideW, g.dilH, g.dilW, g.padTop, g.padLeft).buffer(),
+      params: new Params().u32(total, g.c, g.h, g.w, g.oh, g.ow, g.padTop, g.padLeft).buffer(),
       workgroups: grid1d(engine, total, WG),
     },
   ];
@@ -156,7 +157,7 @@ export function conv2dBwdInputDispatches(engine: Engine, g: Conv2dGeom, dy: Bind
  * (K−1)·d − pad (scratch.dyUp), convolved with the weights rotated 180° and their channels
  * swapped per group (scratch.wf), stride 1 and the same dilation.
  */
-function upsampledBwdInput(engine: Engine, g: Conv2dGeom, dy: Binding, w: Binding, dx: Binding, scratch: Record<string, Binding>): Dispatch[] {
+export function upsampledBwdInput(engine: Engine, g: Conv2dGeom, dy: Binding, w: Binding, dx: Binding, scratch: Record<string, Binding>): Dispatch[] {
   const hp = g.h + (g.kh - 1) * g.dilH;
   const wp = g.w + (g.kw - 1) * g.dilW;
   const WG = engine.tuning.pointwise;

@@ -29,6 +29,11 @@ export interface Tuning {
   pointwise: number;
   /** Workgroup-reduction kernels (power of two). */
   reduce: number;
+  /**
+   * Copy-like kernels (conv2d.pad) take one row per invocation instead of one element: CPU
+   * emulators pay each invocation's index arithmetic lane by lane; GPUs want coalesced stores.
+   */
+  rowwise: boolean;
 }
 
 /**
@@ -41,6 +46,6 @@ export function defaultTuning(isCpuAdapter: boolean, architecture = '', subgroup
   const rows = /swiftshader/i.test(architecture) ? 8 : 4;
   const sg = subgroupSize === 4 || subgroupSize === 8 ? subgroupSize : 0;
   return isCpuAdapter
-    ? { gemm: sg ? 'subgroup' : 'registers', subgroupSize: sg, sgRows: sg ? 16 / sg : 0, sgCols: 8, gemmTileK: 16, gemmRows: rows, convPixels: rows, tiled: { WG_X: 16, WG_Y: 4 }, conv: { WG_X: 32, WG_Y: 2 }, pointwise: 64, reduce: 64 }
-    : { gemm: 'shared', subgroupSize: 0, sgRows: 0, sgCols: 8, gemmTileK: 16, gemmRows: 4, convPixels: 4, tiled: { WG_X: 16, WG_Y: 16 }, conv: { WG_X: 32, WG_Y: 4 }, pointwise: 256, reduce: 256 };
+    ? { gemm: sg ? 'subgroup' : 'registers', subgroupSize: sg, sgRows: sg ? 16 / sg : 0, sgCols: 8, gemmTileK: 16, gemmRows: rows, convPixels: rows, tiled: { WG_X: 16, WG_Y: 4 }, conv: { WG_X: 32, WG_Y: 2 }, pointwise: 64, reduce: 64, rowwise: true }
+    : { gemm: 'shared', subgroupSize: 0, sgRows: 0, sgCols: 8, gemmTileK: 16, gemmRows: 4, convPixels: 4, tiled: { WG_X: 16, WG_Y: 16 }, conv: { WG_X: 32, WG_Y: 4 }, pointwise: 256, reduce: 256, rowwise: false };
 }
