@@ -152,13 +152,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
   let nrows = min(SG * R, p.m - row0);
   let ncols = min(TN, p.n - col0);
   let rowStride = select(p.n, p.colP, COL_IMAGES);
+  // The lane's column offsets in C, once (cCol divides, lane by lane on the emulators).
+  let cc = array<u32, 8>(cCol(cols0.x), cCol(cols0.y), cCol(cols0.z), cCol(cols0.w), cCol(cols1.x), cCol(cols1.y), cCol(cols1.z), cCol(cols1.w));
   for (var i = 0u; i < nrows; i++) {
     let o = baseC + (row0 + i) * rowStride;
     for (var j = 0u; j < ncols; j++) {
       var v = tile[i * 2u + j / 4u][j % 4u];
       if (HAS_BIAS) { v += bias[col0 + j]; }
       if (RELU) { v = max(v, 0.0); }
-      c[o + cCol(col0 + j)] = v;
+      c[o + cc[j]] = v;
     }
   }
 }
