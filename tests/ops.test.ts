@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CpuBackend, type AnyTensor, type Backend } from '../src/backend.js';
 import type { Conv2dAttrs, Pool2dAttrs } from '../src/ops/geometry.js';
 import { conv2dGeom } from '../src/ops/geometry.js';
+import { conv2dBwdInputRoute } from '../src/ops/conv2d.js';
 import { sizeOf } from '../src/shape.js';
 import { gpuBackend } from './helpers/gpu.js';
 import type { Tuning } from '../src/ops/tuning.js';
@@ -171,6 +172,9 @@ const cases: OpCase[] = [
   ...convCases('depthwise (groups = channels), stride 2', [2, 5, 9, 9], [5, 1, 3, 3], { groups: 5, stride: 2, padding: 1 }),
   ...convCases('LeNet 5×5 on 28×28', [4, 1, 28, 28], [6, 1, 5, 5], {}),
   ...convCases('large: 64×64×32 → 64, 3×3', [1, 32, 64, 64], [64, 32, 3, 3], { padding: 1 }),
+  // "Same" convolutions with enough channels take the input gradient as a forward conv.
+  ...convCases('same 16-ch, dilation 2', [2, 16, 9, 10], [8, 16, 3, 3], { dilation: 2, padding: 2 }),
+  ...convCases("same 16-ch, 4×4 'same' (asymmetric)", [1, 16, 7, 8], [4, 16, 4, 4], { padding: 'same' }),
 
   // Pooling.
   ...poolCases('2×2 / 2 on 3-ch 9×8', [2, 3, 9, 8], { kernelSize: 2 }),
@@ -322,18 +326,35 @@ suite('ops on WebGPU match the CPU reference', cases);
 // The GPU-oriented GEMM (workgroup-memory staging), element-wise padding and other workgroup shapes, on this adapter too.
 suite(
   'gemm with workgroup-memory tiles, and other workgroup shapes, match the reference',
-  cases.filter((c) => /^(matmul|conv2d 3-ch|conv2dBackward\w* stride 2|conv2d groups)/.test(c.name)),
+  cases.filter((c) => /^(matmul|conv2d 3-ch|conv2dBackward\w* (stride 2|same)|conv2d groups)/.test(c.name)),
   { gemm: 'shared', gemmTileK: 8, tiled: { WG_X: 4, WG_Y: 8 }, conv: { WG_X: 8, WG_Y: 2 }, rowwise: false },
 );
 // The register-tiled GEMM with the row count this adapter does not use by default.
 // The register-tiled GEMM and the conv kernel with 8 and with 4 rows (pixels) per invocation.
-const tileCases = cases.filter((c) => /^(matmul|conv2d(BackwardInput)? (3-ch|stride 2|groups|depthwise|dilation))/.test(c.name));
+const tileCases = cases.filter((c) => /^(matmul|conv2d(BackwardInput)? (3-ch|stride 2|groups|depthwise|dilation|same))/.test(c.name));
 suite('8 rows / 8 pixels per invocation match the reference', tileCases, { gemm: 'registers', gemmRows: 8, convPixels: 8, tiled: { WG_X: 8, WG_Y: 2 } });
 suite('4 rows / 4 pixels per invocation match the reference', tileCases, { gemm: 'registers', gemmRows: 4, convPixels: 4, tiled: { WG_X: 2, WG_Y: 8 } });
 // The subgroup-broadcast kernels (the default on CPU adapters with a fixed subgroup size)
 // with one row block and 4 columns per lane, the shapes the defaults do not reach.
-const subgroupCases = cases.filter((c) => /^(matmul|conv2d(Backward\w*)? (3-ch|stride 2|groups|depthwise|dilation))/.test(c.name));
+const subgroupCases = cases.filter((c) => /^(matmul|conv2d(Backward\w*)? (3-ch|stride 2|groups|depthwise|dilation|same))/.test(c.name));
 suite('subgroup kernels with 1 row block and 4 columns per lane match the reference', subgroupCases, { gemm: 'subgroup', sgRows: 1, sgCols: 4 });
+
+describe('conv2d input-gradient route', () => {
+  it('takes the forward conv for same-size ungrouped convolutions with enough channels, col2im where it would multiply many zeros', async () => {
+    const gpu = await gpuBackend();
+    try {
+      const route = (x: number[], w: number[], attrs: Conv2dAttrs) => conv2dBwdInputRoute(gpu.engine, conv2dGeom(x, w, attrs));
+      expect(route([2, 16, 9, 10], [8, 16, 3, 3], { dilation: 2, padding: 2 })).toBe('forward');
+      expect(route([1, 32, 64, 64], [64, 32, 3, 3], { padding: 1 })).toBe('forward');
+      expect(route([2, 6, 8, 8], [10, 3, 3, 3], { groups: 2, padding: 1 })).toBe('forward'); // grouped: the only route
+      expect(route([64, 32, 14, 14], [64, 32, 5, 5], {})).toBe('col2im'); // 196 / 100 pixels
+      expect(route([1, 3, 16, 16], [8, 3, 3, 3], { padding: 1 })).toBe('col2im'); // 3 of 16 tile rows
+      expect(route([2, 16, 9, 9], [8, 16, 3, 3], { stride: 2, padding: 1 })).toBe('col2im'); // stride holes
+    } finally {
+      gpu.engine.destroy();
+    }
+  });
+});
 
 describe('max pooling ties on WebGPU', () => {
   it('both backward kernels give the gradient to the first maximum, as the reference does', async () => {

@@ -7,8 +7,8 @@
 // A workgroup covers (SG·R) channels × (SG·TN) pixels; dispatch z is the group.
 // Input zero-padded beforehand (conv2d.pad.wgsl), so the tap loop has no bounds checks;
 // edge tiles clamp their loads and mask their stores, and no lane returns before the loop.
-// Also the input gradient of grouped convolutions: this kernel on the upsampled, padded dy
-// with flipped weights (ungrouped ones use a GEMM and conv2d.col2im.wgsl).
+// Also an input gradient: this kernel on the upsampled, padded dy with flipped weights
+// (grouped and "same" convolutions; others use a GEMM and conv2d.col2im.wgsl).
 // Layouts: x NCHW (padded to hp × wp), w OIHW (I = C / groups), y NCHW.
 enable subgroups;
 

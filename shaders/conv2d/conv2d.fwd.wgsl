@@ -6,8 +6,8 @@
 // (TP·WG_X) pixels × (4·WG_Y) channels; dispatch z is the group. The pixels 4–7 sit behind
 // `if (TP == 8u)`, folded away at pipeline creation when TP = 4. No workgroup memory
 // (see gemm.wgsl). Edge tiles clamp their loads and mask their stores.
-// Also the input gradient of grouped convolutions: the same kernel on the upsampled, padded
-// dy with flipped weights (ungrouped ones use a GEMM and conv2d.col2im.wgsl).
+// Also an input gradient: the same kernel on the upsampled, padded dy with flipped weights
+// (grouped and "same" convolutions; others use a GEMM and conv2d.col2im.wgsl).
 // Layouts: x NCHW (padded to hp × wp), w OIHW (I = C / groups), y NCHW.
 
 override WG_X: u32 = 16;

@@ -1,6 +1,6 @@
 // conv2d: forward (implicit GEMM over a zero-padded input, fused bias and ReLU), the
-// input gradient (a GEMM into per-tap columns then col2im, or, for grouped convolutions,
-// the forward kernel on the upsampled dy with flipped weights), the filter gradient
+// input gradient (a GEMM into per-tap columns then col2im, or the forward kernel on the
+// padded, upsampled dy with flipped weights: conv2dBwdInputRoute), the filter gradient
 // (split-K GEMM) and the bias gradient.
 import bwdBiasWgsl from '../../shaders/conv2d/conv2d.bwd_bias.wgsl?raw';
 import col2imWgsl from '../../shaders/conv2d/conv2d.col2im.wgsl?raw';
@@ -95,7 +95,7 @@ export function conv2dScratch(engine: Engine, g: Conv2dGeom, pass: 'fwd' | 'bwdI
   const xpad: Record<string, number> = isPadded(g) ? { xpad: g.n * g.c * paddedH(g) * paddedW(g) } : {};
   if (pass === 'fwd') return xpad;
   if (pass === 'bwdInput') {
-    if (col2imFits(engine, g)) return { dcol: col2imFloats(g) };
+    if (conv2dBwdInputRoute(engine, g) === 'col2im') return { dcol: col2imFloats(g) };
     return { dyUp: g.n * g.o * (g.h + (g.kh - 1) * g.dilH) * (g.w + (g.kw - 1) * g.dilW), wf: g.o * g.cg * g.kh * g.kw };
   }
   const splits = conv2dBwdFilterSplits(engine, g);
@@ -122,19 +122,29 @@ export function conv2dFwdDispatches(
 
 const col2imFloats = (g: Conv2dGeom): number => g.n * g.c * g.kh * g.kw * g.oh * g.ow;
 
-/** The GEMM + col2im input gradient: ungrouped convolutions whose tap columns fit one buffer (and 256 MiB). */
-function col2imFits(engine: Engine, g: Conv2dGeom): boolean {
+/**
+ * The input gradient's route. 'col2im': dcol = Wᵀ · dy per image (a GEMM with M = C·KH·KW,
+ * N = OH·OW, K = O, into scratch.dcol), then col2im sums each input pixel's taps; every
+ * multiply is a real one, but dcol is KH·KW times dx and its GEMM has a short K.
+ * 'forward': the forward kernel on the padded (upsampled) dy with flipped weights; it also
+ * multiplies the padding's zeros, H·W / (OH·OW) times the real work at stride 1, and its
+ * row tiles run over C. Forward where that overhead is ≤ 1.25 (a "same" convolution:
+ * 32×32×32×64→64 3×3 pad 1 measured 336 vs 530 ms on lavapipe, 1.63 vs 2.23 s on
+ * SwiftShader), for grouped convolutions, and where dcol would not fit one buffer (or 256 MiB).
+ */
+export function conv2dBwdInputRoute(engine: Engine, g: Conv2dGeom): 'col2im' | 'forward' {
   const max = Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize, 256 * 2 ** 20);
-  return g.groups === 1 && col2imFloats(g) * 4 <= max;
+  if (g.groups !== 1 || col2imFloats(g) * 4 > max) return 'forward';
+  if (g.strideH !== 1 || g.strideW !== 1) return 'col2im';
+  const sg = subgroupTile(engine, g.c);
+  const rows = sg ? sg.SG * sg.R : REG_TILE * engine.tuning.conv.WG_Y;
+  const overhead = ((g.h * g.w) / (g.oh * g.ow)) * ((ceilDiv(g.c, rows) * rows) / g.c);
+  return overhead <= 1.25 ? 'forward' : 'col2im';
 }
 
-/**
- * Input gradient. Ungrouped: dcol = Wᵀ · dy per image (a GEMM with M = C·KH·KW, N = OH·OW,
- * K = O, into scratch.dcol), then col2im sums each input pixel's taps; every multiply is a
- * real one. Grouped (or when dcol would not fit): see below.
- */
+/** Input gradient, by conv2dBwdInputRoute; col2im: the GEMM, then the gather of each input pixel's taps. */
 export function conv2dBwdInputDispatches(engine: Engine, g: Conv2dGeom, dy: Binding, w: Binding, dx: Binding, scratch: Record<string, Binding>): Dispatch[] {
-  if (!col2imFits(engine, g)) return upsampledBwdInput(engine, g, dy, w, dx, scratch);
+  if (conv2dBwdInputRoute(engine, g) === 'forward') return upsampledBwdInput(engine, g, dy, w, dx, scratch);
   const m = g.c * g.kh * g.kw;
   const WG = engine.tuning.pointwise;
   const total = g.n * g.c * g.h * g.w;
@@ -157,7 +167,7 @@ export function conv2dBwdInputDispatches(engine: Engine, g: Conv2dGeom, dy: Bind
  * (K−1)·d − pad (scratch.dyUp), convolved with the weights rotated 180° and their channels
  * swapped per group (scratch.wf), stride 1 and the same dilation.
  */
-export function upsampledBwdInput(engine: Engine, g: Conv2dGeom, dy: Binding, w: Binding, dx: Binding, scratch: Record<string, Binding>): Dispatch[] {
+function upsampledBwdInput(engine: Engine, g: Conv2dGeom, dy: Binding, w: Binding, dx: Binding, scratch: Record<string, Binding>): Dispatch[] {
   const hp = g.h + (g.kh - 1) * g.dilH;
   const wp = g.w + (g.kw - 1) * g.dilW;
   const WG = engine.tuning.pointwise;
