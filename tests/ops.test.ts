@@ -175,6 +175,12 @@ const cases: OpCase[] = [
   // "Same" convolutions with enough channels take the input gradient as a forward conv.
   ...convCases('same 16-ch, dilation 2', [2, 16, 9, 10], [8, 16, 3, 3], { dilation: 2, padding: 2 }),
   ...convCases("same 16-ch, 4×4 'same' (asymmetric)", [1, 16, 7, 8], [4, 16, 4, 4], { padding: 'same' }),
+  // Batches that fill the CPU emulators' image tiles take conv2d.bwd_input.subgroup.wgsl
+  // (columns = the images at one pixel): full tiles, a partial image tile, a partial
+  // channel block, dilation and asymmetric padding.
+  ...convCases('wide batch 64, 5×5 valid', [64, 16, 9, 9], [8, 16, 5, 5], {}),
+  ...convCases('wide batch 50, 3×3 pad 1', [50, 16, 6, 7], [12, 16, 3, 3], { padding: 1 }),
+  ...convCases("wide batch 64, 15-ch, [3,2] dilation 2, 'same'", [64, 15, 5, 6], [7, 15, 3, 2], { dilation: 2, padding: 'same' }),
 
   // Pooling.
   ...poolCases('2×2 / 2 on 3-ch 9×8', [2, 3, 9, 8], { kernelSize: 2 }),
@@ -326,30 +332,38 @@ suite('ops on WebGPU match the CPU reference', cases);
 // The GPU-oriented GEMM (workgroup-memory staging), element-wise padding and other workgroup shapes, on this adapter too.
 suite(
   'gemm with workgroup-memory tiles, and other workgroup shapes, match the reference',
-  cases.filter((c) => /^(matmul|conv2d 3-ch|conv2dBackward\w* (stride 2|same)|conv2d groups)/.test(c.name)),
+  cases.filter((c) => /^(matmul|conv2d 3-ch|conv2dBackward\w* (stride 2|same|wide batch)|conv2d groups)/.test(c.name)),
   { gemm: 'shared', gemmTileK: 8, tiled: { WG_X: 4, WG_Y: 8 }, conv: { WG_X: 8, WG_Y: 2 }, rowwise: false },
 );
 // The register-tiled GEMM with the row count this adapter does not use by default.
 // The register-tiled GEMM and the conv kernel with 8 and with 4 rows (pixels) per invocation.
-const tileCases = cases.filter((c) => /^(matmul|conv2d(BackwardInput)? (3-ch|stride 2|groups|depthwise|dilation|same))/.test(c.name));
+const tileCases = cases.filter((c) => /^(matmul|conv2d(BackwardInput)? (3-ch|stride 2|groups|depthwise|dilation|same|wide batch))/.test(c.name));
 suite('8 rows / 8 pixels per invocation match the reference', tileCases, { gemm: 'registers', gemmRows: 8, convPixels: 8, tiled: { WG_X: 8, WG_Y: 2 } });
 suite('4 rows / 4 pixels per invocation match the reference', tileCases, { gemm: 'registers', gemmRows: 4, convPixels: 4, tiled: { WG_X: 2, WG_Y: 8 } });
 // The subgroup-broadcast kernels (the default on CPU adapters with a fixed subgroup size)
 // with one row block and 4 columns per lane, the shapes the defaults do not reach.
-const subgroupCases = cases.filter((c) => /^(matmul|conv2d(Backward\w*)? (3-ch|stride 2|groups|depthwise|dilation|same))/.test(c.name));
-suite('subgroup kernels with 1 row block and 4 columns per lane match the reference', subgroupCases, { gemm: 'subgroup', sgRows: 1, sgCols: 4 });
+const subgroupCases = cases.filter((c) => /^(matmul|conv2d(Backward\w*)? (3-ch|stride 2|groups|depthwise|dilation|same|wide batch))/.test(c.name));
+suite('subgroup kernels with 1 row block and 4 columns per lane match the reference', subgroupCases, { gemm: 'subgroup', sgRows: 1, sgCols: 4, convBwdInputDirect: true });
+// The direct input-gradient kernel with the default tiles, on adapters that do not pick it.
+suite('the direct conv2d input-gradient kernel matches the reference', cases.filter((c) => /^conv2dBackwardInput wide batch/.test(c.name)), { gemm: 'subgroup', convBwdInputDirect: true });
 
 describe('conv2d input-gradient route', () => {
-  it('takes the forward conv for same-size ungrouped convolutions with enough channels, col2im where it would multiply many zeros', async () => {
+  it('takes the direct kernel where its tiles fill, the forward conv for same-size convolutions with enough channels, col2im where either would multiply many zeros', async () => {
     const gpu = await gpuBackend();
     try {
       const route = (x: number[], w: number[], attrs: Conv2dAttrs) => conv2dBwdInputRoute(gpu.engine, conv2dGeom(x, w, attrs));
       expect(route([2, 16, 9, 10], [8, 16, 3, 3], { dilation: 2, padding: 2 })).toBe('forward');
       expect(route([1, 32, 64, 64], [64, 32, 3, 3], { padding: 1 })).toBe('forward');
       expect(route([2, 6, 8, 8], [10, 3, 3, 3], { groups: 2, padding: 1 })).toBe('forward'); // grouped: the only route
-      expect(route([64, 32, 14, 14], [64, 32, 5, 5], {})).toBe('col2im'); // 196 / 100 pixels
       expect(route([1, 3, 16, 16], [8, 3, 3, 3], { padding: 1 })).toBe('col2im'); // 3 of 16 tile rows
       expect(route([2, 16, 9, 9], [8, 16, 3, 3], { stride: 2, padding: 1 })).toBe('col2im'); // stride holes
+      expect(route([64, 16, 9, 9], [8, 16, 3, 3], { stride: 2, padding: 1 })).toBe('col2im');
+      // A valid 5×5: the forward route would multiply 196 / 100 pixels' worth; the direct
+      // kernel (CPU emulators' subgroup kernels) only the real taps.
+      const direct = gpu.engine.tuning.convBwdInputDirect;
+      expect(route([64, 32, 14, 14], [64, 32, 5, 5], {})).toBe(direct ? 'direct' : 'col2im');
+      expect(route([64, 16, 9, 9], [8, 16, 5, 5], {})).toBe(direct ? 'direct' : 'col2im');
+      expect(route([2, 32, 14, 14], [64, 32, 5, 5], {})).toBe('col2im'); // image tiles mostly empty
     } finally {
       gpu.engine.destroy();
     }

@@ -10,6 +10,7 @@ import padWgsl from '../../shaders/conv2d/conv2d.pad.wgsl?raw';
 import fwdWgsl from '../../shaders/conv2d/conv2d.fwd.wgsl?raw';
 import fwdSubgroupWgsl from '../../shaders/conv2d/conv2d.fwd.subgroup.wgsl?raw';
 import bwdFilterSubgroupWgsl from '../../shaders/conv2d/conv2d.bwd_filter.subgroup.wgsl?raw';
+import bwdInputSubgroupWgsl from '../../shaders/conv2d/conv2d.bwd_input.subgroup.wgsl?raw';
 import { DeviceLimitError, fmtShape } from '../errors.js';
 import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
@@ -26,6 +27,7 @@ export const conv2dKernels = {
   pad: { name: 'conv2d.pad', code: padWgsl },
   flip: { name: 'conv2d.flip', code: flipWgsl },
   col2im: { name: 'conv2d.col2im', code: col2imWgsl },
+  bwdInputSubgroup: { name: 'conv2d.bwd_input.subgroup', code: bwdInputSubgroupWgsl },
   bwdFilter: { name: 'conv2d.bwd_filter', code: bwdFilterWgsl },
   bwdFilterSubgroup: { name: 'conv2d.bwd_filter.subgroup', code: bwdFilterSubgroupWgsl },
   bwdBias: { name: 'conv2d.bwd_bias', code: bwdBiasWgsl },
@@ -95,7 +97,9 @@ export function conv2dScratch(engine: Engine, g: Conv2dGeom, pass: 'fwd' | 'bwdI
   const xpad: Record<string, number> = isPadded(g) ? { xpad: g.n * g.c * paddedH(g) * paddedW(g) } : {};
   if (pass === 'fwd') return xpad;
   if (pass === 'bwdInput') {
-    if (conv2dBwdInputRoute(engine, g) === 'col2im') return { dcol: col2imFloats(g) };
+    const route = conv2dBwdInputRoute(engine, g);
+    if (route === 'direct') return {};
+    if (route === 'col2im') return { dcol: col2imFloats(g) };
     return { dyUp: g.n * g.o * (g.h + (g.kh - 1) * g.dilH) * (g.w + (g.kw - 1) * g.dilW), wf: g.o * g.cg * g.kh * g.kw };
   }
   const splits = conv2dBwdFilterSplits(engine, g);
@@ -123,28 +127,57 @@ export function conv2dFwdDispatches(
 const col2imFloats = (g: Conv2dGeom): number => g.n * g.c * g.kh * g.kw * g.oh * g.ow;
 
 /**
- * The input gradient's route. 'col2im': dcol = Wᵀ · dy per image (a GEMM with M = C·KH·KW,
- * N = OH·OW, K = O, into scratch.dcol), then col2im sums each input pixel's taps; every
- * multiply is a real one, but dcol is KH·KW times dx and its GEMM has a short K.
+ * The input gradient's route.
+ * 'col2im': dcol = Wᵀ · dy per image (a GEMM with M = C·KH·KW, N = OH·OW, K = O, into
+ * scratch.dcol), then col2im sums each input pixel's taps; every multiply is a real one,
+ * but dcol is KH·KW times dx and its GEMM has a short K.
  * 'forward': the forward kernel on the padded (upsampled) dy with flipped weights; it also
  * multiplies the padding's zeros, H·W / (OH·OW) times the real work at stride 1, and its
- * row tiles run over C. Forward where that overhead is ≤ 1.25 (a "same" convolution:
+ * row tiles run over C. Taken where that overhead is ≤ 1.25 (a "same" convolution:
  * 32×32×32×64→64 3×3 pad 1 measured 336 vs 530 ms on lavapipe, 1.63 vs 2.23 s on
  * SwiftShader), for grouped convolutions, and where dcol would not fit one buffer (or 256 MiB).
+ * 'direct' (tuning.convBwdInputDirect, stride 1): conv2d.bwd_input.subgroup.wgsl, whose
+ * columns are the images at one input pixel, so it multiplies only the taps that exist;
+ * where its image and channel tiles are ≥ 75% full and the forward route would waste more
+ * (64×14×14×32→64 5×5 in Chromium's SwiftShader: 479 → 206 ms).
  */
-export function conv2dBwdInputRoute(engine: Engine, g: Conv2dGeom): 'col2im' | 'forward' {
+export function conv2dBwdInputRoute(engine: Engine, g: Conv2dGeom): 'direct' | 'col2im' | 'forward' {
   const max = Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize, 256 * 2 ** 20);
+  const stride1 = g.strideH === 1 && g.strideW === 1;
+  if (g.groups === 1 && stride1) {
+    const sg = subgroupTile(engine, g.c);
+    const rows = sg ? sg.SG * sg.R : REG_TILE * engine.tuning.conv.WG_Y;
+    const overhead = ((g.h * g.w) / (g.oh * g.ow)) * ((ceilDiv(g.c, rows) * rows) / g.c);
+    if (overhead <= 1.25) return 'forward';
+    if (engine.tuning.convBwdInputDirect && directFill(engine, g) >= 0.75) return 'direct';
+  }
   if (g.groups !== 1 || col2imFloats(g) * 4 > max) return 'forward';
-  if (g.strideH !== 1 || g.strideW !== 1) return 'col2im';
+  return 'col2im';
+}
+
+/** How full the direct kernel's tiles run (images × channels), or 0 where it cannot run. */
+function directFill(engine: Engine, g: Conv2dGeom): number {
   const sg = subgroupTile(engine, g.c);
-  const rows = sg ? sg.SG * sg.R : REG_TILE * engine.tuning.conv.WG_Y;
-  const overhead = ((g.h * g.w) / (g.oh * g.ow)) * ((ceilDiv(g.c, rows) * rows) / g.c);
-  return overhead <= 1.25 ? 'forward' : 'col2im';
+  if (!sg || g.h * g.w > engine.limits.maxComputeWorkgroupsPerDimension) return 0;
+  const cols = sg.SG * sg.TN;
+  const rows = sg.SG * sg.R;
+  return (g.n / (ceilDiv(g.n, cols) * cols)) * (g.c / (ceilDiv(g.c, rows) * rows));
 }
 
 /** Input gradient, by conv2dBwdInputRoute; col2im: the GEMM, then the gather of each input pixel's taps. */
 export function conv2dBwdInputDispatches(engine: Engine, g: Conv2dGeom, dy: Binding, w: Binding, dx: Binding, scratch: Record<string, Binding>): Dispatch[] {
-  if (conv2dBwdInputRoute(engine, g) === 'forward') return upsampledBwdInput(engine, g, dy, w, dx, scratch);
+  const route = conv2dBwdInputRoute(engine, g);
+  if (route === 'forward') return upsampledBwdInput(engine, g, dy, w, dx, scratch);
+  if (route === 'direct') {
+    const sg = subgroupTile(engine, g.c)!;
+    return [{
+      kernel: conv2dKernels.bwdInputSubgroup,
+      constants: { ...sg },
+      buffers: [dy, w, dx],
+      params: new Params().u32(g.n, g.c, g.h, g.w, g.o, g.oh, g.ow, g.kh, g.kw, g.dilH, g.dilW, g.padTop, g.padLeft).buffer(),
+      workgroups: [ceilDiv(g.n, sg.SG * sg.TN), ceilDiv(g.c, sg.SG * sg.R), g.h * g.w],
+    }];
+  }
   const m = g.c * g.kh * g.kw;
   const WG = engine.tuning.pointwise;
   const total = g.n * g.c * g.h * g.w;

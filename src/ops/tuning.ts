@@ -34,6 +34,13 @@ export interface Tuning {
    * emulators pay each invocation's index arithmetic lane by lane; GPUs want coalesced stores.
    */
   rowwise: boolean;
+  /**
+   * conv2d input gradient at stride 1 by conv2d.bwd_input.subgroup.wgsl where it fits
+   * (conv2dBwdInputRoute). On SwiftShader 2.3× faster than GEMM + col2im; on lavapipe
+   * slower (its loop bounds vary per workgroup, and lavapipe then predicates every load):
+   * 64×14×14×32→64 5×5, lavapipe 160 vs 110–130 ms.
+   */
+  convBwdInputDirect: boolean;
 }
 
 /**
@@ -46,6 +53,6 @@ export function defaultTuning(isCpuAdapter: boolean, architecture = '', subgroup
   const rows = /swiftshader/i.test(architecture) ? 8 : 4;
   const sg = subgroupSize === 4 || subgroupSize === 8 ? subgroupSize : 0;
   return isCpuAdapter
-    ? { gemm: sg ? 'subgroup' : 'registers', subgroupSize: sg, sgRows: sg ? 16 / sg : 0, sgCols: 8, gemmTileK: 16, gemmRows: rows, convPixels: rows, tiled: { WG_X: 16, WG_Y: 4 }, conv: { WG_X: 32, WG_Y: 2 }, pointwise: 64, reduce: 64, rowwise: true }
-    : { gemm: 'shared', subgroupSize: 0, sgRows: 0, sgCols: 8, gemmTileK: 16, gemmRows: 4, convPixels: 4, tiled: { WG_X: 16, WG_Y: 16 }, conv: { WG_X: 32, WG_Y: 4 }, pointwise: 256, reduce: 256, rowwise: false };
+    ? { gemm: sg ? 'subgroup' : 'registers', subgroupSize: sg, sgRows: sg ? 16 / sg : 0, sgCols: 8, gemmTileK: 16, gemmRows: rows, convPixels: rows, tiled: { WG_X: 16, WG_Y: 4 }, conv: { WG_X: 32, WG_Y: 2 }, pointwise: 64, reduce: 64, rowwise: true, convBwdInputDirect: sg > 0 && /swiftshader/i.test(architecture) }
+    : { gemm: 'shared', subgroupSize: 0, sgRows: 0, sgCols: 8, gemmTileK: 16, gemmRows: 4, convPixels: 4, tiled: { WG_X: 16, WG_Y: 16 }, conv: { WG_X: 32, WG_Y: 4 }, pointwise: 256, reduce: 256, rowwise: false, convBwdInputDirect: false };
 }
