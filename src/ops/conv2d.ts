@@ -1,7 +1,7 @@
 // conv2d: forward (implicit GEMM over a zero-padded input, fused bias and ReLU), the
-// input gradient (a GEMM into per-tap columns then col2im, or the forward kernel on the
-// padded, upsampled dy with flipped weights: conv2dBwdInputRoute), the filter gradient
-// (split-K GEMM) and the bias gradient.
+// input gradient (a GEMM into per-tap columns then col2im, the forward kernel on the
+// padded, upsampled dy with flipped weights, or on SwiftShader a kernel over each pixel's
+// valid taps: conv2dBwdInputRoute), the filter gradient (split-K GEMM) and the bias gradient.
 import bwdBiasWgsl from '../../shaders/conv2d/conv2d.bwd_bias.wgsl?raw';
 import col2imWgsl from '../../shaders/conv2d/conv2d.col2im.wgsl?raw';
 import bwdFilterWgsl from '../../shaders/conv2d/conv2d.bwd_filter.wgsl?raw';
