@@ -175,6 +175,7 @@ const cases: OpCase[] = [
   // "Same" convolutions with enough channels take the input gradient as a forward conv.
   ...convCases('same 16-ch, dilation 2', [2, 16, 9, 10], [8, 16, 3, 3], { dilation: 2, padding: 2 }),
   ...convCases("same 16-ch, 4×4 'same' (asymmetric)", [1, 16, 7, 8], [4, 16, 4, 4], { padding: 'same' }),
+  ...convCases('same 16-ch, 1×1 padding 1 (dy cropped)', [2, 16, 5, 4], [4, 16, 1, 1], { padding: 1 }),
   // Batches that fill the CPU emulators' image tiles take conv2d.bwd_input.subgroup.wgsl
   // (columns = the images at one pixel): full tiles, a partial image tile, a partial
   // channel block, dilation and asymmetric padding.
@@ -354,6 +355,7 @@ describe('conv2d input-gradient route', () => {
       const route = (x: number[], w: number[], attrs: Conv2dAttrs) => conv2dBwdInputRoute(gpu.engine, conv2dGeom(x, w, attrs));
       expect(route([2, 16, 9, 10], [8, 16, 3, 3], { dilation: 2, padding: 2 })).toBe('forward');
       expect(route([1, 32, 64, 64], [64, 32, 3, 3], { padding: 1 })).toBe('forward');
+      expect(route([2, 16, 5, 4], [4, 16, 1, 1], { padding: 1 })).toBe('forward'); // padding past the window: dy cropped
       expect(route([2, 6, 8, 8], [10, 3, 3, 3], { groups: 2, padding: 1 })).toBe('forward'); // grouped: the only route
       expect(route([1, 3, 16, 16], [8, 3, 3, 3], { padding: 1 })).toBe('col2im'); // 3 of 16 tile rows
       expect(route([2, 16, 9, 9], [8, 16, 3, 3], { stride: 2, padding: 1 })).toBe('col2im'); // stride holes
