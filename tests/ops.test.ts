@@ -7,7 +7,7 @@
 // 50× headroom for summation order and the emulators' non-fused multiply-adds, yet a
 // wrong index (an error of order 0.1) still fails. Pointwise ops use K = 1.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CpuBackend, type AnyTensor, type Backend } from '../src/backend.js';
+import { CpuBackend, type AnyTensor, type Backend, type WebGpuBackend } from '../src/backend.js';
 import type { Conv2dAttrs, Pool2dAttrs } from '../src/ops/geometry.js';
 import { conv2dGeom } from '../src/ops/geometry.js';
 import { conv2dBwdInputRoute } from '../src/ops/conv2d.js';
@@ -284,15 +284,28 @@ const cases: OpCase[] = [
   },
 ];
 
+// One device for the whole file, as the helper intends; each suite swaps its tuning into the
+// engine and restores it after (pipelines are cached by their constants). Dawn keeps a
+// destroyed device's threads until GC: a CI dry-run once hung with eight lavapipe devices
+// alive in this file's process, one per suite.
+let shared: WebGpuBackend | undefined;
+const sharedGpu = async (): Promise<WebGpuBackend> => (shared ??= await gpuBackend());
+afterAll(() => shared?.engine.destroy());
+
 function suite(title: string, rows: OpCase[], tuning?: Partial<Tuning>): void {
 describe(title, () => {
-  let gpu: Awaited<ReturnType<typeof gpuBackend>>;
+  let gpu: WebGpuBackend;
+  let saved: Tuning;
   const cpu = new CpuBackend();
   beforeAll(async () => {
-    gpu = await gpuBackend(tuning);
+    gpu = await sharedGpu();
+    saved = gpu.engine.tuning;
+    gpu.engine.tuning = { ...saved, ...tuning, subgroupSize: saved.subgroupSize };
     console.log(`adapter: ${gpu.engine.describe()}`);
   });
-  afterAll(() => gpu?.engine.destroy());
+  afterAll(() => {
+    gpu.engine.tuning = saved;
+  });
 
   it.each(rows.map((c, i) => [c.name, c, i] as const))('%s', async (_name, c, i) => {
     const data = Object.fromEntries(Object.entries(c.inputs).map(([k, s], j) => [k, makeData(s, 1000 * i + j)]));
@@ -350,48 +363,40 @@ suite('the direct conv2d input-gradient kernel matches the reference', cases.fil
 
 describe('conv2d input-gradient route', () => {
   it('takes the direct kernel where its tiles fill, the forward conv for same-size convolutions with enough channels, col2im where either would multiply many zeros', async () => {
-    const gpu = await gpuBackend();
-    try {
-      const route = (x: number[], w: number[], attrs: Conv2dAttrs) => conv2dBwdInputRoute(gpu.engine, conv2dGeom(x, w, attrs));
-      expect(route([2, 16, 9, 10], [8, 16, 3, 3], { dilation: 2, padding: 2 })).toBe('forward');
-      expect(route([1, 32, 64, 64], [64, 32, 3, 3], { padding: 1 })).toBe('forward');
-      expect(route([2, 16, 5, 4], [4, 16, 1, 1], { padding: 1 })).toBe('forward'); // padding past the window: dy cropped
-      expect(route([2, 6, 8, 8], [10, 3, 3, 3], { groups: 2, padding: 1 })).toBe('forward'); // grouped: the only route
-      expect(route([1, 3, 16, 16], [8, 3, 3, 3], { padding: 1 })).toBe('col2im'); // 3 of 16 tile rows
-      expect(route([2, 16, 9, 9], [8, 16, 3, 3], { stride: 2, padding: 1 })).toBe('col2im'); // stride holes
-      expect(route([64, 16, 9, 9], [8, 16, 3, 3], { stride: 2, padding: 1 })).toBe('col2im');
-      // A valid 5×5: the forward route would multiply 196 / 100 pixels' worth; the direct
-      // kernel (CPU emulators' subgroup kernels) only the real taps.
-      const direct = gpu.engine.tuning.convBwdInputDirect;
-      expect(route([64, 32, 14, 14], [64, 32, 5, 5], {})).toBe(direct ? 'direct' : 'col2im');
-      expect(route([64, 16, 9, 9], [8, 16, 5, 5], {})).toBe(direct ? 'direct' : 'col2im');
-      expect(route([2, 32, 14, 14], [64, 32, 5, 5], {})).toBe('col2im'); // image tiles mostly empty
-    } finally {
-      gpu.engine.destroy();
-    }
+    const gpu = await sharedGpu();
+    const route = (x: number[], w: number[], attrs: Conv2dAttrs) => conv2dBwdInputRoute(gpu.engine, conv2dGeom(x, w, attrs));
+    expect(route([2, 16, 9, 10], [8, 16, 3, 3], { dilation: 2, padding: 2 })).toBe('forward');
+    expect(route([1, 32, 64, 64], [64, 32, 3, 3], { padding: 1 })).toBe('forward');
+    expect(route([2, 16, 5, 4], [4, 16, 1, 1], { padding: 1 })).toBe('forward'); // padding past the window: dy cropped
+    expect(route([2, 6, 8, 8], [10, 3, 3, 3], { groups: 2, padding: 1 })).toBe('forward'); // grouped: the only route
+    expect(route([1, 3, 16, 16], [8, 3, 3, 3], { padding: 1 })).toBe('col2im'); // 3 of 16 tile rows
+    expect(route([2, 16, 9, 9], [8, 16, 3, 3], { stride: 2, padding: 1 })).toBe('col2im'); // stride holes
+    expect(route([64, 16, 9, 9], [8, 16, 3, 3], { stride: 2, padding: 1 })).toBe('col2im');
+    // A valid 5×5: the forward route would multiply 196 / 100 pixels' worth; the direct
+    // kernel (CPU emulators' subgroup kernels) only the real taps.
+    const direct = gpu.engine.tuning.convBwdInputDirect;
+    expect(route([64, 32, 14, 14], [64, 32, 5, 5], {})).toBe(direct ? 'direct' : 'col2im');
+    expect(route([64, 16, 9, 9], [8, 16, 5, 5], {})).toBe(direct ? 'direct' : 'col2im');
+    expect(route([2, 32, 14, 14], [64, 32, 5, 5], {})).toBe('col2im'); // image tiles mostly empty
   });
 });
 
 describe('max pooling ties on WebGPU', () => {
   it('both backward kernels give the gradient to the first maximum, as the reference does', async () => {
-    const gpu = await gpuBackend();
+    const gpu = await sharedGpu();
     const cpu = new CpuBackend();
-    try {
-      const u = rng(77);
-      // Values from {0, 1, 2}: most windows hold ties.
-      const xs = Float32Array.from({ length: 2 * 3 * 8 * 6 }, () => Math.floor(u() * 3));
-      const dys = (n: number) => Float32Array.from({ length: n }, (_, i) => i + 1);
-      // 2×2/2 tiles the 8×6 input (bwd_windows); 3×3/2 overlaps (the gather kernel).
-      for (const attrs of [{ kernelSize: 2 }, { kernelSize: 3, stride: 2 }] as Pool2dAttrs[]) {
-        const run = async <T extends AnyTensor>(be: Backend<T>) => {
-          const x = be.tensor(xs, [2, 3, 8, 6]);
-          const y = await be.maxPool2d(x, attrs);
-          return (await be.maxPool2dBackward(x, be.tensor(dys(sizeOf(y.shape)), y.shape), attrs)).read();
-        };
-        expect(Array.from(await run(gpu)), JSON.stringify(attrs)).toEqual(Array.from(await run(cpu)));
-      }
-    } finally {
-      gpu.engine.destroy();
+    const u = rng(77);
+    // Values from {0, 1, 2}: most windows hold ties.
+    const xs = Float32Array.from({ length: 2 * 3 * 8 * 6 }, () => Math.floor(u() * 3));
+    const dys = (n: number) => Float32Array.from({ length: n }, (_, i) => i + 1);
+    // 2×2/2 tiles the 8×6 input (bwd_windows); 3×3/2 overlaps (the gather kernel).
+    for (const attrs of [{ kernelSize: 2 }, { kernelSize: 3, stride: 2 }] as Pool2dAttrs[]) {
+      const run = async <T extends AnyTensor>(be: Backend<T>) => {
+        const x = be.tensor(xs, [2, 3, 8, 6]);
+        const y = await be.maxPool2d(x, attrs);
+        return (await be.maxPool2dBackward(x, be.tensor(dys(sizeOf(y.shape)), y.shape), attrs)).read();
+      };
+      expect(Array.from(await run(gpu)), JSON.stringify(attrs)).toEqual(Array.from(await run(cpu)));
     }
   });
 });
