@@ -16,8 +16,8 @@ override DH: u32 = 1; // dilation
 override DW: u32 = 1;
 
 struct Params {
-  total: u32, c: u32, h: u32, w: u32,
-  oh: u32, ow: u32, padTop: u32, padLeft: u32,
+  total: u32, h: u32, w: u32, oh: u32,
+  ow: u32, padTop: u32, padLeft: u32,
 }
 
 @group(0) @binding(0) var<storage, read> dcol: array<f32>;

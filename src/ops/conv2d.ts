@@ -189,7 +189,7 @@ export function conv2dBwdInputDispatches(engine: Engine, g: Conv2dGeom, dy: Bind
       kernel: conv2dKernels.col2im,
       constants: { WG, KH: g.kh, KW: g.kw, SH: g.strideH, SW: g.strideW, DH: g.dilH, DW: g.dilW },
       buffers: [scratch.dcol!, dx],
-      params: new Params().u32(total, g.c, g.h, g.w, g.oh, g.ow, g.padTop, g.padLeft).buffer(),
+      params: new Params().u32(total, g.h, g.w, g.oh, g.ow, g.padTop, g.padLeft).buffer(),
       workgroups: grid1d(engine, total, WG),
     },
   ];
