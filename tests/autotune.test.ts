@@ -3,7 +3,8 @@
 import { expect, it } from 'vitest';
 import { CpuBackend, compare } from '../src/backend.js';
 import { autotune } from '../src/ops/autotune.js';
-import { defaultTuning } from '../src/ops/tuning.js';
+import { gemmDispatch } from '../src/ops/gemm.js';
+import { defaultTuning, subgroupKernelsFit } from '../src/ops/tuning.js';
 import { gpuBackend } from './helpers/gpu.js';
 import { rng } from './helpers/rng.js';
 
@@ -19,12 +20,15 @@ it('autotune times the candidates, keeps the fastest, and results still match th
       expect(times[chosen]).toBe(Math.min(...Object.values(times)));
       expect(gpu.engine.tuning[family]).toEqual(r.tuning[family]);
     }
-    if (gpu.engine.adapterInfo.subgroupSize) {
+    if (subgroupKernelsFit(gpu.engine.adapterInfo.subgroupSize)) {
       // Both subgroup variants were timed against the best register-tiled pair.
       expect(Object.keys(r.timings.subgroup!)).toHaveLength(2);
       const sgBest = Math.min(...Object.values(r.timings.subgroup!));
       const regBest = Math.min(...Object.values(r.timings.tiled!)) + Math.min(...Object.values(r.timings.conv!));
       expect(r.tuning.gemm).toBe(sgBest < regBest ? 'subgroup' : 'registers');
+    } else {
+      expect(r.timings.subgroup).toBeUndefined();
+      expect(r.tuning.gemm).toBe(defaultTuning(gpu.engine.adapterInfo.isFallbackAdapter).gemm);
     }
     console.log(`autotune on ${gpu.engine.describe()}: ${JSON.stringify(r.timings)}`);
     const u = rng(9);
@@ -48,4 +52,18 @@ it('the default kernels follow the adapter: subgroup kernels need a fixed subgro
   expect(defaultTuning(true, 'swiftshader', 0)).toMatchObject({ gemm: 'registers', gemmRows: 8 });
   expect(defaultTuning(true, 'llvmpipe', 16).gemm).toBe('registers');
   expect(defaultTuning(false, 'ampere', 32).gemm).toBe('shared');
+});
+
+it('a subgroup tuning on an adapter whose subgroups the kernels do not fit takes another GEMM kernel', async () => {
+  const gpu = await gpuBackend();
+  try {
+    const e = gpu.engine;
+    const g = { batch: 1, m: 33, n: 21, k: 17, transA: false, transB: false, broadcastB: false };
+    for (const subgroupSize of [32, 64, 16]) {
+      e.tuning = { ...defaultTuning(false), gemm: 'subgroup', sgRows: 1, subgroupSize };
+      expect(gemmDispatch(e, g, e.dummy, e.dummy, e.dummy).kernel.name).not.toBe('gemm.subgroup');
+    }
+  } finally {
+    gpu.engine.destroy();
+  }
 });

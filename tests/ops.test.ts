@@ -13,7 +13,7 @@ import { conv2dGeom } from '../src/ops/geometry.js';
 import { conv2dBwdInputRoute } from '../src/ops/conv2d.js';
 import { sizeOf } from '../src/shape.js';
 import { gpuBackend } from './helpers/gpu.js';
-import type { Tuning } from '../src/ops/tuning.js';
+import { defaultTuning, type Tuning } from '../src/ops/tuning.js';
 import { rng } from './helpers/rng.js';
 
 type Inputs<T> = Record<string, T>;
@@ -160,6 +160,8 @@ const cases: OpCase[] = [
   ...gemmCases('batched, shared b', [2, 9, 7], [7, 6], {}),
   ...gemmCases('batched aᵀ, shared bᵀ', [2, 7, 9], [6, 7], { transA: true, transB: true }),
   ...gemmCases('128×256 · 256×96', [128, 256], [256, 96], {}),
+  // Past one 128×128 block of the GPU kernel each way, with K off its step.
+  ...gemmCases('aᵀ 70×150, bᵀ 260×70', [70, 150], [260, 70], { transA: true, transB: true }),
 
   // conv2d: the standard's list of shapes.
   ...convCases('3-ch 7×9, 5 out, 3×3, batch 2', [2, 3, 7, 9], [5, 3, 3, 3], {}),
@@ -349,7 +351,13 @@ suite(
   cases.filter((c) => /^(matmul|conv2d 3-ch|conv2dBackward\w* (stride 2|same|wide batch)|conv2d groups)/.test(c.name)),
   { gemm: 'shared', gemmTileK: 8, tiled: { WG_X: 4, WG_Y: 8 }, conv: { WG_X: 8, WG_Y: 2 }, rowwise: false },
 );
-// The register-tiled GEMM with the row count this adapter does not use by default.
+// A GPU's defaults (8×8 register tiles in 128×128 blocks even on small GEMMs), and 8×8 tiles
+// on a small workgroup, where the K step is halved to fit the staging budget.
+const sharedCases = cases.filter((c) => /^(matmul|conv2dBackward\w* (stride 2|wide batch))/.test(c.name));
+suite("a GPU's default tuning matches the reference", sharedCases, { ...defaultTuning(false), sharedMinGroups: 0 });
+suite('gemm with 8×8 register tiles on 4×8 workgroups matches the reference', sharedCases.filter((c) => /^matmul\w* (37×29|128×256|aᵀ 70×150)/.test(c.name)), {
+  gemm: 'shared', sharedTile: 8, sharedMinGroups: 0, gemmTileK: 16, tiled: { WG_X: 4, WG_Y: 8 },
+});
 // The register-tiled GEMM and the conv kernel with 8 and with 4 rows (pixels) per invocation.
 const tileCases = cases.filter((c) => /^(matmul|conv2d(BackwardInput)? (3-ch|stride 2|groups|depthwise|dilation|same|wide batch))/.test(c.name));
 suite('8 rows / 8 pixels per invocation match the reference', tileCases, { gemm: 'registers', gemmRows: 8, convPixels: 8, tiled: { WG_X: 8, WG_Y: 2 } });

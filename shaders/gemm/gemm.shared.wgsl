@@ -1,21 +1,30 @@
 // GEMM for GPUs: C[b] = op(A[b]) · op(B[b]) (+ bias[col]) (then ReLU), f32, row-major.
-// Tiling: a workgroup of WG_X × WG_Y invocations computes a (4·WG_Y) × (4·WG_X) block of C,
-// each invocation a 4×4 register tile. K is walked in steps of TILE_K: the workgroup first
-// stages the A and B slices it needs in workgroup memory (A transposed, so both inner-loop
-// reads are contiguous), then every invocation reads them TILE_K times. Out-of-range
-// elements are staged as 0, so any M, N, K work. Chosen on GPUs; the CPU emulators,
-// where barriers are slow, use gemm.wgsl (see ops/tuning.ts).
+// Tiling: a workgroup of WG_X × WG_Y invocations computes a BM × BN block of C
+// (BM = TM·WG_Y, BN = TN·WG_X), each invocation a TM × TN register tile (TM, TN ∈ {4, 8})
+// held as vec4 rows. K is walked in steps of TILE_K: the workgroup stages the A and B slices
+// in workgroup memory as [k][row] and [k][col] (A transposed), so the inner loop reads vec4s.
+// An invocation's rows (columns) come in groups of 4 strided by 4·WG_Y (4·WG_X): neighbouring
+// lanes read neighbouring vec4s, without bank conflicts. Staged rows are padded by one vec4,
+// so the transposing stores do not conflict either. The next slice is fetched into registers
+// while the current one is multiplied, hiding global-memory latency behind the FMAs.
+// Out-of-range elements are staged as 0, so any M, N, K work. Chosen on GPUs; the CPU
+// emulators, where barriers are slow, use gemm.wgsl or gemm.subgroup.wgsl (ops/tuning.ts).
 
 override WG_X: u32 = 16;
 override WG_Y: u32 = 16;
-override TILE_K: u32 = 16;
+override TILE_K: u32 = 8;
+override TM: u32 = 8;
+override TN: u32 = 8;
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override HAS_BIAS: bool = false;
 override RELU: bool = false;
 
-const TM = 4u; // register tile edge
-const TN = 4u;
+// Staged elements per invocation, ceil(BM·TILE_K / threads) and ceil(BN·TILE_K / threads);
+// ops/gemm.ts keeps both ≤ MAX_LOADS.
+override LOADS_A: u32 = (TILE_K * TM * WG_Y + WG_X * WG_Y - 1u) / (WG_X * WG_Y);
+override LOADS_B: u32 = (TILE_K * TN * WG_X + WG_X * WG_Y - 1u) / (WG_X * WG_Y);
+const MAX_LOADS = 16u;
 
 struct Params {
   m: u32,
@@ -32,72 +41,143 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 @group(0) @binding(4) var<uniform> p: Params;
 
-var<workgroup> As: array<f32, TILE_K * WG_Y * 4u>; // [TILE_K][4·WG_Y]
-var<workgroup> Bs: array<f32, TILE_K * WG_X * 4u>; // [TILE_K][4·WG_X]
+// [TILE_K][BM/4 + 1] and [TILE_K][BN/4 + 1] vec4s: one vec4 of padding per k.
+var<workgroup> As: array<vec4<f32>, TILE_K * (TM * WG_Y / 4u + 1u)>;
+var<workgroup> Bs: array<vec4<f32>, TILE_K * (TN * WG_X / 4u + 1u)>;
 
-fn loadA(base: u32, row: u32, kk: u32) -> f32 {
-  if (row >= p.m || kk >= p.k) { return 0.0; }
-  if (TRANS_A) { return a[base + kk * p.m + row]; }
-  return a[base + row * p.k + kk];
+var<private> ra: array<f32, MAX_LOADS>;
+var<private> rb: array<f32, MAX_LOADS>;
+
+// Element e of a staged slice as (k, row): k fastest where A is row-major (coalesced reads along K).
+fn aCoord(e: u32) -> vec2<u32> {
+  if (TRANS_A) { return vec2<u32>(e / (TM * WG_Y), e % (TM * WG_Y)); }
+  return vec2<u32>(e % TILE_K, e / TILE_K);
 }
 
-fn loadB(base: u32, kk: u32, col: u32) -> f32 {
-  if (kk >= p.k || col >= p.n) { return 0.0; }
-  if (TRANS_B) { return b[base + col * p.k + kk]; }
-  return b[base + kk * p.n + col];
+fn bCoord(e: u32) -> vec2<u32> {
+  if (TRANS_B) { return vec2<u32>(e % TILE_K, e / TILE_K); }
+  return vec2<u32>(e / (TN * WG_X), e % (TN * WG_X));
+}
+
+// Global slice at k0 → registers.
+fn fetch(li: u32, k0: u32, row0: u32, col0: u32, baseA: u32, baseB: u32) {
+  let threads = WG_X * WG_Y;
+  for (var t = 0u; t < LOADS_A; t++) {
+    let e = li + t * threads;
+    if (e >= TILE_K * TM * WG_Y) { break; }
+    let kr = aCoord(e);
+    let kk = k0 + kr.x;
+    let row = row0 + kr.y;
+    var v = 0.0;
+    if (row < p.m && kk < p.k) {
+      if (TRANS_A) { v = a[baseA + kk * p.m + row]; } else { v = a[baseA + row * p.k + kk]; }
+    }
+    ra[t] = v;
+  }
+  for (var t = 0u; t < LOADS_B; t++) {
+    let e = li + t * threads;
+    if (e >= TILE_K * TN * WG_X) { break; }
+    let kc = bCoord(e);
+    let kk = k0 + kc.x;
+    let col = col0 + kc.y;
+    var v = 0.0;
+    if (col < p.n && kk < p.k) {
+      if (TRANS_B) { v = b[baseB + col * p.k + kk]; } else { v = b[baseB + kk * p.n + col]; }
+    }
+    rb[t] = v;
+  }
+}
+
+// Registers → workgroup memory.
+fn stage(li: u32) {
+  let threads = WG_X * WG_Y;
+  let sa = TM * WG_Y / 4u + 1u;
+  let sb = TN * WG_X / 4u + 1u;
+  for (var t = 0u; t < LOADS_A; t++) {
+    let e = li + t * threads;
+    if (e >= TILE_K * TM * WG_Y) { break; }
+    let kr = aCoord(e);
+    As[kr.x * sa + kr.y / 4u][kr.y % 4u] = ra[t];
+  }
+  for (var t = 0u; t < LOADS_B; t++) {
+    let e = li + t * threads;
+    if (e >= TILE_K * TN * WG_X) { break; }
+    let kc = bCoord(e);
+    Bs[kc.x * sb + kc.y / 4u][kc.y % 4u] = rb[t];
+  }
 }
 
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
-  let bm = 4u * WG_Y; // block rows
-  let bn = 4u * WG_X; // block cols
-  let row0 = wid.y * bm;
-  let col0 = wid.x * bn;
+  let row0 = wid.y * TM * WG_Y;
+  let col0 = wid.x * TN * WG_X;
   let baseA = wid.z * p.strideA;
   let baseB = wid.z * p.strideB;
-  let threads = WG_X * WG_Y;
+  let sa = TM * WG_Y / 4u + 1u;
+  let sb = TN * WG_X / 4u + 1u;
 
-  var acc: array<vec4<f32>, 4>;
+  // acc[g·8 + r]: row r of the tile, column group g. Every index below is a constant, so
+  // acc stays in registers even where bounds checks are on (WebGPU's robustness): a dynamic
+  // index anywhere, clamped, puts the whole array in local memory (4× slower on an H100).
+  var acc: array<vec4<f32>, 16>;
+  fetch(li, 0u, row0, col0, baseA, baseB);
+  stage(li);
+  workgroupBarrier();
   for (var k0 = 0u; k0 < p.k; k0 += TILE_K) {
-    // Stage A[row0.., k0..] as As[kk][r] and B[k0.., col0..] as Bs[kk][c].
-    for (var i = li; i < TILE_K * bm; i += threads) {
-      let r = i % bm;
-      let kk = i / bm;
-      As[i] = loadA(baseA, row0 + r, k0 + kk);
-    }
-    for (var i = li; i < TILE_K * bn; i += threads) {
-      let cc = i % bn;
-      let kk = i / bn;
-      Bs[i] = loadB(baseB, k0 + kk, col0 + cc);
-    }
-    workgroupBarrier();
+    let more = k0 + TILE_K < p.k;
+    if (more) { fetch(li, k0 + TILE_K, row0, col0, baseA, baseB); }
     for (var kk = 0u; kk < TILE_K; kk++) {
-      let ar = kk * bm + lid.y * TM;
-      let bc = kk * bn + lid.x * TN;
-      let bv = vec4<f32>(Bs[bc], Bs[bc + 1u], Bs[bc + 2u], Bs[bc + 3u]);
-      acc[0] += As[ar] * bv;
-      acc[1] += As[ar + 1u] * bv;
-      acc[2] += As[ar + 2u] * bv;
-      acc[3] += As[ar + 3u] * bv;
+      let a0 = As[kk * sa + lid.y];
+      let b0 = Bs[kk * sb + lid.x];
+      acc[0] += a0.x * b0; acc[1] += a0.y * b0; acc[2] += a0.z * b0; acc[3] += a0.w * b0;
+      if (TM == 8u) {
+        let a1 = As[kk * sa + WG_Y + lid.y];
+        acc[4] += a1.x * b0; acc[5] += a1.y * b0; acc[6] += a1.z * b0; acc[7] += a1.w * b0;
+        if (TN == 8u) {
+          let b1 = Bs[kk * sb + WG_X + lid.x];
+          acc[8] += a0.x * b1; acc[9] += a0.y * b1; acc[10] += a0.z * b1; acc[11] += a0.w * b1;
+          acc[12] += a1.x * b1; acc[13] += a1.y * b1; acc[14] += a1.z * b1; acc[15] += a1.w * b1;
+        }
+      } else if (TN == 8u) {
+        let b1 = Bs[kk * sb + WG_X + lid.x];
+        acc[8] += a0.x * b1; acc[9] += a0.y * b1; acc[10] += a0.z * b1; acc[11] += a0.w * b1;
+      }
     }
     workgroupBarrier();
+    if (more) {
+      stage(li);
+      workgroupBarrier();
+    }
   }
 
-  let cr = row0 + lid.y * TM;
-  let cc = col0 + lid.x * TN;
-  var bv = vec4<f32>(0.0);
-  if (HAS_BIAS) {
-    for (var j = 0u; j < 4u; j++) { if (cc + j < p.n) { bv[j] = bias[cc + j]; } }
+  let r0 = row0 + lid.y * 4u;
+  let c0 = col0 + lid.x * 4u;
+  let c1 = c0 + 4u * WG_X;
+  let r1 = r0 + 4u * WG_Y;
+  put(wid.z, r0, c0, acc[0]); put(wid.z, r0 + 1u, c0, acc[1]); put(wid.z, r0 + 2u, c0, acc[2]); put(wid.z, r0 + 3u, c0, acc[3]);
+  if (TM == 8u) {
+    put(wid.z, r1, c0, acc[4]); put(wid.z, r1 + 1u, c0, acc[5]); put(wid.z, r1 + 2u, c0, acc[6]); put(wid.z, r1 + 3u, c0, acc[7]);
   }
-  let baseC = wid.z * p.strideC;
-  for (var i = 0u; i < TM; i++) {
-    let row = cr + i;
-    if (row >= p.m) { break; }
-    var v = acc[i] + bv;
-    if (RELU) { v = max(v, vec4<f32>(0.0)); }
-    for (var j = 0u; j < TN; j++) {
-      if (cc + j < p.n) { c[baseC + row * p.n + cc + j] = v[j]; }
+  if (TN == 8u) {
+    put(wid.z, r0, c1, acc[8]); put(wid.z, r0 + 1u, c1, acc[9]); put(wid.z, r0 + 2u, c1, acc[10]); put(wid.z, r0 + 3u, c1, acc[11]);
+    if (TM == 8u) {
+      put(wid.z, r1, c1, acc[12]); put(wid.z, r1 + 1u, c1, acc[13]); put(wid.z, r1 + 2u, c1, acc[14]); put(wid.z, r1 + 3u, c1, acc[15]);
+    }
+  }
+}
+
+// One row of 4 columns of C (bias, ReLU, bounds).
+fn put(batch: u32, row: u32, col: u32, v0: vec4<f32>) {
+  if (row >= p.m) { return; }
+  var v = v0;
+  let base = batch * p.strideC + row * p.n;
+  for (var j = 0u; j < 4u; j++) {
+    if (col + j < p.n) {
+      var x = v[j];
+      if (HAS_BIAS) { x += bias[col + j]; }
+      if (RELU) { x = max(x, 0.0); }
+      c[base + col + j] = x;
     }
   }
 }

@@ -5,7 +5,7 @@
 import { conv2dBwdFilterDispatches, conv2dFwdDispatches, conv2dScratch } from './conv2d.js';
 import { gemmDispatch } from './gemm.js';
 import { conv2dGeom } from './geometry.js';
-import type { Tuning } from './tuning.js';
+import { defaultTuning, subgroupKernelsFit, type Tuning } from './tuning.js';
 import type { Dispatch, Engine } from '../runtime/engine.js';
 import { GpuTimer } from '../runtime/gpu-timer.js';
 import type { AdapterSummary } from '../runtime/device.js';
@@ -41,7 +41,8 @@ export async function autotune(engine: Engine, reps = 3): Promise<AutotuneReport
     return xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   };
 
-  const n = 256;
+  // The workgroup-memory GEMM (GPUs) switches to 8×8 tiles on large grids: time it at a size that takes them.
+  const n = engine.tuning.gemm === 'shared' ? 2048 : 256;
   const a = buf(n * n), b = buf(n * n), c = buf(n * n);
   const g = conv2dGeom([8, 16, 14, 14], [32, 16, 5, 5], { padding: 2 });
   const x = buf(8 * 16 * 14 * 14), w = buf(32 * 16 * 25), y = buf(8 * 32 * 14 * 14);
@@ -75,7 +76,7 @@ export async function autotune(engine: Engine, reps = 3): Promise<AutotuneReport
         }
       }
     }
-    if (base.subgroupSize) {
+    if (subgroupKernelsFit(base.subgroupSize)) {
       timings.subgroup = {};
       let bestSg = bestMs.tiled + bestMs.conv;
       for (const sgCols of [8, 4] as const) {
@@ -140,7 +141,7 @@ export async function cachedAutotune(engine: Engine, opts: { refresh?: boolean }
   const hit = opts.refresh ? null : s?.get(key);
   if (hit?.tiled && hit.conv && hit.gemmRows && hit.gemm && hit.sgCols) {
     const { gemm, sgCols, sgRows, tiled, conv, gemmRows } = hit;
-    engine.tuning = { ...engine.tuning, tiled, conv, gemmRows, sgCols, sgRows, gemm: gemm === 'subgroup' && !engine.tuning.subgroupSize ? 'registers' : gemm };
+    engine.tuning = { ...engine.tuning, tiled, conv, gemmRows, sgCols, sgRows, gemm: gemm === 'subgroup' && !subgroupKernelsFit(engine.tuning.subgroupSize) ? defaultTuning(false).gemm : gemm };
     return { tuning: engine.tuning, timings: {}, fromCache: true };
   }
   const r = await autotune(engine);

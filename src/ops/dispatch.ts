@@ -2,6 +2,7 @@
 import { DeviceLimitError, DisposedError, ShapeError, fmtShape } from '../errors.js';
 import { sameShape, type Shape } from '../shape.js';
 import type { Dispatch, Engine } from '../runtime/engine.js';
+import { subgroupKernelsFit } from './tuning.js';
 import type { Tensor } from '../runtime/tensor.js';
 
 /** Edge of the per-invocation register tile in gemm and conv2d (WGSL needs it const: function arrays cannot be override-sized). */
@@ -63,7 +64,7 @@ export async function runInto(engine: Engine, op: string, outs: readonly Tensor[
  */
 export function subgroupTile(engine: Engine, rows: number): { SG: number; R: number; TN: number } | null {
   const t = engine.tuning;
-  if (t.gemm !== 'subgroup' || !t.subgroupSize) return null;
+  if (t.gemm !== 'subgroup' || !subgroupKernelsFit(t.subgroupSize)) return null;
   const maxR = 16 / t.subgroupSize; // the kernels hold 16 rows per lane
   const blocks = Math.ceil(rows / t.subgroupSize); // no more row blocks than there are rows
   return { SG: t.subgroupSize, R: Math.max(1, Math.min(t.sgRows, maxR, blocks)), TN: t.sgCols === 4 ? 4 : 8 };

@@ -47,14 +47,49 @@ export function gemmDispatch(
     };
   }
   const { WG_X, WG_Y } = t.tiled;
-  const shared = t.gemm === 'shared';
+  if (t.gemm === 'shared') {
+    const tile = sharedTile(engine, g);
+    return {
+      kernel: gemmSharedKernel,
+      constants: { WG_X, WG_Y, ...tile, ...flags },
+      buffers,
+      params,
+      workgroups: [ceilDiv(g.n, tile.TN * WG_X), ceilDiv(g.m, tile.TM * WG_Y), g.batch],
+    };
+  }
   return {
-    kernel: shared ? gemmSharedKernel : gemmKernel,
-    constants: { WG_X, WG_Y, ...(shared ? { TILE_K: t.gemmTileK } : { TM: t.gemmRows }), ...flags },
+    kernel: gemmKernel,
+    constants: { WG_X, WG_Y, TM: t.gemmRows, ...flags },
     buffers,
     params,
-    workgroups: [ceilDiv(g.n, REG_TILE * WG_X), ceilDiv(g.m, (shared ? REG_TILE : t.gemmRows) * WG_Y), g.batch],
+    workgroups: [ceilDiv(g.n, REG_TILE * WG_X), ceilDiv(g.m, t.gemmRows * WG_Y), g.batch],
   };
+}
+
+/** gemm.shared.wgsl stages at most this many elements per invocation and operand (its MAX_LOADS). */
+const SHARED_MAX_LOADS = 16;
+
+/**
+ * gemm.shared's register tile and K step for this GEMM: the tuning's tile edge where the grid
+ * keeps tuning.sharedMinGroups workgroups (big tiles on a small GEMM leave the GPU idle), and the
+ * tuning's K step, halved until the staged slices fit the workgroup storage and load budget.
+ */
+export function sharedTile(engine: Engine, g: GemmGeom): { TM: number; TN: number; TILE_K: number } {
+  const t = engine.tuning;
+  const { WG_X, WG_Y } = t.tiled;
+  const groups = (e: number): number => ceilDiv(g.n, e * WG_X) * ceilDiv(g.m, e * WG_Y) * g.batch;
+  const e = t.sharedTile === 8 && groups(8) >= t.sharedMinGroups ? 8 : 4;
+  const fits = (k: number): boolean =>
+    16 * k * ((e * WG_Y) / 4 + 1 + (e * WG_X) / 4 + 1) <= engine.limits.maxComputeWorkgroupStorageSize &&
+    Math.max(e * WG_Y, e * WG_X) * k <= SHARED_MAX_LOADS * WG_X * WG_Y;
+  let k = t.gemmTileK;
+  while (k > 1 && !fits(k)) k >>= 1;
+  if (!fits(k)) {
+    throw new ShapeError(
+      `gemm: tuning tiled ${WG_X}×${WG_Y} with ${e}×${e} register tiles does not fit this adapter (workgroup storage ${engine.limits.maxComputeWorkgroupStorageSize} bytes); use a larger workgroup or sharedTile 4.`,
+    );
+  }
+  return { TM: e, TN: e, TILE_K: k };
 }
 
 /**

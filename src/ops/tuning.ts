@@ -15,8 +15,16 @@ export interface Tuning {
   /** 'subgroup' GEMM: row blocks per lane (rows per workgroup = subgroupSize · sgRows ≤ 16) and columns per lane. */
   sgRows: number;
   sgCols: 4 | 8;
-  /** K step of the workgroup-memory GEMM. */
+  /** K step of the workgroup-memory GEMM (halved where the adapter's workgroup storage is too small). */
   gemmTileK: number;
+  /**
+   * Register tile edge of the workgroup-memory GEMM: 8 (8×8 per invocation, 128×128 blocks with
+   * 16×16 workgroups) where the grid keeps at least `sharedMinGroups` workgroups, else 4. On an
+   * H100 (bench/gemm-sweep.ts) 8×8 ran 4096³ at 28 TFLOP/s against 26 for 4×4, and 2048³ at 29
+   * against 24; at 1024³ (64 blocks of 128², fewer than its 132 SMs) 4×4 ran 2× faster.
+   */
+  sharedTile: 4 | 8;
+  sharedMinGroups: number;
   /** Rows per invocation of the register-tiled GEMM: 4, or 8 where the compiler keeps 8 vec4 accumulators in registers. */
   gemmRows: 4 | 8;
   /** Output pixels per invocation of the conv2d forward (and input-gradient) kernel: 4 or 8. */
@@ -44,6 +52,13 @@ export interface Tuning {
 }
 
 /**
+ * The subgroup kernels hold 16 rows per lane group and are written for a fixed subgroup size of
+ * 4 (SwiftShader) or 8 (lavapipe). Other sizes (GPUs' 32 or 64) take the other kernels, whatever
+ * the tuning asks for.
+ */
+export const subgroupKernelsFit = (subgroupSize: number): boolean => subgroupSize === 4 || subgroupSize === 8;
+
+/**
  * swiftshader: 8 GEMM rows or conv pixels per invocation measured 1.3–1.6× faster than 4;
  * lavapipe: level or slower. Where the adapter has a fixed subgroup size of 4 or 8 (lavapipe
  * 8, SwiftShader 4), the subgroup GEMM with 16 rows × 8 columns per lane measured 2× (SwiftShader)
@@ -51,8 +66,8 @@ export interface Tuning {
  */
 export function defaultTuning(isCpuAdapter: boolean, architecture = '', subgroupSize = 0): Tuning {
   const rows = /swiftshader/i.test(architecture) ? 8 : 4;
-  const sg = subgroupSize === 4 || subgroupSize === 8 ? subgroupSize : 0;
+  const sg = subgroupKernelsFit(subgroupSize) ? subgroupSize : 0;
   return isCpuAdapter
-    ? { gemm: sg ? 'subgroup' : 'registers', subgroupSize: sg, sgRows: sg ? 16 / sg : 0, sgCols: 8, gemmTileK: 16, gemmRows: rows, convPixels: rows, tiled: { WG_X: 16, WG_Y: 4 }, conv: { WG_X: 32, WG_Y: 2 }, pointwise: 64, reduce: 64, rowwise: true, convBwdInputDirect: sg > 0 && /swiftshader/i.test(architecture) }
-    : { gemm: 'shared', subgroupSize: 0, sgRows: 0, sgCols: 8, gemmTileK: 16, gemmRows: 4, convPixels: 4, tiled: { WG_X: 16, WG_Y: 16 }, conv: { WG_X: 32, WG_Y: 4 }, pointwise: 256, reduce: 256, rowwise: false, convBwdInputDirect: false };
+    ? { gemm: sg ? 'subgroup' : 'registers', subgroupSize: sg, sgRows: sg ? 16 / sg : 0, sgCols: 8, gemmTileK: 16, sharedTile: 4, sharedMinGroups: 0, gemmRows: rows, convPixels: rows, tiled: { WG_X: 16, WG_Y: 4 }, conv: { WG_X: 32, WG_Y: 2 }, pointwise: 64, reduce: 64, rowwise: true, convBwdInputDirect: sg > 0 && /swiftshader/i.test(architecture) }
+    : { gemm: 'shared', subgroupSize: 0, sgRows: 0, sgCols: 8, gemmTileK: 8, sharedTile: 8, sharedMinGroups: 128, gemmRows: 4, convPixels: 4, tiled: { WG_X: 16, WG_Y: 16 }, conv: { WG_X: 32, WG_Y: 4 }, pointwise: 256, reduce: 256, rowwise: false, convBwdInputDirect: false };
 }
