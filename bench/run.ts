@@ -22,6 +22,9 @@ const HELP = `Usage: npm run bench -- [flags]
   --swiftshader      force Chromium's SwiftShader adapter even where a GPU is found
   --time-limit S     stop starting new measurements after about S seconds (default 170 with --quick, 3600 otherwise)
   --only A,B         only the items whose id contains A or B (ids: gemm-256, conv1-fwd, conv2-bwdFilter, pool-bwd, train-lenet-32-64, …)
+  --tfjs A,B         only these TF.js backends (webgpu, wasm, cpu; default all)
+  --no-build         --node: reuse bench/dist-node from an earlier run (a machine with the built suite but no TF.js sources)
+  --ref-truth-only   the CPU reference as ground truth only (whole items under ~2 s, else exact slices; one timed run): for GPU machines
   --no-readme        do not update bench/README.md
   --help
 Environment: CHROME_PATH (default /usr/bin/chromium).`;
@@ -34,6 +37,9 @@ const { values: args } = parseArgs({
     swiftshader: { type: 'boolean', default: false },
     'time-limit': { type: 'string' },
     'no-readme': { type: 'boolean', default: false },
+    tfjs: { type: 'string' },
+    'ref-truth-only': { type: 'boolean', default: false },
+    'no-build': { type: 'boolean', default: false },
     only: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
@@ -56,6 +62,8 @@ const config: BenchConfig = {
   seed: 1,
   deadline: started + limitS * 1000 - (quick ? 30_000 : 120_000),
   only: args.only ? args.only.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+  tfjs: args.tfjs ? args.tfjs.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+  refTruthOnly: args['ref-truth-only'],
 };
 const hardLimitMs = limitS * 1000;
 
@@ -136,9 +144,11 @@ async function runBrowser(): Promise<{ runtime: string; flags: string[]; incompl
 
 /** The same suite in this process, on Dawn: Vite bundles bench/node/entry.ts (see vite.node.config.ts), then it runs here. */
 async function runNode(): Promise<{ runtime: string; incomplete?: string }> {
-  const { build } = await import('vite');
-  console.log('building the Node suite (vite)…');
-  await build({ configFile: join(HERE, 'vite.node.config.ts'), logLevel: 'warn' });
+  if (!args['no-build']) {
+    const { build } = await import('vite');
+    console.log('building the Node suite (vite)…');
+    await build({ configFile: join(HERE, 'vite.node.config.ts'), logLevel: 'warn' });
+  }
   const mod = (await import(pathToFileURL(join(HERE, 'dist-node/entry.cjs')).href)) as { runNodeSuite: NodeSuite } | { default: { runNodeSuite: NodeSuite } };
   const runNodeSuite = 'runNodeSuite' in mod ? mod.runNodeSuite : mod.default.runNodeSuite;
   let incomplete: string | undefined;
@@ -231,7 +241,7 @@ async function finish(run: { runtime: string; flags?: string[]; incomplete?: str
   };
   const dir = join(HERE, 'results');
   mkdirSync(dir, { recursive: true });
-  const base = `${date}-${result.meta.mode === 'browser' ? 'chromium' : 'node'}-${adapterSlug(i)}${quick ? '-quick' : ''}${config.only ? '-partial' : ''}`;
+  const base = `${date}-${result.meta.mode === 'browser' ? 'chromium' : 'node'}-${adapterSlug(i)}${quick ? '-quick' : ''}${config.only || config.tfjs ? '-partial' : ''}`;
   const jsonPath = join(dir, `${base}.json`);
   writeFileSync(jsonPath, `${JSON.stringify(result, null, 1)}\n`);
   const files = [jsonPath];
@@ -246,7 +256,7 @@ async function finish(run: { runtime: string; flags?: string[]; incomplete?: str
   const notes = footnotes(result);
   console.log(`\n${table}\n\n${notes}\n\n${detailsTable(result)}\n`);
   console.log(`wrote ${files.map((f) => relative(ROOT, f)).join(', ')} (${result.meta.totalSeconds.toFixed(0)} s)`);
-  if (!args['no-readme'] && !config.only) updateReadme(result, table, notes, files.map((f) => relative(HERE, f)));
+  if (!args['no-readme'] && !config.only && !config.tfjs) updateReadme(result, table, notes, files.map((f) => relative(HERE, f)));
 }
 
 main().catch((e: unknown) => {

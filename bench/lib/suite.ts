@@ -67,7 +67,7 @@ const TF_NAME: Partial<Record<BackendId, string>> = { 'tfjs-webgpu': 'webgpu', '
 
 export async function runSuite(env: SuiteEnv, items: ItemSpec[]): Promise<void> {
   const { engine, tf, config } = env;
-  const lim = limitsFor(config.quick);
+  const lim = { ...limitsFor(config.quick), ...(config.refTruthOnly ? { refMaxMs: 2000, trainRefMaxMs: 60_000 } : {}) };
   const timer = new GpuTimer(engine);
   const rates = new Map<string, number>();
   // Speeds seen so far (work per ms). The reference is predicted from the same pass, else the
@@ -107,7 +107,8 @@ export async function runSuite(env: SuiteEnv, items: ItemSpec[]): Promise<void> 
       const walls: number[] = [];
       const gpus: number[] = [];
       const repStart = performance.now();
-      while (walls.length < lim.maxReps) {
+      const maxReps = b === 'reference' && config.refTruthOnly ? 1 : lim.maxReps;
+      while (walls.length < maxReps) {
         const typical = walls.length ? stats(walls).median : first.wallMs;
         const spent = performance.now() - repStart;
         if (walls.length > 0 && spent + typical > lim.cellBudgetMs) break;
@@ -171,6 +172,7 @@ export async function runSuite(env: SuiteEnv, items: ItemSpec[]): Promise<void> 
       const needsPatch = item.kind === 'train' || (item.kind === 'conv' && item.pass === 'bwdFilter');
       if (b === 'tfjs-wasm-patched' && !needsPatch) continue;
       const tfName = TF_NAME[b];
+      if (tfName && config.tfjs && !config.tfjs.includes(tfName)) continue;
       if (tfName && (!tf || !env.tfBackends.includes(tfName))) {
         skip(b, item, `skipped: TF.js ${tfName} backend did not initialise here`);
         continue;

@@ -103,6 +103,10 @@ export interface BenchConfig {
   seed: number;
   /** Only items whose id contains one of these (e.g. "gemm", "conv2-", "train"). */
   only?: string[];
+  /** Only these TF.js backends (tf names: webgpu, wasm, cpu); all when absent. convgpu and the reference always run. */
+  tfjs?: string[];
+  /** The CPU reference as ground truth only: the whole item under ~2 s (else an exact slice), one timed run (GPU machines, where it would dominate the run). */
+  refTruthOnly?: boolean;
 }
 
 export interface ResultFile {

@@ -21,7 +21,7 @@ export async function runNodeSuite(config: BenchConfig, emit: (e: BenchEvent) =>
   await import('@tensorflow/tfjs-backend-webgpu');
   const tfwasm = await import('@tensorflow/tfjs-backend-wasm');
   tfwasm.setWasmPaths(wasmDir.endsWith('/') ? wasmDir : `${wasmDir}/`);
-  const { ok, errors } = await initTfjs(tf, ['webgpu', 'wasm', 'cpu']);
+  const { ok, errors } = await initTfjs(tf, ['webgpu', 'wasm', 'cpu'].filter((n) => !config.tfjs || config.tfjs.includes(n)));
   const wasmThreads = ok.includes('wasm') ? tfwasm.getThreadsCount() : undefined;
   const info: PageInfo = {
     adapter: engine.describe(),

@@ -37,7 +37,7 @@ async function main(): Promise<void> {
 
   const engine = await Engine.create();
   tfwasm.setWasmPaths(new URL('wasm/', location.href).href);
-  const { ok, errors } = await initTfjs(tf, ['webgpu', 'wasm', 'cpu']);
+  const { ok, errors } = await initTfjs(tf, ['webgpu', 'wasm', 'cpu'].filter((n) => !config.tfjs || config.tfjs.includes(n)));
   let wasmThreads: number | undefined;
   let wasmThreadsNote: string | undefined;
   if (ok.includes('wasm')) {
