@@ -353,7 +353,8 @@ suite(
 );
 // A GPU's defaults (8×8 register tiles in 128×128 blocks even on small GEMMs), and 8×8 tiles
 // on a small workgroup, where the K step is halved to fit the staging budget.
-const sharedCases = cases.filter((c) => /^(matmul|conv2dBackward\w* (stride 2|wide batch))/.test(c.name));
+// (conv2d's forward and filter gradient go through im2col there, the input gradient through col2im.)
+const sharedCases = cases.filter((c) => /^(matmul|conv2d(Backward\w*)? (3-ch|batch 1|stride 2|asymmetric|'same'|dilation 2|groups 2|wide batch 64, 5))/.test(c.name));
 suite("a GPU's default tuning matches the reference", sharedCases, { ...defaultTuning(false), sharedMinGroups: 0 });
 suite('gemm with 8×8 register tiles on 4×8 workgroups matches the reference', sharedCases.filter((c) => /^matmul\w* (37×29|128×256|aᵀ 70×150)/.test(c.name)), {
   gemm: 'shared', sharedTile: 8, sharedMinGroups: 0, gemmTileK: 16, tiled: { WG_X: 4, WG_Y: 8 },
@@ -370,22 +371,44 @@ suite('subgroup kernels with 1 row block and 4 columns per lane match the refere
 suite('the direct conv2d input-gradient kernel matches the reference', cases.filter((c) => /^conv2dBackwardInput wide batch/.test(c.name)), { gemm: 'subgroup', convBwdInputDirect: true });
 
 describe('conv2d input-gradient route', () => {
-  it('takes the direct kernel where its tiles fill, the forward conv for same-size convolutions with enough channels, col2im where either would multiply many zeros', async () => {
+  it('on CPU emulators: the direct kernel where its tiles fill, the forward conv for same-size convolutions with enough channels, col2im where either would multiply many zeros', async () => {
     const gpu = await sharedGpu();
-    const route = (x: number[], w: number[], attrs: Conv2dAttrs) => conv2dBwdInputRoute(gpu.engine, conv2dGeom(x, w, attrs));
-    expect(route([2, 16, 9, 10], [8, 16, 3, 3], { dilation: 2, padding: 2 })).toBe('forward');
-    expect(route([1, 32, 64, 64], [64, 32, 3, 3], { padding: 1 })).toBe('forward');
-    expect(route([2, 16, 5, 4], [4, 16, 1, 1], { padding: 1 })).toBe('forward'); // padding past the window: dy cropped
-    expect(route([2, 6, 8, 8], [10, 3, 3, 3], { groups: 2, padding: 1 })).toBe('forward'); // grouped: the only route
-    expect(route([1, 3, 16, 16], [8, 3, 3, 3], { padding: 1 })).toBe('col2im'); // 3 of 16 tile rows
-    expect(route([2, 16, 9, 9], [8, 16, 3, 3], { stride: 2, padding: 1 })).toBe('col2im'); // stride holes
-    expect(route([64, 16, 9, 9], [8, 16, 3, 3], { stride: 2, padding: 1 })).toBe('col2im');
-    // A valid 5×5: the forward route would multiply 196 / 100 pixels' worth; the direct
-    // kernel (CPU emulators' subgroup kernels) only the real taps.
-    const direct = gpu.engine.tuning.convBwdInputDirect;
-    expect(route([64, 32, 14, 14], [64, 32, 5, 5], {})).toBe(direct ? 'direct' : 'col2im');
-    expect(route([64, 16, 9, 9], [8, 16, 5, 5], {})).toBe(direct ? 'direct' : 'col2im');
-    expect(route([2, 32, 14, 14], [64, 32, 5, 5], {})).toBe('col2im'); // image tiles mostly empty
+    const e = gpu.engine;
+    const saved = e.tuning;
+    const route = (x: number[], w: number[], attrs: Conv2dAttrs) => conv2dBwdInputRoute(e, conv2dGeom(x, w, attrs));
+    try {
+      e.tuning = { ...defaultTuning(true, e.adapterInfo.architecture, e.adapterInfo.subgroupSize), subgroupSize: e.adapterInfo.subgroupSize };
+      expect(route([2, 16, 9, 10], [8, 16, 3, 3], { dilation: 2, padding: 2 })).toBe('forward');
+      expect(route([1, 32, 64, 64], [64, 32, 3, 3], { padding: 1 })).toBe('forward');
+      expect(route([2, 16, 5, 4], [4, 16, 1, 1], { padding: 1 })).toBe('forward'); // padding past the window: dy cropped
+      expect(route([2, 6, 8, 8], [10, 3, 3, 3], { groups: 2, padding: 1 })).toBe('forward'); // grouped: the only route
+      expect(route([1, 3, 16, 16], [8, 3, 3, 3], { padding: 1 })).toBe('col2im'); // 3 of 16 tile rows
+      expect(route([2, 16, 9, 9], [8, 16, 3, 3], { stride: 2, padding: 1 })).toBe('col2im'); // stride holes
+      expect(route([64, 16, 9, 9], [8, 16, 3, 3], { stride: 2, padding: 1 })).toBe('col2im');
+      // A valid 5×5: the forward route would multiply 196 / 100 pixels' worth; the direct
+      // kernel (CPU emulators' subgroup kernels) only the real taps.
+      const direct = e.tuning.convBwdInputDirect;
+      expect(route([64, 32, 14, 14], [64, 32, 5, 5], {})).toBe(direct ? 'direct' : 'col2im');
+      expect(route([64, 16, 9, 9], [8, 16, 5, 5], {})).toBe(direct ? 'direct' : 'col2im');
+      expect(route([2, 32, 14, 14], [64, 32, 5, 5], {})).toBe('col2im'); // image tiles mostly empty
+    } finally {
+      e.tuning = saved;
+    }
+  });
+
+  it("on GPUs: col2im (its GEMM is the workgroup-memory one), the forward conv only where grouped", async () => {
+    const gpu = await sharedGpu();
+    const e = gpu.engine;
+    const saved = e.tuning;
+    const route = (x: number[], w: number[], attrs: Conv2dAttrs) => conv2dBwdInputRoute(e, conv2dGeom(x, w, attrs));
+    try {
+      e.tuning = { ...defaultTuning(false), subgroupSize: e.adapterInfo.subgroupSize };
+      expect(route([1, 32, 64, 64], [64, 32, 3, 3], { padding: 1 })).toBe('col2im');
+      expect(route([64, 32, 14, 14], [64, 32, 5, 5], {})).toBe('col2im');
+      expect(route([2, 6, 8, 8], [10, 3, 3, 3], { groups: 2, padding: 1 })).toBe('forward');
+    } finally {
+      e.tuning = saved;
+    }
   });
 });
 

@@ -1,4 +1,4 @@
-// GEMM for GPUs: C[b] = op(A[b]) · op(B[b]) (+ bias[col]) (then ReLU), f32, row-major.
+// GEMM for GPUs: C[b] = op(A[b]) · op(B[b]) (+ bias[col], or bias[row]) (then ReLU), f32, row-major.
 // Tiling: a workgroup of WG_X × WG_Y invocations computes a BM × BN block of C
 // (BM = TM·WG_Y, BN = TN·WG_X), each invocation a TM × TN register tile (TM, TN ∈ {4, 8})
 // held as vec4 rows. K is walked in steps of TILE_K: the workgroup stages the A and B slices
@@ -18,6 +18,7 @@ override TN: u32 = 8;
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override HAS_BIAS: bool = false;
+override BIAS_ROWS: bool = false; // bias[row] instead of bias[col] (conv2d's channels are rows)
 override RELU: bool = false;
 
 // Staged elements per invocation, ceil(BM·TILE_K / threads) and ceil(BN·TILE_K / threads);
@@ -175,7 +176,9 @@ fn put(batch: u32, row: u32, col: u32, v0: vec4<f32>) {
   for (var j = 0u; j < 4u; j++) {
     if (col + j < p.n) {
       var x = v[j];
-      if (HAS_BIAS) { x += bias[col + j]; }
+      if (HAS_BIAS) {
+        if (BIAS_ROWS) { x += bias[row]; } else { x += bias[col + j]; }
+      }
       if (RELU) { x = max(x, 0.0); }
       c[base + col + j] = x;
     }

@@ -28,7 +28,7 @@ export function gemmDispatch(
   a: Binding,
   b: Binding,
   c: Binding,
-  opts: { bias?: Binding; relu?: boolean; sharedA?: boolean } = {},
+  opts: { bias?: Binding; relu?: boolean; sharedA?: boolean; biasRows?: boolean } = {},
 ): Dispatch {
   const t = engine.tuning;
   const params = new Params()
@@ -36,6 +36,7 @@ export function gemmDispatch(
     .buffer();
   const buffers = [a, b, opts.bias ?? engine.dummy, c];
   const flags = { TRANS_A: g.transA, TRANS_B: g.transB, HAS_BIAS: !!opts.bias, RELU: !!opts.relu };
+  if (opts.biasRows && t.gemm !== 'shared') throw new Error('gemm: a per-row bias needs the workgroup-memory GEMM (tuning.gemm = shared)');
   const sg = subgroupTile(engine, g.m);
   if (sg) {
     return {
@@ -51,7 +52,7 @@ export function gemmDispatch(
     const tile = sharedTile(engine, g);
     return {
       kernel: gemmSharedKernel,
-      constants: { WG_X, WG_Y, ...tile, ...flags },
+      constants: { WG_X, WG_Y, ...tile, ...flags, BIAS_ROWS: !!opts.biasRows },
       buffers,
       params,
       workgroups: [ceilDiv(g.n, tile.TN * WG_X), ceilDiv(g.m, tile.TM * WG_Y), g.batch],

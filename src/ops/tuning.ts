@@ -49,6 +49,8 @@ export interface Tuning {
    * 64×14×14×32→64 5×5, lavapipe 160 vs 110–130 ms.
    */
   convBwdInputDirect: boolean;
+  /** conv2d forward and filter gradient by im2col and the workgroup-memory GEMM (GPUs; conv2d.ts useIm2col). */
+  convIm2col: boolean;
 }
 
 /**
@@ -68,6 +70,6 @@ export function defaultTuning(isCpuAdapter: boolean, architecture = '', subgroup
   const rows = /swiftshader/i.test(architecture) ? 8 : 4;
   const sg = subgroupKernelsFit(subgroupSize) ? subgroupSize : 0;
   return isCpuAdapter
-    ? { gemm: sg ? 'subgroup' : 'registers', subgroupSize: sg, sgRows: sg ? 16 / sg : 0, sgCols: 8, gemmTileK: 16, sharedTile: 4, sharedMinGroups: 0, gemmRows: rows, convPixels: rows, tiled: { WG_X: 16, WG_Y: 4 }, conv: { WG_X: 32, WG_Y: 2 }, pointwise: 64, reduce: 64, rowwise: true, convBwdInputDirect: sg > 0 && /swiftshader/i.test(architecture) }
-    : { gemm: 'shared', subgroupSize: 0, sgRows: 0, sgCols: 8, gemmTileK: 8, sharedTile: 8, sharedMinGroups: 128, gemmRows: 4, convPixels: 4, tiled: { WG_X: 16, WG_Y: 16 }, conv: { WG_X: 32, WG_Y: 4 }, pointwise: 256, reduce: 256, rowwise: false, convBwdInputDirect: false };
+    ? { gemm: sg ? 'subgroup' : 'registers', subgroupSize: sg, sgRows: sg ? 16 / sg : 0, sgCols: 8, gemmTileK: 16, sharedTile: 4, sharedMinGroups: 0, gemmRows: rows, convPixels: rows, tiled: { WG_X: 16, WG_Y: 4 }, conv: { WG_X: 32, WG_Y: 2 }, pointwise: 64, reduce: 64, rowwise: true, convBwdInputDirect: sg > 0 && /swiftshader/i.test(architecture), convIm2col: false }
+    : { gemm: 'shared', subgroupSize: 0, sgRows: 0, sgCols: 8, gemmTileK: 8, sharedTile: 8, sharedMinGroups: 128, gemmRows: 4, convPixels: 4, tiled: { WG_X: 16, WG_Y: 16 }, conv: { WG_X: 32, WG_Y: 4 }, pointwise: 256, reduce: 256, rowwise: false, convBwdInputDirect: false, convIm2col: true };
 }

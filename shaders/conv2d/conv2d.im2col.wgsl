@@ -1,0 +1,37 @@
+// im2col for the GPU route of conv2d (forward and filter gradient): per image, the matrix
+// col[(c, kh, kw)][(oh, ow)] = x[c][oh·SH − padTop + kh·DH][ow·SW − padLeft + kw·DW], 0 where
+// that falls in the padding, so the convolution becomes the workgroup-memory GEMM
+// (gemm.shared.wgsl) W[O, C·KH·KW] · col. One invocation per element of col, consecutive
+// invocations along (oh, ow): coalesced stores. GPUs only; the CPU emulators use the
+// implicit-GEMM kernels, which read x in place (ops/tuning.ts: convIm2col).
+
+override WG: u32 = 256;
+
+struct Params {
+  total: u32, c: u32, h: u32, w: u32,
+  oh: u32, ow: u32, kh: u32, kw: u32,
+  strideH: u32, strideW: u32, dilH: u32, dilW: u32,
+  padTop: i32, padLeft: i32,
+}
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> col: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = gid.x + gid.y * nwg.x * WG;
+  if (idx >= p.total) { return; }
+  let pixels = p.oh * p.ow;
+  let pix = idx % pixels;
+  var r = idx / pixels; // ((n·C + c)·KH + kh)·KW + kw
+  let kw = r % p.kw;
+  r = r / p.kw;
+  let kh = r % p.kh;
+  let plane = r / p.kh; // n·C + c
+  let i = i32((pix / p.ow) * p.strideH + kh * p.dilH) - p.padTop;
+  let j = i32((pix % p.ow) * p.strideW + kw * p.dilW) - p.padLeft;
+  var v = 0.0;
+  if (i >= 0 && j >= 0 && u32(i) < p.h && u32(j) < p.w) { v = x[(plane * p.h + u32(i)) * p.w + u32(j)]; }
+  col[idx] = v;
+}
