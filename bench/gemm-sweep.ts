@@ -44,12 +44,12 @@ const rand = (n: number, seed: number): Float32Array => {
 };
 const median = (xs: number[]): number => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)]!;
 const timer = new GpuTimer(engine);
-// A GPU idles at a low clock: a second of the largest GEMM first, so the first rows are not slow for that.
+// A GPU idles at a low clock: two seconds of the largest GEMM first, so the first rows are not slow for that.
 {
   const n = Math.max(...sizes);
   const w = [engine.empty([n, n]), engine.empty([n, n]), engine.empty([n, n])];
   const d = gemmDispatch(engine, { batch: 1, m: n, n, k: n, transA: false, transB: false, broadcastB: false }, w[0]!.buffer, w[1]!.buffer, w[2]!.buffer);
-  for (const t0 = performance.now(); performance.now() - t0 < 1000; ) await timer.time([d]);
+  for (const t0 = performance.now(); performance.now() - t0 < 2000; ) await timer.time([d]);
   for (const t of w) t.dispose();
 }
 const results: Array<{ n: number; label: string; gflops: number; ms: number; ok: boolean }> = [];

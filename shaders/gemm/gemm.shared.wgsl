@@ -6,7 +6,8 @@
 // An invocation's rows (columns) come in groups of 4 strided by 4·WG_Y (4·WG_X): neighbouring
 // lanes read neighbouring vec4s, without bank conflicts. Staged rows are padded by one vec4,
 // so the transposing stores do not conflict either. The next slice is fetched into registers
-// while the current one is multiplied, hiding global-memory latency behind the FMAs.
+// while the current one is multiplied, hiding global-memory latency behind the FMAs; slices
+// wholly inside A and B are fetched without bounds checks.
 // Out-of-range elements are staged as 0, so any M, N, K work. Chosen on GPUs; the CPU
 // emulators, where barriers are slow, use gemm.wgsl or gemm.subgroup.wgsl (ops/tuning.ts).
 
@@ -60,9 +61,25 @@ fn bCoord(e: u32) -> vec2<u32> {
   return vec2<u32>(e / (TN * WG_X), e % (TN * WG_X));
 }
 
-// Global slice at k0 → registers.
-fn fetch(li: u32, k0: u32, row0: u32, col0: u32, baseA: u32, baseB: u32) {
+// Global slice at k0 → registers. `full`: the slice lies inside A and B (no bounds checks).
+fn fetch(li: u32, k0: u32, row0: u32, col0: u32, baseA: u32, baseB: u32, full: bool) {
   let threads = WG_X * WG_Y;
+  let ragged = (TILE_K * TM * WG_Y) % threads != 0u || (TILE_K * TN * WG_X) % threads != 0u;
+  if (full) {
+    for (var t = 0u; t < LOADS_A; t++) {
+      let e = li + t * threads;
+      if (ragged && e >= TILE_K * TM * WG_Y) { break; }
+      let kr = aCoord(e);
+      if (TRANS_A) { ra[t] = a[baseA + (k0 + kr.x) * p.m + row0 + kr.y]; } else { ra[t] = a[baseA + (row0 + kr.y) * p.k + k0 + kr.x]; }
+    }
+    for (var t = 0u; t < LOADS_B; t++) {
+      let e = li + t * threads;
+      if (ragged && e >= TILE_K * TN * WG_X) { break; }
+      let kc = bCoord(e);
+      if (TRANS_B) { rb[t] = b[baseB + (col0 + kc.y) * p.k + k0 + kc.x]; } else { rb[t] = b[baseB + (k0 + kc.x) * p.n + col0 + kc.y]; }
+    }
+    return;
+  }
   for (var t = 0u; t < LOADS_A; t++) {
     let e = li + t * threads;
     if (e >= TILE_K * TM * WG_Y) { break; }
@@ -122,12 +139,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   // acc stays in registers even where bounds checks are on (WebGPU's robustness): a dynamic
   // index anywhere, clamped, puts the whole array in local memory (4× slower on an H100).
   var acc: array<vec4<f32>, 16>;
-  fetch(li, 0u, row0, col0, baseA, baseB);
+  let inside = row0 + TM * WG_Y <= p.m && col0 + TN * WG_X <= p.n;
+  fetch(li, 0u, row0, col0, baseA, baseB, inside && TILE_K <= p.k);
   stage(li);
   workgroupBarrier();
   for (var k0 = 0u; k0 < p.k; k0 += TILE_K) {
     let more = k0 + TILE_K < p.k;
-    if (more) { fetch(li, k0 + TILE_K, row0, col0, baseA, baseB); }
+    if (more) { fetch(li, k0 + TILE_K, row0, col0, baseA, baseB, inside && k0 + 2u * TILE_K <= p.k); }
     for (var kk = 0u; kk < TILE_K; kk++) {
       let a0 = As[kk * sa + lid.y];
       let b0 = Bs[kk * sb + lid.x];
