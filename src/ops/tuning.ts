@@ -22,7 +22,7 @@ export interface Tuning {
    * 16×16 workgroups) where the grid keeps at least `sharedMinGroups` workgroups, else 4. On an
    * H100 (bench/gemm-sweep.ts, clocks varying ±30% between runs) 8×8 ran 4096³ at 25–30
    * TFLOP/s against 13–26 for 4×4, and 2048³ at 29 against 24; at 1024³ (64 blocks of 128²,
-   * fewer than its 132 SMs) 4×4 ran 1.8× faster. 32×8 or 16×8 workgroups reached 33 TFLOP/s
+   * fewer than its 132 SMs) 4×4 ran 1.6–1.7× faster. 32×8 or 16×8 workgroups reached 33 TFLOP/s
    * (49% of peak) at 4096³ in one run; 16×16 stays the default as the only shape measured
    * for both tile sizes.
    */
