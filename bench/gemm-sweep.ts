@@ -11,6 +11,7 @@ import { Engine } from '../src/runtime/engine.js';
 import { GpuTimer } from '../src/runtime/gpu-timer.js';
 import { gemmDispatch, sharedTile } from '../src/ops/gemm.js';
 import type { Tuning } from '../src/ops/tuning.js';
+import { randomArray } from './lib/data.js';
 
 const { values: args } = parseArgs({
   options: { sizes: { type: 'string' }, reps: { type: 'string' }, peak: { type: 'string' }, json: { type: 'string' } },
@@ -33,15 +34,6 @@ for (const sharedTile of [4, 8] as const) {
   }
 }
 
-const rand = (n: number, seed: number): Float32Array => {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-};
 const median = (xs: number[]): number => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)]!;
 const timer = new GpuTimer(engine);
 // A GPU idles at a low clock: two seconds of the largest GEMM first, so the first rows are not slow for that.
@@ -55,7 +47,7 @@ const timer = new GpuTimer(engine);
 const results: Array<{ n: number; label: string; gflops: number; ms: number; ok: boolean }> = [];
 
 for (const n of sizes) {
-  const ha = rand(n * n, n), hb = rand(n * n, n + 1);
+  const ha = randomArray(n * n, n), hb = randomArray(n * n, n + 1);
   const a = engine.tensor(ha, [n, n]), b = engine.tensor(hb, [n, n]), c = engine.empty([n, n]);
   const g = { batch: 1, m: n, n, k: n, transA: false, transB: false, broadcastB: false };
   const seen = new Set<string>();

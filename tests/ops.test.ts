@@ -374,13 +374,21 @@ suite('subgroup kernels with 1 row block and 4 columns per lane match the refere
 suite('the direct conv2d input-gradient kernel matches the reference', cases.filter((c) => /^conv2dBackwardInput wide batch/.test(c.name)), { gemm: 'subgroup', convBwdInputDirect: true });
 
 describe('conv2d input-gradient route', () => {
-  it('on CPU emulators: the direct kernel where its tiles fill, the forward conv for same-size convolutions with enough channels, col2im where either would multiply many zeros', async () => {
-    const gpu = await sharedGpu();
-    const e = gpu.engine;
+  // The route under a given tuning of this adapter, restored afterwards.
+  const routesUnder = async (tuning: Tuning, check: (route: (x: number[], w: number[], attrs: Conv2dAttrs) => string, t: Tuning) => void) => {
+    const e = (await sharedGpu()).engine;
     const saved = e.tuning;
-    const route = (x: number[], w: number[], attrs: Conv2dAttrs) => conv2dBwdInputRoute(e, conv2dGeom(x, w, attrs));
     try {
-      e.tuning = { ...defaultTuning(true, e.adapterInfo.architecture, e.adapterInfo.subgroupSize), subgroupSize: e.adapterInfo.subgroupSize };
+      e.tuning = { ...tuning, subgroupSize: e.adapterInfo.subgroupSize };
+      check((x, w, attrs) => conv2dBwdInputRoute(e, conv2dGeom(x, w, attrs)), e.tuning);
+    } finally {
+      e.tuning = saved;
+    }
+  };
+
+  it('on CPU emulators: the direct kernel where its tiles fill, the forward conv for same-size convolutions with enough channels, col2im where either would multiply many zeros', async () => {
+    const info = (await sharedGpu()).engine.adapterInfo;
+    await routesUnder(defaultTuning(true, info.architecture, info.subgroupSize), (route, t) => {
       expect(route([2, 16, 9, 10], [8, 16, 3, 3], { dilation: 2, padding: 2 })).toBe('forward');
       expect(route([1, 32, 64, 64], [64, 32, 3, 3], { padding: 1 })).toBe('forward');
       expect(route([2, 16, 5, 4], [4, 16, 1, 1], { padding: 1 })).toBe('forward'); // padding past the window: dy cropped
@@ -390,28 +398,19 @@ describe('conv2d input-gradient route', () => {
       expect(route([64, 16, 9, 9], [8, 16, 3, 3], { stride: 2, padding: 1 })).toBe('col2im');
       // A valid 5×5: the forward route would multiply 196 / 100 pixels' worth; the direct
       // kernel (CPU emulators' subgroup kernels) only the real taps.
-      const direct = e.tuning.convBwdInputDirect;
+      const direct = t.convBwdInputDirect;
       expect(route([64, 32, 14, 14], [64, 32, 5, 5], {})).toBe(direct ? 'direct' : 'col2im');
       expect(route([64, 16, 9, 9], [8, 16, 5, 5], {})).toBe(direct ? 'direct' : 'col2im');
       expect(route([2, 32, 14, 14], [64, 32, 5, 5], {})).toBe('col2im'); // image tiles mostly empty
-    } finally {
-      e.tuning = saved;
-    }
+    });
   });
 
-  it("on GPUs: col2im (its GEMM is the workgroup-memory one), the forward conv only where grouped", async () => {
-    const gpu = await sharedGpu();
-    const e = gpu.engine;
-    const saved = e.tuning;
-    const route = (x: number[], w: number[], attrs: Conv2dAttrs) => conv2dBwdInputRoute(e, conv2dGeom(x, w, attrs));
-    try {
-      e.tuning = { ...defaultTuning(false), subgroupSize: e.adapterInfo.subgroupSize };
+  it('on GPUs: col2im (its GEMM is the workgroup-memory one), the forward conv only where grouped', async () => {
+    await routesUnder(defaultTuning(false), (route) => {
       expect(route([1, 32, 64, 64], [64, 32, 3, 3], { padding: 1 })).toBe('col2im');
       expect(route([64, 32, 14, 14], [64, 32, 5, 5], {})).toBe('col2im');
       expect(route([2, 6, 8, 8], [10, 3, 3, 3], { groups: 2, padding: 1 })).toBe('forward');
-    } finally {
-      e.tuning = saved;
-    }
+    });
   });
 });
 

@@ -189,7 +189,7 @@ function im2colDispatch(engine: Engine, g: Conv2dGeom, x: Binding, col: Binding)
 export function conv2dBwdInputRoute(engine: Engine, g: Conv2dGeom): 'direct' | 'col2im' | 'forward' {
   const stride1 = g.strideH === 1 && g.strideW === 1;
   // GPUs: the GEMM into dcol runs on the workgroup-memory kernel; the forward route's kernel does not.
-  if (engine.tuning.convIm2col && engine.tuning.gemm === 'shared' && g.groups === 1 && colFits(engine, g)) return 'col2im';
+  if (useIm2col(engine, g)) return 'col2im';
   if (g.groups === 1 && stride1) {
     const sg = subgroupTile(engine, g.c);
     const rows = sg ? sg.SG * sg.R : REG_TILE * engine.tuning.conv.WG_Y;
