@@ -6,9 +6,9 @@
 import { parseArgs } from 'node:util';
 import { Engine, type Dispatch } from '../src/runtime/engine.js';
 import { GpuTimer } from '../src/runtime/gpu-timer.js';
-import { gemmDispatch } from '../src/ops/gemm.js';
+import { gemmDispatches, gemmScratch } from '../src/ops/gemm.js';
 import * as conv from '../src/ops/conv2d.js';
-import { conv2dGeom } from '../src/ops/geometry.js';
+import { conv2dGeom, type GemmGeom } from '../src/ops/geometry.js';
 import type { Tuning } from '../src/ops/tuning.js';
 
 const { values: args } = parseArgs({
@@ -57,10 +57,11 @@ const sizes = args.quick ? [256, 512] : [256, 512, 1024];
 for (const n of sizes) {
   const a = buf(n * n), b = buf(n * n), c = buf(n * n);
   const g = { batch: 1, m: n, n, k: n, transA: false, transB: false, broadcastB: false };
-  await row(`gemm ${n}³`, 2 * n ** 3, [gemmDispatch(engine, g, a, b, c)]);
+  const gemm = (gg: GemmGeom) => gemmDispatches(engine, gg, a, b, c, {}, Object.fromEntries(Object.entries(gemmScratch(engine, gg)).map(([k, f]) => [k, buf(f)])));
+  await row(`gemm ${n}³`, 2 * n ** 3, gemm(g));
   if (n === 512) {
-    await row(`gemm ${n}³ Aᵀ (dW of a dense layer)`, 2 * n ** 3, [gemmDispatch(engine, { ...g, transA: true }, a, b, c)]);
-    await row(`gemm ${n}³ Bᵀ (dense forward)`, 2 * n ** 3, [gemmDispatch(engine, { ...g, transB: true }, a, b, c)]);
+    await row(`gemm ${n}³ Aᵀ (dW of a dense layer)`, 2 * n ** 3, gemm({ ...g, transA: true }));
+    await row(`gemm ${n}³ Bᵀ (dense forward)`, 2 * n ** 3, gemm({ ...g, transB: true }));
   }
 }
 

@@ -370,6 +370,13 @@ suite('4 rows / 4 pixels per invocation match the reference', tileCases, { gemm:
 // with one row block and 4 columns per lane, the shapes the defaults do not reach.
 const subgroupCases = cases.filter((c) => /^(matmul|conv2d(Backward\w*)? (3-ch|stride 2|groups|depthwise|dilation|same|wide batch))/.test(c.name));
 suite('subgroup kernels with 1 row block and 4 columns per lane match the reference', subgroupCases, { gemm: 'subgroup', sgRows: 1, sgCols: 4, convBwdInputDirect: true });
+// The packed subgroup GEMM (gemm.pack + gemm.packed; lavapipe packs from about 320² up) on
+// every GEMM case: edges of both panels, transposes, batches with a shared A or B, bias + ReLU.
+// sgRows 3 gives 12-row blocks on 4-lane subgroups, which the packer rounds up to 16.
+const packCases = cases.filter((c) => /^matmul/.test(c.name));
+suite('the packed subgroup GEMM matches the reference', packCases, { gemm: 'subgroup', gemmPackMin: 1 });
+suite('the packed subgroup GEMM with 1 row block and 4 columns per lane matches the reference', packCases, { gemm: 'subgroup', gemmPackMin: 1, sgRows: 1, sgCols: 4 });
+suite('the packed subgroup GEMM with 3 row blocks matches the reference', packCases, { gemm: 'subgroup', gemmPackMin: 1, sgRows: 3 });
 // The direct input-gradient kernel with the default tiles, on adapters that do not pick it.
 suite('the direct conv2d input-gradient kernel matches the reference', cases.filter((c) => /^conv2dBackwardInput wide batch/.test(c.name)), { gemm: 'subgroup', convBwdInputDirect: true });
 

@@ -27,6 +27,8 @@ import { evaluate, trainEpochs } from '../src/nn/train.js';
 import { formatVerify, verify } from '../src/nn/verify.js';
 import type { Engine } from '../src/runtime/engine.js';
 import { gpuBackend } from './helpers/gpu.js';
+import { gemmScratch } from '../src/ops/gemm.js';
+import { subgroupKernelsFit } from '../src/ops/tuning.js';
 
 let engine: Engine;
 let dir: string;
@@ -391,6 +393,29 @@ describe('whole-model gradients vs the CPU reference', () => {
       }
     });
   }
+});
+
+describe('an MLP whose Linear layers run the packed GEMM', () => {
+  it('one step matches the CPU reference per layer, with the packing scratch in the plan', async () => {
+    const saved = engine.tuning;
+    engine.tuning = { ...saved, gemmPackMin: 1 };
+    const model = new Model(engine, mlp(), SGD);
+    try {
+      const n = 5;
+      // The first layer's forward GEMM packs wherever the subgroup kernels run (CPU adapters).
+      const packs = engine.tuning.gemm === 'subgroup' && subgroupKernelsFit(engine.tuning.subgroupSize);
+      const fwd = { batch: 1, m: n, n: 128, k: 28 * 28, transA: false, transB: true, broadcastB: false };
+      expect(Object.keys(gemmScratch(engine, fwd)).sort()).toEqual(packs ? ['packA', 'packB'] : []);
+      const x = head(train, n).images.slice();
+      const y = Float32Array.from(head(train, n).labels);
+      const rep = await verify(model, x, y, n);
+      if (!rep.ok) console.log(formatVerify(rep));
+      expect(rep.ok).toBe(true);
+    } finally {
+      model.dispose();
+      engine.tuning = saved;
+    }
+  });
 });
 
 describe('bad model definitions fail at build time, naming the layer', () => {

@@ -1,7 +1,7 @@
 // convgpu's side: the op's dispatches (src/ops) on the engine, timed by GpuTimer, and the
 // end-to-end time to the output read back; a training step through Model.trainer.
 import * as conv from '../../src/ops/conv2d.js';
-import { gemmDispatch } from '../../src/ops/gemm.js';
+import { gemmDispatches, gemmScratch } from '../../src/ops/gemm.js';
 import { conv2dGeom, pool2dGeom } from '../../src/ops/geometry.js';
 import { maxPool2dBwdDispatch, maxPool2dFwdDispatch } from '../../src/ops/maxpool2d.js';
 import { Model } from '../../src/nn/model.js';
@@ -33,7 +33,8 @@ export async function prepareConvgpu(engine: Engine, timer: GpuTimer, item: Item
     const g = { batch: 1, m: item.m, n: item.n, k: item.k, transA: false, transB: false, broadcastB: false };
     outFloats = item.m * item.n;
     out = empty(outFloats);
-    ds = [gemmDispatch(engine, g, up('a', [item.m, item.k]), up('b', [item.k, item.n]), out.buffer)];
+    const scratch = Object.fromEntries(Object.entries(gemmScratch(engine, g)).map(([k, f]) => [k, empty(f).buffer]));
+    ds = gemmDispatches(engine, g, up('a', [item.m, item.k]), up('b', [item.k, item.n]), out.buffer, {}, scratch);
   } else if (item.kind === 'conv') {
     const g = conv2dGeom(item.x, item.w, { padding: item.pad });
     const yFloats = g.n * g.o * g.oh * g.ow;

@@ -8,7 +8,7 @@ import { concatDispatch } from '../ops/concat.js';
 import * as conv from '../ops/conv2d.js';
 import { dropoutDispatch, dropoutKeep, dropoutParams } from '../ops/dropout.js';
 import { elementwiseDispatch } from '../ops/elementwise.js';
-import { gemmDispatch } from '../ops/gemm.js';
+import { gemmDispatches, gemmScratch } from '../ops/gemm.js';
 import { conv2dGeom, pool2dGeom, type Conv2dAttrs, type Pool2dAttrs } from '../ops/geometry.js';
 import * as gap from '../ops/globalavgpool.js';
 import * as maxp from '../ops/maxpool2d.js';
@@ -267,19 +267,37 @@ export class Linear extends Layer {
     return 2 * inShapes[0]![0]! * this.inFeatures * this.outFeatures;
   }
 
+  // The GEMMs: y = x·Wᵀ; dx = dy·W; dW = dyᵀ·x.
+  private gemms(n: number) {
+    const [i, o] = [this.inFeatures, this.outFeatures];
+    const g = (m: number, nn: number, k: number, transA: boolean, transB: boolean) => ({ batch: 1, m, n: nn, k, transA, transB, broadcastB: false });
+    return { fwd: g(n, o, i, false, true), dx: g(n, i, o, false, false), dw: g(o, i, n, true, false) };
+  }
+
+  override scratchForward(engine: Engine, inShapes: number[][]): Record<string, number> {
+    return gemmScratch(engine, this.gemms(inShapes[0]![0]!).fwd);
+  }
+
+  override scratchBackward(engine: Engine, inShapes: number[][], needDx: boolean): Record<string, number> {
+    const gs = this.gemms(inShapes[0]![0]!);
+    // The two GEMMs run one after the other and share the packing scratch.
+    const sizes = [gemmScratch(engine, gs.dw), ...(needDx ? [gemmScratch(engine, gs.dx)] : [])];
+    const out: Record<string, number> = {};
+    for (const z of sizes) for (const [k, f] of Object.entries(z)) out[k] = Math.max(out[k] ?? 0, f);
+    return out;
+  }
+
   gpuForward(c: GpuCtx): StepDispatch[] {
-    const n = c.inShapes[0]![0]!;
-    const g = { batch: 1, m: n, n: this.outFeatures, k: this.inFeatures, transA: false, transB: true, broadcastB: false };
-    return [gemmDispatch(c.engine, g, c.x[0]!, c.p.weight!, c.y, { bias: c.p.bias, relu: c.relu })];
+    return gemmDispatches(c.engine, this.gemms(c.inShapes[0]![0]!).fwd, c.x[0]!, c.p.weight!, c.y, { bias: c.p.bias, relu: c.relu }, c.scratch);
   }
 
   gpuBackward(c: GpuBwdCtx): StepDispatch[] {
     const n = c.inShapes[0]![0]!;
-    const [i, o] = [this.inFeatures, this.outFeatures];
+    const o = this.outFeatures;
+    const gs = this.gemms(n);
     const ds: StepDispatch[] = [];
-    // dx = dy·W; dW = dyᵀ·x; db = Σ_batch dy
-    if (c.dx[0]) ds.push(gemmDispatch(c.engine, { batch: 1, m: n, n: i, k: o, transA: false, transB: false, broadcastB: false }, c.dy, c.p.weight!, c.dx[0]));
-    ds.push(gemmDispatch(c.engine, { batch: 1, m: o, n: i, k: n, transA: true, transB: false, broadcastB: false }, c.dy, c.x[0]!, c.dp.weight!));
+    if (c.dx[0]) ds.push(...gemmDispatches(c.engine, gs.dx, c.dy, c.p.weight!, c.dx[0], {}, c.scratch));
+    ds.push(...gemmDispatches(c.engine, gs.dw, c.dy, c.x[0]!, c.dp.weight!, {}, c.scratch));
     if (c.dp.bias) ds.push(sumAxisDispatch(c.engine, c.dy, c.dp.bias, 1, n, o));
     return ds;
   }

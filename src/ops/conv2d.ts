@@ -21,7 +21,7 @@ import { checkRank, type Shape } from '../shape.js';
 import { REG_TILE, ceilDiv, expectShape, grid1d, runInto, sameEngine, subgroupTile } from './dispatch.js';
 import { conv2dGeom, type Conv2dAttrs, type Conv2dGeom } from './geometry.js';
 import { sumAxisDispatch } from './sum.js';
-import { gemmDispatch, gemmImagesDispatch } from './gemm.js';
+import { buffersOf, gemmDispatch, gemmImagesDispatch, scratchTensors } from './gemm.js';
 
 export const conv2dKernels = {
   fwd: { name: 'conv2d.fwd', code: fwdWgsl },
@@ -337,13 +337,6 @@ export function conv2dBwdBiasDispatch(engine: Engine, n: number, c: number, s: n
 }
 
 /** Allocates the scratch tensors a pass needs; dispose them after the run. */
-function scratchTensors(engine: Engine, op: string, sizes: Record<string, number>): Record<string, Tensor> {
-  for (const [k, f] of Object.entries(sizes)) engine.checkBytes(`${op} (${k})`, [f], f * 4);
-  return Object.fromEntries(Object.entries(sizes).map(([k, f]) => [k, engine.empty([f], op)]));
-}
-
-const buffersOf = (ts: Record<string, Tensor>): Record<string, Binding> => Object.fromEntries(Object.entries(ts).map(([k, t]) => [k, t.buffer]));
-
 export async function conv2d(engine: Engine, x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Promise<Tensor> {
   const op = 'conv2d';
   const g = conv2dGeom(x.shape, w.shape, opts, op);
