@@ -97,14 +97,16 @@ function packedTile(engine: Engine, g: GemmGeom, opts: GemmOpts) {
   const batchA = opts.sharedA ? 1 : g.batch, batchB = g.broadcastB ? 1 : g.batch;
   const max = engine.limits.maxComputeWorkgroupsPerDimension;
   if (Math.max(panelsA, panelsB, g.batch, ceilDiv((g.k * Math.max(mr, nr)) / 4, t.pointwise)) > max) return null;
-  return { SG: sg.SG, R, TN: sg.TN, mr, nr, panelsA, panelsB, batchA, batchB };
+  const floatsA = batchA * panelsA * mr * g.k, floatsB = batchB * panelsB * nr * g.k;
+  if (Math.max(floatsA, floatsB) * 4 > engine.limits.maxStorageBufferBindingSize) return null; // unpacked still fits
+  return { SG: sg.SG, R, TN: sg.TN, mr, nr, panelsA, panelsB, batchA, batchB, floatsA, floatsB };
 }
 
 /** Scratch floats of gemmDispatches for this GEMM: the packed panels of A and B, or none. */
 export function gemmScratch(engine: Engine, g: GemmGeom, opts: GemmOpts = {}): Record<string, number> {
   const pk = packedTile(engine, g, opts);
   if (!pk) return {};
-  return { packA: pk.batchA * pk.panelsA * pk.mr * g.k, packB: pk.batchB * pk.panelsB * pk.nr * g.k };
+  return { packA: pk.floatsA, packB: pk.floatsB };
 }
 
 /**
