@@ -11,9 +11,10 @@ import { CpuBackend, type AnyTensor, type Backend, type WebGpuBackend } from '..
 import type { Conv2dAttrs, Pool2dAttrs } from '../src/ops/geometry.js';
 import { conv2dGeom } from '../src/ops/geometry.js';
 import { conv2dBwdInputRoute } from '../src/ops/conv2d.js';
+import { gemmScratch } from '../src/ops/gemm.js';
 import { sizeOf } from '../src/shape.js';
 import { gpuBackend } from './helpers/gpu.js';
-import { defaultTuning, type Tuning } from '../src/ops/tuning.js';
+import { defaultTuning, subgroupKernelsFit, type Tuning } from '../src/ops/tuning.js';
 import { rng } from './helpers/rng.js';
 
 type Inputs<T> = Record<string, T>;
@@ -370,15 +371,40 @@ suite('4 rows / 4 pixels per invocation match the reference', tileCases, { gemm:
 // with one row block and 4 columns per lane, the shapes the defaults do not reach.
 const subgroupCases = cases.filter((c) => /^(matmul|conv2d(Backward\w*)? (3-ch|stride 2|groups|depthwise|dilation|same|wide batch))/.test(c.name));
 suite('subgroup kernels with 1 row block and 4 columns per lane match the reference', subgroupCases, { gemm: 'subgroup', sgRows: 1, sgCols: 4, convBwdInputDirect: true });
-// The packed subgroup GEMM (gemm.pack + gemm.packed; lavapipe packs from about 320² up) on
-// every GEMM case: edges of both panels, transposes, batches with a shared A or B, bias + ReLU.
-// sgRows 3 gives 12-row blocks on 4-lane subgroups, which the packer rounds up to 16.
+// The packed subgroup GEMM (gemm.pack, then gemm.subgroup with PACKED_A/B; lavapipe packs
+// 1024³-like GEMMs) on every GEMM case: edges of both panels, transposes, batches with a shared
+// A or B, bias + ReLU; A alone, B alone and both. sgRows 3 gives 12-row blocks on 4-lane
+// subgroups, which the packer rounds up to 16 (unpacked A keeps 12).
 const packCases = cases.filter((c) => /^matmul/.test(c.name));
-suite('the packed subgroup GEMM matches the reference', packCases, { gemm: 'subgroup', gemmPackMin: 1 });
-suite('the packed subgroup GEMM with 1 row block and 4 columns per lane matches the reference', packCases, { gemm: 'subgroup', gemmPackMin: 1, sgRows: 1, sgCols: 4 });
-suite('the packed subgroup GEMM with 3 row blocks matches the reference', packCases, { gemm: 'subgroup', gemmPackMin: 1, sgRows: 3 });
+suite('the packed subgroup GEMM matches the reference', packCases, { gemm: 'subgroup', gemmPack: 'both' });
+suite('the subgroup GEMM with only A packed, 1 row block and 4 columns per lane, matches the reference', packCases, { gemm: 'subgroup', gemmPack: 'a', sgRows: 1, sgCols: 4 });
+suite('the subgroup GEMM with only B packed, and with 3 row blocks, matches the reference', packCases, { gemm: 'subgroup', gemmPack: 'b', sgRows: 3 });
+suite('the packed subgroup GEMM with 3 row blocks matches the reference', packCases, { gemm: 'subgroup', gemmPack: 'both', sgRows: 3 });
 // The direct input-gradient kernel with the default tiles, on adapters that do not pick it.
 suite('the direct conv2d input-gradient kernel matches the reference', cases.filter((c) => /^conv2dBackwardInput wide batch/.test(c.name)), { gemm: 'subgroup', convBwdInputDirect: true });
+
+describe('which GEMMs the subgroup path packs (tuning.gemmPack auto)', () => {
+  it('packs where a row stride is a multiple of 4 KiB and the GEMM is big enough, not elsewhere', async () => {
+    const e = (await sharedGpu()).engine;
+    const saved = e.tuning;
+    try {
+      e.tuning = { ...saved, gemm: 'subgroup', gemmPack: 'auto' };
+      const packs = (m: number, n: number, k: number, transA = false) =>
+        Object.keys(gemmScratch(e, { batch: 1, m, n, k, transA, transB: false, broadcastB: false })).length > 0;
+      const fits = subgroupKernelsFit(e.tuning.subgroupSize);
+      expect(packs(1024, 1024, 1024)).toBe(fits);
+      expect(packs(2048, 1024, 512)).toBe(fits); // B's rows 1024 floats apart (A's 512)
+      expect(packs(1024, 512, 512, true)).toBe(fits); // Aᵀ: A's rows (along k) 1024 floats apart
+      expect(packs(512, 512, 512)).toBe(false);
+      expect(packs(1536, 1536, 1536)).toBe(false);
+      expect(packs(64, 1024, 1024)).toBe(false); // m·n/(m+n) = 60: the packing passes would not pay
+      e.tuning = { ...saved, gemm: 'subgroup', gemmPack: 'never' };
+      expect(packs(1024, 1024, 1024)).toBe(false);
+    } finally {
+      e.tuning = saved;
+    }
+  });
+});
 
 describe('conv2d input-gradient route', () => {
   // The route under a given tuning of this adapter, restored afterwards.

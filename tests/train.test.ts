@@ -398,7 +398,7 @@ describe('whole-model gradients vs the CPU reference', () => {
 describe('an MLP whose Linear layers run the packed GEMM', () => {
   it('one step matches the CPU reference per layer, with the packing scratch in the plan', async () => {
     const saved = engine.tuning;
-    engine.tuning = { ...saved, gemmPackMin: 1 };
+    engine.tuning = { ...saved, gemmPack: 'both' };
     const model = new Model(engine, mlp(), SGD);
     try {
       const n = 5;

@@ -9,6 +9,10 @@
 // batch. SG must be the adapter's fixed subgroup size (the engine sets it from the adapter).
 // Edge tiles clamp their load indices and mask their stores; no lane returns early, so the
 // broadcasts stay in uniform control flow.
+// PACKED_A / PACKED_B: that operand comes packed by gemm.pack.wgsl into k-major panels (SG·R
+// rows of A, SG·TN columns of B, zero past the edges), so a lane group's loads for one k are
+// adjacent floats stepping one panel row per k. In place, rows a multiple of 4 KiB apart
+// (1024³) share cache sets and thrash; gemm.ts packedTile decides.
 enable subgroups;
 
 override SG: u32 = 8;  // lanes per subgroup = invocations per workgroup: 4 or 8
@@ -22,13 +26,15 @@ override RELU: bool = false;
 // image: the input gradient's dcol = Wᵀ·dy over a whole batch in one GEMM, so no column tile
 // is cut short at an image's edge (conv2d.ts).
 override COL_IMAGES: bool = false;
+override PACKED_A: bool = false;
+override PACKED_B: bool = false;
 
 struct Params {
   m: u32,
   n: u32,
   k: u32,
-  strideA: u32, // elements between batches of A
-  strideB: u32, // 0 when B is shared by the whole batch
+  strideA: u32, // elements between batches of A (0: shared; PACKED_A: of A's panels)
+  strideB: u32, // elements between batches of B (0: shared; PACKED_B: of B's panels)
   strideC: u32,
   colP: u32, // COL_IMAGES: pixels per image
   imgB: u32, // COL_IMAGES: elements between images' planes in B
@@ -78,8 +84,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
   let lastCol = p.n - 1u;
   let cols0 = min(vec4<u32>(col0, col0 + 1u, col0 + 2u, col0 + 3u), vec4<u32>(lastCol));
   let cols1 = min(vec4<u32>(col0 + 4u, col0 + 5u, col0 + 6u, col0 + 7u), vec4<u32>(lastCol));
-  let bc0 = vec4<u32>(bCol(cols0.x), bCol(cols0.y), bCol(cols0.z), bCol(cols0.w)) + vec4<u32>(baseB);
-  let bc1 = vec4<u32>(bCol(cols1.x), bCol(cols1.y), bCol(cols1.z), bCol(cols1.w)) + vec4<u32>(baseB);
+  var bc0 = vec4<u32>(bCol(cols0.x), bCol(cols0.y), bCol(cols0.z), bCol(cols0.w)) + vec4<u32>(baseB);
+  var bc1 = vec4<u32>(bCol(cols1.x), bCol(cols1.y), bCol(cols1.z), bCol(cols1.w)) + vec4<u32>(baseB);
   var bStep = p.n; // B's step along k
   if (TRANS_B) { bStep = 1u; }
   if (COL_IMAGES) { bStep = p.colP; }
@@ -89,7 +95,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
     let row = min(row0 + r * SG + lane, p.m - 1u);
     aRow[r] = select(baseA + row * p.k, baseA + row, TRANS_A);
   }
-  let aStep = select(1u, p.m, TRANS_A);
+  var aStep = select(1u, p.m, TRANS_A);
+  if (PACKED_A) {
+    let a0 = baseA + wid.y * p.k * SG * R + lane;
+    aRow = vec4<u32>(a0, a0 + SG, a0 + 2u * SG, a0 + 3u * SG);
+    aStep = SG * R;
+  }
+  if (PACKED_B) {
+    let b0 = baseB + wid.x * p.k * SG * TN + lane * TN;
+    bc0 = vec4<u32>(b0, b0 + 1u, b0 + 2u, b0 + 3u);
+    bc1 = bc0 + vec4<u32>(4u);
+    bStep = SG * TN;
+  }
 
   var c0_0 = 0.0; var c0_1 = 0.0; var c0_2 = 0.0; var c0_3 = 0.0; var c0_4 = 0.0; var c0_5 = 0.0; var c0_6 = 0.0; var c0_7 = 0.0;
   var c1_0 = 0.0; var c1_1 = 0.0; var c1_2 = 0.0; var c1_3 = 0.0; var c1_4 = 0.0; var c1_5 = 0.0; var c1_6 = 0.0; var c1_7 = 0.0;

@@ -3,7 +3,6 @@ import gemmWgsl from '../../shaders/gemm/gemm.wgsl?raw';
 import gemmSharedWgsl from '../../shaders/gemm/gemm.shared.wgsl?raw';
 import gemmSubgroupWgsl from '../../shaders/gemm/gemm.subgroup.wgsl?raw';
 import gemmPackWgsl from '../../shaders/gemm/gemm.pack.wgsl?raw';
-import gemmPackedWgsl from '../../shaders/gemm/gemm.packed.wgsl?raw';
 import { ShapeError, fmtShape } from '../errors.js';
 import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
@@ -17,7 +16,6 @@ export const gemmKernel = { name: 'gemm', code: gemmWgsl };
 export const gemmSharedKernel = { name: 'gemm.shared', code: gemmSharedWgsl };
 export const gemmSubgroupKernel = { name: 'gemm.subgroup', code: gemmSubgroupWgsl };
 export const gemmPackKernel = { name: 'gemm.pack', code: gemmPackWgsl };
-export const gemmPackedKernel = { name: 'gemm.packed', code: gemmPackedWgsl };
 
 export interface MatmulOptions extends GemmAttrs {
   /** [N], added to every row of C. */
@@ -80,38 +78,49 @@ interface GemmOpts {
 }
 
 /**
- * Panels of the packed subgroup GEMM (gemm.pack.wgsl + gemm.packed.wgsl) for this GEMM, or
- * null where it does not apply: the subgroup kernels are not in use, the GEMM is too small to
- * repay packing, or the grid would pass a limit. Packing costs a pass over A and B ((m + n)·k
- * floats) and saves a share of the m·n·k multiply-adds, so it pays from m·n/(m + n) up: on
- * lavapipe 512³ ran 1.3× and 1024³ 1.2× faster packed, 256³ and 64×800×3136 slower.
+ * What the packed subgroup GEMM (gemm.pack.wgsl, then gemm.subgroup.wgsl with PACKED_A/B)
+ * packs for this GEMM, or null where it packs nothing: the subgroup kernels are not in use,
+ * the rule below says no, or the grid or the panels would pass a limit.
  */
 function packedTile(engine: Engine, g: GemmGeom, opts: GemmOpts) {
   const t = engine.tuning;
-  if (!t.gemmPackMin || (g.m * g.n) / (g.m + g.n) < t.gemmPackMin || opts.biasRows) return null;
+  if (t.gemmPack === 'never' || opts.biasRows) return null;
   const sg = subgroupTile(engine, g.m);
   if (!sg) return null;
-  const R = sg.R === 3 ? 4 : sg.R; // pack panels are a power of two wide
+  let packA = t.gemmPack === 'a' || t.gemmPack === 'both';
+  let packB = t.gemmPack === 'b' || t.gemmPack === 'both';
+  if (t.gemmPack === 'auto') {
+    // Rows a multiple of 4 KiB apart share cache sets (4 KiB is the L1's set period), and a
+    // lane group streams 16 rows of A and reads B's rows once each: lavapipe 1024³ ran ×1.03–1.48
+    // faster packed (median ×1.2 over 8 paired runs), 2048³ ×1.5, while 512³, 768³ and 1536³
+    // measured within ±10% either way. Small GEMMs do not repay the two packing passes.
+    const alias = (rowFloats: number) => rowFloats % 1024 === 0;
+    packA = packB = (alias(g.transA ? g.m : g.k) || alias(g.transB ? g.k : g.n)) && (g.m * g.n) / (g.m + g.n) >= 128;
+  }
+  if (!packA && !packB) return null;
+  const R = packA && sg.R === 3 ? 4 : sg.R; // packed A panels are a power of two tall
   const mr = sg.SG * R, nr = sg.SG * sg.TN;
   const panelsA = ceilDiv(g.m, mr), panelsB = ceilDiv(g.n, nr);
   const batchA = opts.sharedA ? 1 : g.batch, batchB = g.broadcastB ? 1 : g.batch;
   const max = engine.limits.maxComputeWorkgroupsPerDimension;
   if (Math.max(panelsA, panelsB, g.batch, ceilDiv((g.k * Math.max(mr, nr)) / 4, t.pointwise)) > max) return null;
-  const floatsA = batchA * panelsA * mr * g.k, floatsB = batchB * panelsB * nr * g.k;
+  const floatsA = packA ? batchA * panelsA * mr * g.k : 0, floatsB = packB ? batchB * panelsB * nr * g.k : 0;
   if (Math.max(floatsA, floatsB) * 4 > engine.limits.maxStorageBufferBindingSize) return null; // unpacked still fits
   return { SG: sg.SG, R, TN: sg.TN, mr, nr, panelsA, panelsB, batchA, batchB, floatsA, floatsB };
 }
 
-/** Scratch floats of gemmDispatches for this GEMM: the packed panels of A and B, or none. */
+/** Scratch floats of gemmDispatches for this GEMM: the packed panels of A and/or B, or none. */
 export function gemmScratch(engine: Engine, g: GemmGeom, opts: GemmOpts = {}): Record<string, number> {
   const pk = packedTile(engine, g, opts);
-  if (!pk) return {};
-  return { packA: pk.floatsA, packB: pk.floatsB };
+  const out: Record<string, number> = {};
+  if (pk?.floatsA) out.packA = pk.floatsA;
+  if (pk?.floatsB) out.packB = pk.floatsB;
+  return out;
 }
 
 /**
- * The GEMM as dispatches: packs A and B into panels and runs gemm.packed where gemmScratch gave
- * (and the caller passed) their scratch, else gemmDispatch's single kernel.
+ * The GEMM as dispatches: packs A and/or B into panels and runs the subgroup GEMM on them where
+ * gemmScratch gave (and the caller passed) their scratch, else gemmDispatch's single kernel.
  */
 export function gemmDispatches(
   engine: Engine,
@@ -123,7 +132,8 @@ export function gemmDispatches(
   scratch: Record<string, Binding> = {},
 ): Dispatch[] {
   const pk = packedTile(engine, g, opts);
-  if (!pk || !scratch.packA || !scratch.packB) return [gemmDispatch(engine, g, a, b, c, opts)];
+  const packA = !!pk?.floatsA && !!scratch.packA, packB = !!pk?.floatsB && !!scratch.packB;
+  if (!pk || (!packA && !packB)) return [gemmDispatch(engine, g, a, b, c, opts)];
   const wg = engine.tuning.pointwise;
   const pack = (x: Binding, out: Binding, rows: number, p: number, rowStride: number, kStride: number, batchIn: number, batches: number): Dispatch => ({
     kernel: gemmPackKernel,
@@ -135,19 +145,23 @@ export function gemmDispatches(
   // Rows of op(A) and columns of op(B), each as (row stride, k stride) in memory.
   const [aRow, aK] = g.transA ? [1, g.m] : [g.k, 1];
   const [bRow, bK] = g.transB ? [g.k, 1] : [1, g.n];
-  return [
-    pack(a, scratch.packA, g.m, pk.mr, aRow, aK, opts.sharedA ? 0 : g.m * g.k, pk.batchA),
-    pack(b, scratch.packB, g.n, pk.nr, bRow, bK, g.broadcastB ? 0 : g.k * g.n, pk.batchB),
-    {
-      kernel: gemmPackedKernel,
-      constants: { SG: pk.SG, R: pk.R, TN: pk.TN, HAS_BIAS: !!opts.bias, RELU: !!opts.relu },
-      buffers: [scratch.packA, scratch.packB, opts.bias ?? engine.dummy, c],
-      params: new Params()
-        .u32(g.m, g.n, g.k, pk.batchA > 1 ? pk.panelsA * pk.mr * g.k : 0, pk.batchB > 1 ? pk.panelsB * pk.nr * g.k : 0, g.m * g.n)
-        .buffer(),
-      workgroups: [pk.panelsB, pk.panelsA, g.batch],
+  const ds: Dispatch[] = [];
+  if (packA) ds.push(pack(a, scratch.packA!, g.m, pk.mr, aRow, aK, opts.sharedA ? 0 : g.m * g.k, pk.batchA));
+  if (packB) ds.push(pack(b, scratch.packB!, g.n, pk.nr, bRow, bK, g.broadcastB ? 0 : g.k * g.n, pk.batchB));
+  // Batch strides: of the panels where packed, else of the operand itself (0 where shared).
+  const strideA = packA ? (pk.batchA > 1 ? pk.floatsA / pk.batchA : 0) : opts.sharedA ? 0 : g.m * g.k;
+  const strideB = packB ? (pk.batchB > 1 ? pk.floatsB / pk.batchB : 0) : g.broadcastB ? 0 : g.k * g.n;
+  ds.push({
+    kernel: gemmSubgroupKernel,
+    constants: {
+      SG: pk.SG, R: pk.R, TN: pk.TN, TRANS_A: g.transA, TRANS_B: g.transB, HAS_BIAS: !!opts.bias, RELU: !!opts.relu,
+      COL_IMAGES: false, PACKED_A: packA, PACKED_B: packB,
     },
-  ];
+    buffers: [packA ? scratch.packA! : a, packB ? scratch.packB! : b, opts.bias ?? engine.dummy, c],
+    params: new Params().u32(g.m, g.n, g.k, strideA, strideB, g.m * g.n, g.n, 0, 0).buffer(),
+    workgroups: [pk.panelsB, pk.panelsA, g.batch],
+  });
+  return ds;
 }
 
 /** Scratch tensors for an op's dispatches, checked against the device's limits first; empty sizes get none. */

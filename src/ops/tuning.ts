@@ -16,11 +16,10 @@ export interface Tuning {
   sgRows: number;
   sgCols: 4 | 8;
   /**
-   * 'subgroup' GEMM: pack A and B into panels first (gemm.pack.wgsl, gemm.packed.wgsl) where
-   * m·n/(m + n) reaches this; 0 never packs (gemm.ts packedTile). lavapipe: 1024³ 1.2×, 512³
-   * 1.3× faster packed; SwiftShader: no faster at 1024³, slower at 512³.
+   * 'subgroup' GEMM: which operands to pack into panels first (gemm.pack.wgsl; gemm.ts
+   * packedTile): 'auto' by the rule there, or always A, B or both, or never.
    */
-  gemmPackMin: number;
+  gemmPack: 'auto' | 'never' | 'a' | 'b' | 'both';
   /** K step of the workgroup-memory GEMM (halved where the adapter's workgroup storage is too small). */
   gemmTileK: number;
   /**
@@ -79,6 +78,6 @@ export function defaultTuning(isCpuAdapter: boolean, architecture = '', subgroup
   const rows = /swiftshader/i.test(architecture) ? 8 : 4;
   const sg = subgroupKernelsFit(subgroupSize) ? subgroupSize : 0;
   return isCpuAdapter
-    ? { gemm: sg ? 'subgroup' : 'registers', subgroupSize: sg, sgRows: sg ? 16 / sg : 0, sgCols: 8, gemmPackMin: sg && !/swiftshader/i.test(architecture) ? 160 : 0, gemmTileK: 16, sharedTile: 4, sharedMinGroups: 0, gemmRows: rows, convPixels: rows, tiled: { WG_X: 16, WG_Y: 4 }, conv: { WG_X: 32, WG_Y: 2 }, pointwise: 64, reduce: 64, rowwise: true, convBwdInputDirect: sg > 0 && /swiftshader/i.test(architecture), convIm2col: false }
-    : { gemm: 'shared', subgroupSize: 0, sgRows: 0, sgCols: 8, gemmPackMin: 0, gemmTileK: 8, sharedTile: 8, sharedMinGroups: 128, gemmRows: 4, convPixels: 4, tiled: { WG_X: 16, WG_Y: 16 }, conv: { WG_X: 32, WG_Y: 4 }, pointwise: 256, reduce: 256, rowwise: false, convBwdInputDirect: false, convIm2col: true };
+    ? { gemm: sg ? 'subgroup' : 'registers', subgroupSize: sg, sgRows: sg ? 16 / sg : 0, sgCols: 8, gemmPack: sg && !/swiftshader/i.test(architecture) ? 'auto' : 'never', gemmTileK: 16, sharedTile: 4, sharedMinGroups: 0, gemmRows: rows, convPixels: rows, tiled: { WG_X: 16, WG_Y: 4 }, conv: { WG_X: 32, WG_Y: 2 }, pointwise: 64, reduce: 64, rowwise: true, convBwdInputDirect: sg > 0 && /swiftshader/i.test(architecture), convIm2col: false }
+    : { gemm: 'shared', subgroupSize: 0, sgRows: 0, sgCols: 8, gemmPack: 'never', gemmTileK: 8, sharedTile: 8, sharedMinGroups: 128, gemmRows: 4, convPixels: 4, tiled: { WG_X: 16, WG_Y: 16 }, conv: { WG_X: 32, WG_Y: 4 }, pointwise: 256, reduce: 256, rowwise: false, convBwdInputDirect: false, convIm2col: true };
 }
