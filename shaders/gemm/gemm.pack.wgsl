@@ -1,10 +1,11 @@
-// Packs one GEMM operand into panels for gemm.packed.wgsl: panel q of batch z holds P rows of
-// op(A) (or P columns of op(B)), k-major: out[z][q][k][i] = X[z][q·P + i][k], zero past the edge.
-// The GEMM then reads each k's slice as P adjacent floats and walks a panel front to back;
-// reading op(B) in place costs a new cache line and page per k (its rows lie N floats apart).
-// Each invocation writes 4 adjacent floats of a panel (one vec4 store: on the CPU emulators
-// every store and its index arithmetic run lane by lane). Workgroups: x over a panel's k·P / 4
-// vec4s, y = panel, z = batch.
+// Packs one GEMM operand into panels for gemm.subgroup.wgsl (PACKED_A / PACKED_B): panel q of
+// batch z holds P rows of op(A) (or P columns of op(B)), k-major:
+// out[z][q][k][i] = X[z][q·P + i][k], zero past the edge. The GEMM then reads each k's slice as
+// P adjacent floats and walks a panel front to back, where in place rows a multiple of 4 KiB
+// apart would share cache sets. Each invocation writes 4 adjacent floats of a panel (one vec4
+// store: on the CPU emulators every store and its index arithmetic run lane by lane; one float
+// per invocation packed 2.4× slower). Workgroups: x over a panel's k·P / 4 vec4s, y = panel,
+// z = batch.
 override WG: u32 = 64;
 override P: u32 = 16; // panel width: 8, 16, 32 or 64
 
