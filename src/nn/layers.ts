@@ -298,7 +298,7 @@ export class Linear extends Layer {
     const ds: StepDispatch[] = [];
     if (c.dx[0]) ds.push(...gemmDispatches(c.engine, gs.dx, c.dy, c.p.weight!, c.dx[0], {}, c.scratch));
     ds.push(...gemmDispatches(c.engine, gs.dw, c.dy, c.x[0]!, c.dp.weight!, {}, c.scratch));
-    if (c.dp.bias) ds.push(sumAxisDispatch(c.engine, c.dy, c.dp.bias, 1, n, o));
+    if (c.dp.bias) ds.push(sumAxisDispatch(c.engine, c.dy, c.dp.bias, 1, n, o)); // db = Σ_batch dy
     return ds;
   }
 

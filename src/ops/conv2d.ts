@@ -18,10 +18,10 @@ import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { checkRank, type Shape } from '../shape.js';
-import { REG_TILE, ceilDiv, expectShape, grid1d, runInto, sameEngine, subgroupTile } from './dispatch.js';
+import { REG_TILE, buffersOf, ceilDiv, expectShape, grid1d, runInto, sameEngine, scratchTensors, subgroupTile } from './dispatch.js';
 import { conv2dGeom, type Conv2dAttrs, type Conv2dGeom } from './geometry.js';
 import { sumAxisDispatch } from './sum.js';
-import { buffersOf, gemmDispatch, gemmImagesDispatch, scratchTensors } from './gemm.js';
+import { gemmDispatch, gemmImagesDispatch } from './gemm.js';
 
 export const conv2dKernels = {
   fwd: { name: 'conv2d.fwd', code: fwdWgsl },
@@ -336,7 +336,6 @@ export function conv2dBwdBiasDispatch(engine: Engine, n: number, c: number, s: n
   };
 }
 
-/** Allocates the scratch tensors a pass needs; dispose them after the run. */
 export async function conv2d(engine: Engine, x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Promise<Tensor> {
   const op = 'conv2d';
   const g = conv2dGeom(x.shape, w.shape, opts, op);

@@ -1,7 +1,7 @@
 // Small helpers shared by the op wiring: grid sizes and tensor checks.
 import { DeviceLimitError, DisposedError, ShapeError, fmtShape } from '../errors.js';
 import { sameShape, type Shape } from '../shape.js';
-import type { Dispatch, Engine } from '../runtime/engine.js';
+import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { subgroupKernelsFit } from './tuning.js';
 import type { Tensor } from '../runtime/tensor.js';
 
@@ -69,3 +69,12 @@ export function subgroupTile(engine: Engine, rows: number): { SG: number; R: num
   const blocks = Math.ceil(rows / t.subgroupSize); // no more row blocks than there are rows
   return { SG: t.subgroupSize, R: Math.max(1, Math.min(t.sgRows, maxR, blocks)), TN: t.sgCols === 4 ? 4 : 8 };
 }
+
+/** Scratch tensors for an op's dispatches, checked against the device's limits first; empty sizes get none. */
+export function scratchTensors(engine: Engine, op: string, sizes: Record<string, number>): Record<string, Tensor> {
+  const used = Object.entries(sizes).filter(([, f]) => f > 0);
+  for (const [k, f] of used) engine.checkBytes(`${op} (${k})`, [f], f * 4);
+  return Object.fromEntries(used.map(([k, f]) => [k, engine.empty([f], op)]));
+}
+
+export const buffersOf = (ts: Record<string, Tensor>): Record<string, Binding> => Object.fromEntries(Object.entries(ts).map(([k, t]) => [k, t.buffer]));

@@ -8,7 +8,7 @@ import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { sizeOf } from '../shape.js';
-import { REG_TILE, ceilDiv, runInto, sameEngine, subgroupTile } from './dispatch.js';
+import { REG_TILE, buffersOf, ceilDiv, runInto, sameEngine, scratchTensors, subgroupTile } from './dispatch.js';
 import { gemmGeom, gemmOutShape, type GemmAttrs, type GemmGeom } from './geometry.js';
 import { sumAxisDispatch } from './sum.js';
 
@@ -163,15 +163,6 @@ export function gemmDispatches(
   });
   return ds;
 }
-
-/** Scratch tensors for an op's dispatches, checked against the device's limits first; empty sizes get none. */
-export function scratchTensors(engine: Engine, op: string, sizes: Record<string, number>): Record<string, Tensor> {
-  const used = Object.entries(sizes).filter(([, f]) => f > 0);
-  for (const [k, f] of used) engine.checkBytes(`${op} (${k})`, [f], f * 4);
-  return Object.fromEntries(used.map(([k, f]) => [k, engine.empty([f], op)]));
-}
-
-export const buffersOf = (ts: Record<string, Tensor>): Record<string, Binding> => Object.fromEntries(Object.entries(ts).map(([k, t]) => [k, t.buffer]));
 
 /** gemm.shared.wgsl stages at most this many elements per invocation and operand (its MAX_LOADS). */
 const SHARED_MAX_LOADS = 16;
