@@ -48,8 +48,8 @@ struct Params {
 @group(0) @binding(4) var<uniform> p: Params;
 
 // One row of the lane's tile: c[j] += s · b[j]. The tile lives in 128 named f32s: SwiftShader
-// keeps a function-scope array in memory (5× slower), and 32 named vec4s ran 1.05–1.3× slower
-// than scalars on lavapipe and 1.03–1.2× on SwiftShader (512³, 1024³, LeNet's dcol GEMM).
+// keeps a function-scope array in memory (5× slower), and 32 named vec4s ran 1.04–1.27× slower
+// than scalars on lavapipe and 1.03–1.22× on SwiftShader (512³, 1024³, LeNet's dcol GEMM).
 fn row(s: f32, b0: vec4<f32>, b1: vec4<f32>, c0: ptr<function, f32>, c1: ptr<function, f32>, c2: ptr<function, f32>, c3: ptr<function, f32>,
        c4: ptr<function, f32>, c5: ptr<function, f32>, c6: ptr<function, f32>, c7: ptr<function, f32>) {
   *c0 = fma(s, b0.x, *c0);
@@ -84,28 +84,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
   let lastCol = p.n - 1u;
   let cols0 = min(vec4<u32>(col0, col0 + 1u, col0 + 2u, col0 + 3u), vec4<u32>(lastCol));
   let cols1 = min(vec4<u32>(col0 + 4u, col0 + 5u, col0 + 6u, col0 + 7u), vec4<u32>(lastCol));
-  var bc0 = vec4<u32>(bCol(cols0.x), bCol(cols0.y), bCol(cols0.z), bCol(cols0.w)) + vec4<u32>(baseB);
-  var bc1 = vec4<u32>(bCol(cols1.x), bCol(cols1.y), bCol(cols1.z), bCol(cols1.w)) + vec4<u32>(baseB);
-  var bStep = p.n; // B's step along k
-  if (TRANS_B) { bStep = 1u; }
-  if (COL_IMAGES) { bStep = p.colP; }
-  // This lane's A row in each block, clamped; its offset and step along k.
-  var aRow: vec4<u32>;
-  for (var r = 0u; r < R; r++) {
-    let row = min(row0 + r * SG + lane, p.m - 1u);
-    aRow[r] = select(baseA + row * p.k, baseA + row, TRANS_A);
-  }
-  var aStep = select(1u, p.m, TRANS_A);
-  if (PACKED_A) {
-    let a0 = baseA + wid.y * p.k * SG * R + lane;
-    aRow = vec4<u32>(a0, a0 + SG, a0 + 2u * SG, a0 + 3u * SG);
-    aStep = SG * R;
-  }
+  // Each lane's B offsets (its TN columns) and A offsets (its row in each block) at k = 0, and
+  // their steps along k: in a packed panel, or in place with the edges clamped.
+  var bc0: vec4<u32>;
+  var bc1: vec4<u32>;
+  var bStep: u32;
   if (PACKED_B) {
-    let b0 = baseB + wid.x * p.k * SG * TN + lane * TN;
-    bc0 = vec4<u32>(b0, b0 + 1u, b0 + 2u, b0 + 3u);
+    bc0 = vec4<u32>(baseB + wid.x * p.k * SG * TN + lane * TN) + vec4<u32>(0u, 1u, 2u, 3u);
     bc1 = bc0 + vec4<u32>(4u);
     bStep = SG * TN;
+  } else {
+    bc0 = vec4<u32>(bCol(cols0.x), bCol(cols0.y), bCol(cols0.z), bCol(cols0.w)) + vec4<u32>(baseB);
+    bc1 = vec4<u32>(bCol(cols1.x), bCol(cols1.y), bCol(cols1.z), bCol(cols1.w)) + vec4<u32>(baseB);
+    bStep = p.n;
+    if (TRANS_B) { bStep = 1u; }
+    if (COL_IMAGES) { bStep = p.colP; }
+  }
+  var aRow: vec4<u32>;
+  var aStep: u32;
+  if (PACKED_A) {
+    aRow = vec4<u32>(baseA + wid.y * p.k * SG * R + lane) + vec4<u32>(0u, 1u, 2u, 3u) * SG;
+    aStep = SG * R;
+  } else {
+    for (var r = 0u; r < R; r++) {
+      let row = min(row0 + r * SG + lane, p.m - 1u);
+      aRow[r] = select(baseA + row * p.k, baseA + row, TRANS_A);
+    }
+    aStep = select(1u, p.m, TRANS_A);
   }
 
   var c0_0 = 0.0; var c0_1 = 0.0; var c0_2 = 0.0; var c0_3 = 0.0; var c0_4 = 0.0; var c0_5 = 0.0; var c0_6 = 0.0; var c0_7 = 0.0;

@@ -9,6 +9,7 @@ import * as conv from '../ops/conv2d.js';
 import { dropoutDispatch, dropoutKeep, dropoutParams } from '../ops/dropout.js';
 import { elementwiseDispatch } from '../ops/elementwise.js';
 import { gemmDispatches, gemmScratch } from '../ops/gemm.js';
+import { mergeScratch } from '../ops/dispatch.js';
 import { conv2dGeom, pool2dGeom, type Conv2dAttrs, type Pool2dAttrs } from '../ops/geometry.js';
 import * as gap from '../ops/globalavgpool.js';
 import * as maxp from '../ops/maxpool2d.js';
@@ -208,7 +209,7 @@ export class Conv2d extends Layer {
   override scratchBackward(engine: Engine, inShapes: number[][], needDx: boolean): Record<string, number> {
     const g = this.geom(inShapes);
     // Passes run one after another, so the input-gradient and filter-gradient scratch may share names' buffers.
-    return { ...(needDx ? conv.conv2dScratch(engine, g, 'bwdInput') : {}), ...conv.conv2dScratch(engine, g, 'bwdFilter') };
+    return mergeScratch(needDx ? conv.conv2dScratch(engine, g, 'bwdInput') : {}, conv.conv2dScratch(engine, g, 'bwdFilter'));
   }
 
   gpuForward(c: GpuCtx): StepDispatch[] {
@@ -281,10 +282,7 @@ export class Linear extends Layer {
   override scratchBackward(engine: Engine, inShapes: number[][], needDx: boolean): Record<string, number> {
     const gs = this.gemms(inShapes[0]![0]!);
     // The two GEMMs run one after the other and share the packing scratch.
-    const sizes = [gemmScratch(engine, gs.dw), ...(needDx ? [gemmScratch(engine, gs.dx)] : [])];
-    const out: Record<string, number> = {};
-    for (const z of sizes) for (const [k, f] of Object.entries(z)) out[k] = Math.max(out[k] ?? 0, f);
-    return out;
+    return mergeScratch(gemmScratch(engine, gs.dw), needDx ? gemmScratch(engine, gs.dx) : {});
   }
 
   gpuForward(c: GpuCtx): StepDispatch[] {

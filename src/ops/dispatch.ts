@@ -77,4 +77,11 @@ export function scratchTensors(engine: Engine, op: string, sizes: Record<string,
   return Object.fromEntries(used.map(([k, f]) => [k, engine.empty([f], op)]));
 }
 
+/** Scratch for passes that run one after another and share buffers by name: each name at its largest size. */
+export function mergeScratch(...sizes: Array<Record<string, number>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const z of sizes) for (const [k, f] of Object.entries(z)) out[k] = Math.max(out[k] ?? 0, f);
+  return out;
+}
+
 export const buffersOf = (ts: Record<string, Tensor>): Record<string, Binding> => Object.fromEntries(Object.entries(ts).map(([k, t]) => [k, t.buffer]));

@@ -8,7 +8,7 @@ import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { sizeOf } from '../shape.js';
-import { REG_TILE, buffersOf, ceilDiv, runInto, sameEngine, scratchTensors, subgroupTile } from './dispatch.js';
+import { REG_TILE, buffersOf, ceilDiv, mergeScratch, runInto, sameEngine, scratchTensors, subgroupTile } from './dispatch.js';
 import { gemmGeom, gemmOutShape, type GemmAttrs, type GemmGeom } from './geometry.js';
 import { sumAxisDispatch } from './sum.js';
 
@@ -268,11 +268,7 @@ export async function matmulBackward(
   const gA = !transA ? { ...geom({ m, n: k, k: n, transA: false, transB: !transB }), broadcastB: shared } : geom({ m: k, n: m, k: n, transA: transB, transB: true });
   const optsA = { sharedA: transA && shared };
   const gB = !transB ? geom({ m: k, n, k: m, transA: !transA, transB: false }) : geom({ m: n, n: k, k: m, transA: true, transB: transA });
-  const sizes = [gemmScratch(engine, gA, optsA), gemmScratch(engine, gB)];
-  const scratch = scratchTensors(engine, op, {
-    packA: Math.max(0, ...sizes.map((z) => z.packA ?? 0)),
-    packB: Math.max(0, ...sizes.map((z) => z.packB ?? 0)),
-  });
+  const scratch = scratchTensors(engine, op, mergeScratch(gemmScratch(engine, gA, optsA), gemmScratch(engine, gB)));
   try {
     const da = engine.empty(a.shape, op);
     const dbAll = engine.empty(dbAllShape, op);
