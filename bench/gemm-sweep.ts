@@ -14,7 +14,7 @@ import type { Tuning } from '../src/ops/tuning.js';
 import { randomArray } from './lib/data.js';
 
 const { values: args } = parseArgs({
-  options: { sizes: { type: 'string' }, reps: { type: 'string' }, peak: { type: 'string' }, json: { type: 'string' } },
+  options: { sizes: { type: 'string' }, reps: { type: 'string' }, peak: { type: 'string' }, json: { type: 'string' }, variants: { type: 'string' } },
 });
 const sizes = (args.sizes ?? '256,512,1024,2048,4096').split(',').map(Number);
 const reps = Number(args.reps ?? 7);
@@ -24,12 +24,16 @@ const engine = await Engine.create({ tuning: { gemm: 'shared' } });
 console.log(`adapter: ${engine.describe()}; workgroup storage ${engine.limits.maxComputeWorkgroupStorageSize} B`);
 const base: Tuning = { ...engine.tuning, gemm: 'shared', sharedMinGroups: 0 };
 
+// Each tiling with and without vec4 fetches and double-buffered staging (the kernel's VEC_* and
+// STAGES); --variants old keeps only the scalar, single-buffer kernel, --variants new only the
+// vec4, double-buffered one.
+const variants = ({ old: [[false, 1]], new: [[true, 2]] } as Record<string, Array<[boolean, 1 | 2]>>)[args.variants ?? ''] ?? [[false, 1], [true, 1], [false, 2], [true, 2]];
 const candidates: Array<Partial<Tuning>> = [];
 for (const sharedTile of [4, 8] as const) {
   for (const [WG_X, WG_Y] of [[16, 16], [8, 16], [16, 8], [32, 8]] as const) {
     for (const gemmTileK of [8, 16]) {
       if (sharedTile === 4 && (WG_X !== 16 || WG_Y !== 16)) continue; // small tiles: for small grids, one shape is enough
-      candidates.push({ sharedTile, tiled: { WG_X, WG_Y }, gemmTileK });
+      for (const [gemmVec4, gemmStages] of variants) candidates.push({ sharedTile, tiled: { WG_X, WG_Y }, gemmTileK, gemmVec4, gemmStages });
     }
   }
 }
@@ -50,11 +54,16 @@ for (const n of sizes) {
   const ha = randomArray(n * n, n), hb = randomArray(n * n, n + 1);
   const a = engine.tensor(ha, [n, n]), b = engine.tensor(hb, [n, n]), c = engine.empty([n, n]);
   const g = { batch: 1, m: n, n, k: n, transA: false, transB: false, broadcastB: false };
+  // Compile and size every candidate first, then time them in rounds (each candidate once per
+  // round), so a clock that drifts during the sweep moves every candidate alike.
+  const runs: Array<{ label: string; tuning: Tuning; d: ReturnType<typeof gemmDispatch>[]; copies: number; xs: number[] }> = [];
+  const poison = new Float32Array(n * n).fill(NaN);
   const seen = new Set<string>();
   for (const cand of candidates) {
     engine.tuning = { ...base, ...cand };
     const t = sharedTile(engine, g);
-    const label = `${t.TM}×${t.TN} tile, ${engine.tuning.tiled.WG_X}×${engine.tuning.tiled.WG_Y} wg, K step ${t.TILE_K}`;
+    const v = engine.tuning.gemmVec4 ? 'vec4' : 'scalar';
+    const label = `${t.TM}×${t.TN} tile, ${engine.tuning.tiled.WG_X}×${engine.tuning.tiled.WG_Y} wg, K step ${t.TILE_K}, ${v}, ${engine.tuning.gemmStages} buf`;
     if (seen.has(label)) continue; // a K step halved to fit duplicates a smaller one
     seen.add(label);
     // Several copies in one timed pass where one run is short: Dawn rounds timestamps (to 2¹⁶ ns on an H100).
@@ -62,10 +71,15 @@ for (const n of sizes) {
     const copies = Math.min(100, Math.max(1, Math.ceil(2 / Math.max((await timer.time([one])).ms, 0.02))));
     const d = Array.from({ length: copies }, () => one);
     await timer.time(d);
-    const xs: number[] = [];
-    for (let i = 0; i < reps; i++) xs.push((await timer.time(d)).ms / copies);
-    const ms = median(xs);
-    // 64 sampled entries against float64.
+    runs.push({ label, tuning: engine.tuning, d, copies, xs: [] });
+  }
+  for (let i = 0; i < reps; i++) for (const r of runs) r.xs.push((await timer.time(r.d)).ms / r.copies);
+  for (const r of runs) {
+    const ms = median(r.xs);
+    // 64 sampled entries against float64, from a run of this candidate alone.
+    engine.tuning = r.tuning;
+    engine.write(c, poison); // NaN first: a candidate that skips an entry fails
+    await engine.run(r.d[0]!);
     const got = await c.read();
     let ok = true;
     for (let s = 0; s < 64; s++) {
@@ -75,16 +89,23 @@ for (const n of sizes) {
       if (!(Math.abs(got[i * n + j]! - want) <= 1e-5 + 1e-6 * n + 1e-4 * Math.abs(want))) ok = false;
     }
     const gflops = (2 * n ** 3) / ms / 1e6;
-    results.push({ n, label, gflops, ms, ok });
+    results.push({ n, label: r.label, gflops, ms, ok });
     const share = peak ? ` (${((gflops / 1000 / peak) * 100).toFixed(1)}% of ${peak} TFLOP/s)` : '';
-    console.log(`${String(n).padStart(5)}³  ${label.padEnd(36)} ${gflops.toFixed(0).padStart(7)} GFLOP/s ${ms.toFixed(3).padStart(9)} ms${share}${ok ? '' : '  WRONG RESULT'}`);
+    console.log(`${String(n).padStart(5)}³  ${r.label.padEnd(50)} ${gflops.toFixed(0).padStart(7)} GFLOP/s ${ms.toFixed(3).padStart(9)} ms${share}${ok ? '' : '  WRONG RESULT'}`);
   }
   a.dispose(), b.dispose(), c.dispose();
 }
 console.log('\nbest per size:');
 for (const n of sizes) {
   const best = results.filter((r) => r.n === n && r.ok).sort((p, q) => q.gflops - p.gflops)[0];
-  if (best) console.log(`${String(n).padStart(5)}³  ${best.label.padEnd(36)} ${best.gflops.toFixed(0).padStart(7)} GFLOP/s${peak ? ` (${((best.gflops / 1000 / peak) * 100).toFixed(1)}%)` : ''}`);
+  if (best) console.log(`${String(n).padStart(5)}³  ${best.label.padEnd(50)} ${best.gflops.toFixed(0).padStart(7)} GFLOP/s${peak ? ` (${((best.gflops / 1000 / peak) * 100).toFixed(1)}%)` : ''}`);
+}
+console.log('\nbest per size and kernel variant:');
+for (const n of sizes) {
+  for (const v of ['scalar, 1 buf', 'vec4, 1 buf', 'scalar, 2 buf', 'vec4, 2 buf']) {
+    const best = results.filter((r) => r.n === n && r.ok && r.label.endsWith(v)).sort((p, q) => q.gflops - p.gflops)[0];
+    if (best) console.log(`${String(n).padStart(5)}³  ${v.padEnd(14)} ${best.gflops.toFixed(0).padStart(7)} GFLOP/s${peak ? ` (${((best.gflops / 1000 / peak) * 100).toFixed(1)}%)` : ''}  ${best.label}`);
+  }
 }
 if (results.some((r) => !r.ok)) console.log('SOME CANDIDATES GAVE WRONG RESULTS');
 if (args.json) writeFileSync(args.json, JSON.stringify({ adapter: engine.adapterInfo, results }, null, 1));

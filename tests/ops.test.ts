@@ -353,15 +353,17 @@ suite('ops on WebGPU match the CPU reference', cases);
 suite(
   'gemm with workgroup-memory tiles, and other workgroup shapes, match the reference',
   cases.filter((c) => /^(matmul|conv2d 3-ch|conv2dBackward\w* (stride 2|same|wide batch)|conv2d groups)/.test(c.name)),
-  { gemm: 'shared', gemmTileK: 8, tiled: { WG_X: 4, WG_Y: 8 }, conv: { WG_X: 8, WG_Y: 2 }, rowwise: false },
+  { gemm: 'shared', gemmTileK: 8, gemmVec4: true, gemmStages: 2, tiled: { WG_X: 4, WG_Y: 8 }, conv: { WG_X: 8, WG_Y: 2 }, rowwise: false },
 );
 // A GPU's defaults (8×8 register tiles in 128×128 blocks even on small GEMMs), and 8×8 tiles
-// on a small workgroup, where the K step is halved to fit the staging budget.
+// on a small workgroup, where the K step is halved to fit the staging budget. The other two
+// workgroup-memory suites fetch vec4s where rows are multiples of 4 and stage into two buffers
+// (gemm.shared's VEC_A / VEC_B and STAGES = 2; the GPU default has neither).
 // (conv2d's forward and filter gradient go through im2col there, the input gradient through col2im.)
 const sharedCases = cases.filter((c) => /^(matmul|conv2d(Backward\w*)? (3-ch|batch 1|stride 2|asymmetric|'same'|dilation 2|groups 2|wide batch 64, 5))/.test(c.name));
 suite("a GPU's default tuning matches the reference", sharedCases, { ...defaultTuning(false), sharedMinGroups: 0 });
-suite('gemm with 8×8 register tiles on 4×8 workgroups matches the reference', sharedCases.filter((c) => /^matmul\w* (37×29|aᵀ 70×150)/.test(c.name)), {
-  gemm: 'shared', sharedTile: 8, sharedMinGroups: 0, gemmTileK: 16, tiled: { WG_X: 4, WG_Y: 8 },
+suite('gemm with 8×8 register tiles on 4×8 workgroups matches the reference', sharedCases.filter((c) => /^matmul\w* (37×29|aᵀ 70×150|128×256|aᵀ 136×256)/.test(c.name)), {
+  gemm: 'shared', sharedTile: 8, sharedMinGroups: 0, gemmTileK: 16, gemmVec4: true, gemmStages: 2, tiled: { WG_X: 4, WG_Y: 8 },
 });
 // The register-tiled GEMM and the conv kernel with 8 and with 4 rows (pixels) per invocation.
 const tileCases = cases.filter((c) => /^(matmul|conv2d(BackwardInput)? (3-ch|stride 2|groups|depthwise|dilation|same|wide batch))/.test(c.name));

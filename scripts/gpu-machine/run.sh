@@ -1,9 +1,9 @@
 #!/bin/bash
-# On the GPU machine (see prepare.sh): unpack, then the adapter, the GEMM tiling sweep, the Node
+# On the GPU machine (see prepare.sh): unpack, then the adapter, the GEMM tiling sweep, the readback probe, the Node
 # bench against TF.js webgpu (reference as ground truth only) and the GPU op tests. Logs and the
 # bench's JSON land in $OUT (the device tool brings them back).
 cd "$(dirname "$0")/../.."
-T0=$(date +%s)
+T0=$(date +%s); touch /tmp/t0
 el() { echo "=== [$(( $(date +%s) - T0 )) s] $*"; }
 for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
 xz -dc .dev/node.xz > /usr/local/bin/node && chmod +x /usr/local/bin/node
@@ -20,12 +20,13 @@ SMS=$(grep -o 'SMs [0-9]*' "$OUT/gpu.txt" | cut -d' ' -f2); CLK=$(nvidia-smi --q
 PEAK=$(python3 -c "print(round(${SMS:-132}*128*2*${CLK:-1980}/1e6,1))") # fp32 FMA lanes: 128 per SM (Hopper, Ampere)
 echo "fp32 peak $PEAK TFLOP/s" | tee -a "$OUT/gpu.txt"
 el sweep
-timeout 120 node --import ./scripts/register.mjs bench/gemm-sweep.ts --sizes 1024,2048,4096 --peak "$PEAK" --json "$OUT/sweep.json" > "$OUT/sweep.log" 2>&1
+timeout 150 node --import ./scripts/register.mjs bench/gemm-sweep.ts --sizes 1024,2048,4096 --reps 9 --peak "$PEAK" --json "$OUT/sweep.json" > "$OUT/sweep.log" 2>&1
+el readback
+timeout 40 node --import ./scripts/register.mjs scripts/gpu-machine/readback.ts > "$OUT/readback.log" 2>&1
 el bench
 timeout 220 node --import ./scripts/register.mjs bench/run.ts --node --no-build --gpu --tfjs webgpu --ref-truth-only --no-readme --time-limit 210 > "$OUT/bench.log" 2>&1
-cp bench/results/*partial.json "$OUT/" 2>/dev/null
+find bench/results -newer /tmp/t0 -name "*nvidia*" -exec cp {} "$OUT/" \;
 el tests
 timeout 150 node node_modules/vitest/vitest.mjs run tests/ops.test.ts tests/errors.test.ts tests/autotune.test.ts tests/reliability.test.ts tests/batchnorm.test.ts > "$OUT/tests.log" 2>&1
-cp test-results/vitest.json "$OUT/" 2>/dev/null
 el done
-grep -A4 "best per size" "$OUT/sweep.log"; grep "^| " "$OUT/bench.log" | head -21; grep -E "Tests |Test Files" "$OUT/tests.log"
+grep -A13 "kernel variant" "$OUT/sweep.log"; grep -c WRONG "$OUT/sweep.log"; tail -10 "$OUT/readback.log"; grep "^| " "$OUT/bench.log" | head -21; grep -E "Tests |Test Files" "$OUT/tests.log"

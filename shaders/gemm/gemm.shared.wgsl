@@ -7,7 +7,9 @@
 // lanes read neighbouring vec4s, without bank conflicts. Staged rows are padded by one vec4,
 // so the transposing stores do not conflict either. The next slice is fetched into registers
 // while the current one is multiplied, hiding global-memory latency behind the FMAs; slices
-// wholly inside A and B are fetched without bounds checks.
+// wholly inside A and B are fetched without bounds checks, as vec4s where the operand's rows
+// are a multiple of 4 floats long (VEC_A / VEC_B: a4 and b4 view the same buffers). With
+// STAGES = 2 the slices alternate between two buffers: one barrier per K step instead of two.
 // Out-of-range elements are staged as 0, so any M, N, K work. Chosen on GPUs; the CPU
 // emulators, where barriers are slow, use gemm.wgsl or gemm.subgroup.wgsl (ops/tuning.ts).
 
@@ -21,12 +23,20 @@ override TRANS_B: bool = false;
 override HAS_BIAS: bool = false;
 override BIAS_ROWS: bool = false; // bias[row] instead of bias[col] (conv2d's channels are rows)
 override RELU: bool = false;
+// Full slices fetched as vec4s along the operand's rows (ops/gemm.ts sets them where rows and
+// batches are multiples of 4 floats, and TILE_K is, where the rows run along K).
+override VEC_A: bool = false;
+override VEC_B: bool = false;
+override STAGES: u32 = 2; // workgroup-memory buffers: 1 or 2
 
-// Staged elements per invocation, ceil(BM·TILE_K / threads) and ceil(BN·TILE_K / threads);
-// ops/gemm.ts keeps both ≤ MAX_LOADS.
+// Staged elements per invocation, ceil(BM·TILE_K / threads) and ceil(BN·TILE_K / threads), and
+// vec4s where fetched so; ops/gemm.ts keeps the elements ≤ MAX_LOADS.
 override LOADS_A: u32 = (TILE_K * TM * WG_Y + WG_X * WG_Y - 1u) / (WG_X * WG_Y);
 override LOADS_B: u32 = (TILE_K * TN * WG_X + WG_X * WG_Y - 1u) / (WG_X * WG_Y);
+override LOADS4_A: u32 = (TILE_K * TM * WG_Y / 4u + WG_X * WG_Y - 1u) / (WG_X * WG_Y);
+override LOADS4_B: u32 = (TILE_K * TN * WG_X / 4u + WG_X * WG_Y - 1u) / (WG_X * WG_Y);
 const MAX_LOADS = 16u;
+override KQ: u32 = max(TILE_K / 4u, 1u); // vec4s per staged row along K (VEC_* need TILE_K % 4 = 0)
 
 struct Params {
   m: u32,
@@ -41,14 +51,18 @@ struct Params {
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
+@group(0) @binding(4) var<storage, read> a4: array<vec4<f32>>; // a again where VEC_A, else a dummy
+@group(0) @binding(5) var<storage, read> b4: array<vec4<f32>>;
+@group(0) @binding(6) var<uniform> p: Params;
 
-// [TILE_K][BM/4 + 1] and [TILE_K][BN/4 + 1] vec4s: one vec4 of padding per k.
-var<workgroup> As: array<vec4<f32>, TILE_K * (TM * WG_Y / 4u + 1u)>;
-var<workgroup> Bs: array<vec4<f32>, TILE_K * (TN * WG_X / 4u + 1u)>;
+// STAGES × [TILE_K][BM/4 + 1] and [TILE_K][BN/4 + 1] vec4s: one vec4 of padding per k.
+var<workgroup> As: array<vec4<f32>, STAGES * TILE_K * (TM * WG_Y / 4u + 1u)>;
+var<workgroup> Bs: array<vec4<f32>, STAGES * TILE_K * (TN * WG_X / 4u + 1u)>;
 
 var<private> ra: array<f32, MAX_LOADS>;
 var<private> rb: array<f32, MAX_LOADS>;
+var<private> ra4: array<vec4<f32>, MAX_LOADS / 4u>;
+var<private> rb4: array<vec4<f32>, MAX_LOADS / 4u>;
 
 // Element e of a staged slice as (k, row): k fastest where A is row-major (coalesced reads along K).
 fn aCoord(e: u32) -> vec2<u32> {
@@ -61,22 +75,51 @@ fn bCoord(e: u32) -> vec2<u32> {
   return vec2<u32>(e / (TN * WG_X), e % (TN * WG_X));
 }
 
+// vec4 q of a staged slice as (k, row) of its first element; the vec4 runs along the operand's rows.
+fn aCoord4(q: u32) -> vec2<u32> {
+  if (TRANS_A) { return vec2<u32>(q / (TM * WG_Y / 4u), q % (TM * WG_Y / 4u) * 4u); }
+  return vec2<u32>(q % KQ * 4u, q / KQ);
+}
+
+fn bCoord4(q: u32) -> vec2<u32> {
+  if (TRANS_B) { return vec2<u32>(q % KQ * 4u, q / KQ); }
+  return vec2<u32>(q / (TN * WG_X / 4u), q % (TN * WG_X / 4u) * 4u);
+}
+
 // Global slice at k0 → registers. `full`: the slice lies inside A and B (no bounds checks).
 fn fetch(li: u32, k0: u32, row0: u32, col0: u32, baseA: u32, baseB: u32, full: bool) {
   let threads = WG_X * WG_Y;
   let ragged = (TILE_K * TM * WG_Y) % threads != 0u || (TILE_K * TN * WG_X) % threads != 0u;
   if (full) {
-    for (var t = 0u; t < LOADS_A; t++) {
-      let e = li + t * threads;
-      if (ragged && e >= TILE_K * TM * WG_Y) { break; }
-      let kr = aCoord(e);
-      if (TRANS_A) { ra[t] = a[baseA + (k0 + kr.x) * p.m + row0 + kr.y]; } else { ra[t] = a[baseA + (row0 + kr.y) * p.k + k0 + kr.x]; }
+    if (VEC_A) {
+      for (var t = 0u; t < LOADS4_A; t++) {
+        let q = li + t * threads;
+        if (q >= TILE_K * TM * WG_Y / 4u) { break; }
+        let kr = aCoord4(q);
+        if (TRANS_A) { ra4[t] = a4[(baseA + (k0 + kr.x) * p.m + row0 + kr.y) / 4u]; } else { ra4[t] = a4[(baseA + (row0 + kr.y) * p.k + k0 + kr.x) / 4u]; }
+      }
+    } else {
+      for (var t = 0u; t < LOADS_A; t++) {
+        let e = li + t * threads;
+        if (ragged && e >= TILE_K * TM * WG_Y) { break; }
+        let kr = aCoord(e);
+        if (TRANS_A) { ra[t] = a[baseA + (k0 + kr.x) * p.m + row0 + kr.y]; } else { ra[t] = a[baseA + (row0 + kr.y) * p.k + k0 + kr.x]; }
+      }
     }
-    for (var t = 0u; t < LOADS_B; t++) {
-      let e = li + t * threads;
-      if (ragged && e >= TILE_K * TN * WG_X) { break; }
-      let kc = bCoord(e);
-      if (TRANS_B) { rb[t] = b[baseB + (col0 + kc.y) * p.k + k0 + kc.x]; } else { rb[t] = b[baseB + (k0 + kc.x) * p.n + col0 + kc.y]; }
+    if (VEC_B) {
+      for (var t = 0u; t < LOADS4_B; t++) {
+        let q = li + t * threads;
+        if (q >= TILE_K * TN * WG_X / 4u) { break; }
+        let kc = bCoord4(q);
+        if (TRANS_B) { rb4[t] = b4[(baseB + (col0 + kc.y) * p.k + k0 + kc.x) / 4u]; } else { rb4[t] = b4[(baseB + (k0 + kc.x) * p.n + col0 + kc.y) / 4u]; }
+      }
+    } else {
+      for (var t = 0u; t < LOADS_B; t++) {
+        let e = li + t * threads;
+        if (ragged && e >= TILE_K * TN * WG_X) { break; }
+        let kc = bCoord(e);
+        if (TRANS_B) { rb[t] = b[baseB + (col0 + kc.y) * p.k + k0 + kc.x]; } else { rb[t] = b[baseB + (k0 + kc.x) * p.n + col0 + kc.y]; }
+      }
     }
     return;
   }
@@ -106,22 +149,54 @@ fn fetch(li: u32, k0: u32, row0: u32, col0: u32, baseA: u32, baseB: u32, full: b
   }
 }
 
-// Registers → workgroup memory.
-fn stage(li: u32) {
+// Registers → workgroup buffer `s`. `vec`: the slice was fetched as vec4s (a full slice with VEC_A / VEC_B).
+fn stage(li: u32, s: u32, vec: bool) {
   let threads = WG_X * WG_Y;
   let sa = TM * WG_Y / 4u + 1u;
   let sb = TN * WG_X / 4u + 1u;
-  for (var t = 0u; t < LOADS_A; t++) {
-    let e = li + t * threads;
-    if (e >= TILE_K * TM * WG_Y) { break; }
-    let kr = aCoord(e);
-    As[kr.x * sa + kr.y / 4u][kr.y % 4u] = ra[t];
+  let offA = s * TILE_K * sa;
+  let offB = s * TILE_K * sb;
+  if (vec && VEC_A) {
+    for (var t = 0u; t < LOADS4_A; t++) {
+      let q = li + t * threads;
+      if (q >= TILE_K * TM * WG_Y / 4u) { break; }
+      let kr = aCoord4(q);
+      if (TRANS_A) {
+        As[offA + kr.x * sa + kr.y / 4u] = ra4[t];
+      } else { // 4 k of one row: a column of the staged [k][row] slice
+        let v = ra4[t];
+        let at = offA + kr.x * sa + kr.y / 4u;
+        As[at][kr.y % 4u] = v.x; As[at + sa][kr.y % 4u] = v.y; As[at + 2u * sa][kr.y % 4u] = v.z; As[at + 3u * sa][kr.y % 4u] = v.w;
+      }
+    }
+  } else {
+    for (var t = 0u; t < LOADS_A; t++) {
+      let e = li + t * threads;
+      if (e >= TILE_K * TM * WG_Y) { break; }
+      let kr = aCoord(e);
+      As[offA + kr.x * sa + kr.y / 4u][kr.y % 4u] = ra[t];
+    }
   }
-  for (var t = 0u; t < LOADS_B; t++) {
-    let e = li + t * threads;
-    if (e >= TILE_K * TN * WG_X) { break; }
-    let kc = bCoord(e);
-    Bs[kc.x * sb + kc.y / 4u][kc.y % 4u] = rb[t];
+  if (vec && VEC_B) {
+    for (var t = 0u; t < LOADS4_B; t++) {
+      let q = li + t * threads;
+      if (q >= TILE_K * TN * WG_X / 4u) { break; }
+      let kc = bCoord4(q);
+      if (TRANS_B) {
+        let v = rb4[t];
+        let at = offB + kc.x * sb + kc.y / 4u;
+        Bs[at][kc.y % 4u] = v.x; Bs[at + sb][kc.y % 4u] = v.y; Bs[at + 2u * sb][kc.y % 4u] = v.z; Bs[at + 3u * sb][kc.y % 4u] = v.w;
+      } else {
+        Bs[offB + kc.x * sb + kc.y / 4u] = rb4[t];
+      }
+    }
+  } else {
+    for (var t = 0u; t < LOADS_B; t++) {
+      let e = li + t * threads;
+      if (e >= TILE_K * TN * WG_X) { break; }
+      let kc = bCoord(e);
+      Bs[offB + kc.x * sb + kc.y / 4u][kc.y % 4u] = rb[t];
+    }
   }
 }
 
@@ -140,33 +215,47 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   // index anywhere, clamped, puts the whole array in local memory (4× slower on an H100).
   var acc: array<vec4<f32>, 16>;
   let inside = row0 + TM * WG_Y <= p.m && col0 + TN * WG_X <= p.n;
-  fetch(li, 0u, row0, col0, baseA, baseB, inside && TILE_K <= p.k);
-  stage(li);
+  var full = inside && TILE_K <= p.k;
+  fetch(li, 0u, row0, col0, baseA, baseB, full);
+  stage(li, 0u, full);
   workgroupBarrier();
+  var s = 0u; // the buffer holding this step's slices
   for (var k0 = 0u; k0 < p.k; k0 += TILE_K) {
     let more = k0 + TILE_K < p.k;
-    if (more) { fetch(li, k0 + TILE_K, row0, col0, baseA, baseB, inside && k0 + 2u * TILE_K <= p.k); }
+    if (more) {
+      full = inside && k0 + 2u * TILE_K <= p.k;
+      fetch(li, k0 + TILE_K, row0, col0, baseA, baseB, full);
+    }
+    let oa = s * TILE_K * sa;
+    let ob = s * TILE_K * sb;
     for (var kk = 0u; kk < TILE_K; kk++) {
-      let a0 = As[kk * sa + lid.y];
-      let b0 = Bs[kk * sb + lid.x];
+      let a0 = As[oa + kk * sa + lid.y];
+      let b0 = Bs[ob + kk * sb + lid.x];
       acc[0] += a0.x * b0; acc[1] += a0.y * b0; acc[2] += a0.z * b0; acc[3] += a0.w * b0;
       if (TM == 8u) {
-        let a1 = As[kk * sa + WG_Y + lid.y];
+        let a1 = As[oa + kk * sa + WG_Y + lid.y];
         acc[4] += a1.x * b0; acc[5] += a1.y * b0; acc[6] += a1.z * b0; acc[7] += a1.w * b0;
         if (TN == 8u) {
-          let b1 = Bs[kk * sb + WG_X + lid.x];
+          let b1 = Bs[ob + kk * sb + WG_X + lid.x];
           acc[8] += a0.x * b1; acc[9] += a0.y * b1; acc[10] += a0.z * b1; acc[11] += a0.w * b1;
           acc[12] += a1.x * b1; acc[13] += a1.y * b1; acc[14] += a1.z * b1; acc[15] += a1.w * b1;
         }
       } else if (TN == 8u) {
-        let b1 = Bs[kk * sb + WG_X + lid.x];
+        let b1 = Bs[ob + kk * sb + WG_X + lid.x];
         acc[8] += a0.x * b1; acc[9] += a0.y * b1; acc[10] += a0.z * b1; acc[11] += a0.w * b1;
       }
     }
-    workgroupBarrier();
-    if (more) {
-      stage(li);
+    if (STAGES == 2u) {
+      // The other buffer was last read in the step before, which the previous barrier closed.
+      if (more) { stage(li, 1u - s, full); }
       workgroupBarrier();
+      s = 1u - s;
+    } else {
+      workgroupBarrier();
+      if (more) {
+        stage(li, 0u, full);
+        workgroupBarrier();
+      }
     }
   }
 

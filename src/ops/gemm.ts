@@ -52,10 +52,11 @@ export function gemmDispatch(
   const { WG_X, WG_Y } = t.tiled;
   if (t.gemm === 'shared') {
     const tile = sharedTile(engine, g);
+    const vec = sharedVec4(engine, g, tile.TILE_K, a, b);
     return {
       kernel: gemmSharedKernel,
-      constants: { WG_X, WG_Y, ...tile, ...flags, BIAS_ROWS: !!opts.biasRows },
-      buffers,
+      constants: { WG_X, WG_Y, ...tile, ...flags, BIAS_ROWS: !!opts.biasRows, ...vec, STAGES: t.gemmStages },
+      buffers: [...buffers, vec.VEC_A ? a : engine.dummy, vec.VEC_B ? b : engine.dummy],
       params,
       workgroups: [ceilDiv(g.n, tile.TN * WG_X), ceilDiv(g.m, tile.TM * WG_Y), g.batch],
     };
@@ -164,6 +165,19 @@ export function gemmDispatches(
   return ds;
 }
 
+/**
+ * Whether gemm.shared fetches A and B as vec4s along their stored rows (VEC_A / VEC_B, where the
+ * tuning asks for it): every row (and so every batch) must start on 16 bytes, rows that run
+ * along K must hold whole vec4s of the K step, and the binding must start on 16 bytes (a4 / b4
+ * view the same buffer).
+ */
+function sharedVec4(engine: Engine, g: GemmGeom, tileK: number, a: Binding, b: Binding): { VEC_A: boolean; VEC_B: boolean } {
+  if (!engine.tuning.gemmVec4) return { VEC_A: false, VEC_B: false };
+  const aligned = (x: Binding): boolean => !('buffer' in x) || (x.offset ?? 0) % 16 === 0;
+  const ok = (x: Binding, rowFloats: number, rowsAlongK: boolean): boolean => aligned(x) && rowFloats % 4 === 0 && (!rowsAlongK || tileK % 4 === 0);
+  return { VEC_A: ok(a, g.transA ? g.m : g.k, !g.transA), VEC_B: ok(b, g.transB ? g.k : g.n, g.transB) };
+}
+
 /** gemm.shared.wgsl stages at most this many elements per invocation and operand (its MAX_LOADS). */
 const SHARED_MAX_LOADS = 16;
 
@@ -178,7 +192,7 @@ export function sharedTile(engine: Engine, g: GemmGeom): { TM: number; TN: numbe
   const groups = (e: number): number => ceilDiv(g.n, e * WG_X) * ceilDiv(g.m, e * WG_Y) * g.batch;
   const e = t.sharedTile === 8 && groups(8) >= t.sharedMinGroups ? 8 : 4;
   const fits = (k: number): boolean =>
-    16 * k * ((e * WG_Y) / 4 + 1 + (e * WG_X) / 4 + 1) <= engine.limits.maxComputeWorkgroupStorageSize &&
+    16 * t.gemmStages * k * ((e * WG_Y) / 4 + 1 + (e * WG_X) / 4 + 1) <= engine.limits.maxComputeWorkgroupStorageSize &&
     Math.max(e * WG_Y, e * WG_X) * k <= SHARED_MAX_LOADS * WG_X * WG_Y;
   let k = t.gemmTileK;
   while (k > 1 && !fits(k)) k >>= 1;

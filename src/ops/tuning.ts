@@ -32,6 +32,14 @@ export interface Tuning {
    * for both tile sizes.
    */
   sharedTile: 4 | 8;
+  /**
+   * Workgroup-memory GEMM: full slices fetched as vec4s where the operands' rows allow (gemm.ts
+   * sharedVec4), and 2 staging buffers (one barrier per K step instead of two, twice the
+   * storage). Both are off by default: verified on the emulators, not yet timed on a GPU
+   * (bench/gemm-sweep.ts times every tiling with and without them; scripts/gpu-machine/run.sh).
+   */
+  gemmVec4: boolean;
+  gemmStages: 1 | 2;
   sharedMinGroups: number;
   /** Rows per invocation of the register-tiled GEMM: 4, or 8 where the compiler keeps 8 vec4 accumulators in registers. */
   gemmRows: 4 | 8;
@@ -78,6 +86,6 @@ export function defaultTuning(isCpuAdapter: boolean, architecture = '', subgroup
   const rows = /swiftshader/i.test(architecture) ? 8 : 4;
   const sg = subgroupKernelsFit(subgroupSize) ? subgroupSize : 0;
   return isCpuAdapter
-    ? { gemm: sg ? 'subgroup' : 'registers', subgroupSize: sg, sgRows: sg ? 16 / sg : 0, sgCols: 8, gemmPack: sg && !/swiftshader/i.test(architecture) ? 'auto' : 'never', gemmTileK: 16, sharedTile: 4, sharedMinGroups: 0, gemmRows: rows, convPixels: rows, tiled: { WG_X: 16, WG_Y: 4 }, conv: { WG_X: 32, WG_Y: 2 }, pointwise: 64, reduce: 64, rowwise: true, convBwdInputDirect: sg > 0 && /swiftshader/i.test(architecture), convIm2col: false }
-    : { gemm: 'shared', subgroupSize: 0, sgRows: 0, sgCols: 8, gemmPack: 'never', gemmTileK: 8, sharedTile: 8, sharedMinGroups: 128, gemmRows: 4, convPixels: 4, tiled: { WG_X: 16, WG_Y: 16 }, conv: { WG_X: 32, WG_Y: 4 }, pointwise: 256, reduce: 256, rowwise: false, convBwdInputDirect: false, convIm2col: true };
+    ? { gemm: sg ? 'subgroup' : 'registers', subgroupSize: sg, sgRows: sg ? 16 / sg : 0, sgCols: 8, gemmPack: sg && !/swiftshader/i.test(architecture) ? 'auto' : 'never', gemmTileK: 16, sharedTile: 4, gemmVec4: false, gemmStages: 1, sharedMinGroups: 0, gemmRows: rows, convPixels: rows, tiled: { WG_X: 16, WG_Y: 4 }, conv: { WG_X: 32, WG_Y: 2 }, pointwise: 64, reduce: 64, rowwise: true, convBwdInputDirect: sg > 0 && /swiftshader/i.test(architecture), convIm2col: false }
+    : { gemm: 'shared', subgroupSize: 0, sgRows: 0, sgCols: 8, gemmPack: 'never', gemmTileK: 8, sharedTile: 8, gemmVec4: false, gemmStages: 1, sharedMinGroups: 128, gemmRows: 4, convPixels: 4, tiled: { WG_X: 16, WG_Y: 16 }, conv: { WG_X: 32, WG_Y: 4 }, pointwise: 256, reduce: 256, rowwise: false, convBwdInputDirect: false, convIm2col: true };
 }
