@@ -28,6 +28,11 @@ override RELU: bool = false;
 override COL_IMAGES: bool = false;
 override PACKED_A: bool = false;
 override PACKED_B: bool = false;
+// The lane's TN columns of B as TN / 4 aligned vec4s of b4 (a view of B's buffer), not TN
+// scalar loads: packed panels, or in place where B's rows hold whole vec4s (ops/gemm.ts). Each
+// load runs lane by lane on the emulators: lavapipe 1024³ / 512³ ran ×1.2 / ×1.4 faster
+// (medians of 11 paired rounds).
+override VEC_B: bool = false;
 
 struct Params {
   m: u32,
@@ -45,7 +50,8 @@ struct Params {
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
+@group(0) @binding(4) var<storage, read> b4: array<vec4<f32>>; // b again where VEC_B, else a dummy
+@group(0) @binding(5) var<uniform> p: Params;
 
 // One row of the lane's tile: c[j] += s · b[j]. The tile lives in 128 named f32s: SwiftShader
 // keeps a function-scope array in memory (5× slower), and 32 named vec4s ran 1.04–1.27× slower
@@ -132,9 +138,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
 
   for (var kk = 0u; kk < p.k; kk++) {
     let bk = kk * bStep;
-    let b0 = vec4<f32>(b[bc0.x + bk], b[bc0.y + bk], b[bc0.z + bk], b[bc0.w + bk]);
+    var b0: vec4<f32>;
     var b1 = vec4<f32>(0.0);
-    if (TN == 8u) { b1 = vec4<f32>(b[bc1.x + bk], b[bc1.y + bk], b[bc1.z + bk], b[bc1.w + bk]); }
+    if (VEC_B) { // a lane past the edge reads a clamped column's vec4; its columns are never stored
+      b0 = b4[(bc0.x + bk) / 4u];
+      if (TN == 8u) { b1 = b4[(bc1.x + bk) / 4u]; }
+    } else {
+      b0 = vec4<f32>(b[bc0.x + bk], b[bc0.y + bk], b[bc0.z + bk], b[bc0.w + bk]);
+      if (TN == 8u) { b1 = vec4<f32>(b[bc1.x + bk], b[bc1.y + bk], b[bc1.z + bk], b[bc1.w + bk]); }
+    }
     // Row q of the tile comes from lane q % SG of block q / SG.
     let av0 = a[aRow[0] + kk * aStep];
     var av1 = 0.0;
