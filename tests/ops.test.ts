@@ -386,22 +386,26 @@ suite('the packed subgroup GEMM with 3 row blocks matches the reference', packCa
 suite('the direct conv2d input-gradient kernel matches the reference', cases.filter((c) => /^conv2dBackwardInput wide batch/.test(c.name)), { gemm: 'subgroup', convBwdInputDirect: true });
 
 describe('which GEMMs the subgroup path packs (tuning.gemmPack auto)', () => {
-  it('packs where a row stride is a multiple of 4 KiB and the GEMM is big enough, not elsewhere', async () => {
+  it('packs A where its rows alias in the cache, B where in place it cannot load vec4s, and only big GEMMs', async () => {
     const e = (await sharedGpu()).engine;
     const saved = e.tuning;
     try {
       e.tuning = { ...saved, gemm: 'subgroup', gemmPack: 'auto' };
-      const packs = (m: number, n: number, k: number, transA = false) =>
-        Object.keys(gemmScratch(e, { batch: 1, m, n, k, transA, transB: false, broadcastB: false })).length > 0;
+      const packed = (m: number, n: number, k: number, transA = false, transB = false) =>
+        Object.keys(gemmScratch(e, { batch: 1, m, n, k, transA, transB, broadcastB: false })).sort().join(',');
       const fits = subgroupKernelsFit(e.tuning.subgroupSize);
-      expect(packs(1024, 1024, 1024)).toBe(fits);
-      expect(packs(2048, 1024, 512)).toBe(fits); // B's rows 1024 floats apart (A's 512)
-      expect(packs(1024, 512, 512, true)).toBe(fits); // Aᵀ: A's rows (along k) 1024 floats apart
-      expect(packs(512, 512, 512)).toBe(false);
-      expect(packs(1536, 1536, 1536)).toBe(false);
-      expect(packs(64, 1024, 1024)).toBe(false); // m·n/(m+n) = 60: the packing passes would not pay
+      const is = (ops: string) => (fits ? ops : '');
+      expect(packed(1024, 1024, 1024)).toBe(is('packA')); // A's rows 4 KiB apart; B's rows load as vec4s
+      expect(packed(1024, 1024, 1024, false, true)).toBe(is('packA,packB')); // and Bᵀ's columns are strided
+      expect(packed(512, 512, 512, false, true)).toBe(is('packB'));
+      expect(packed(300, 302, 256)).toBe(is('packB')); // rows of 302 floats: no aligned vec4s in place
+      expect(packed(1024, 512, 512, true)).toBe(''); // Aᵀ: a lane group reads 16 adjacent floats per k
+      expect(packed(2048, 1024, 512)).toBe('');
+      expect(packed(512, 512, 512)).toBe('');
+      expect(packed(1536, 1536, 1536)).toBe('');
+      expect(packed(64, 1024, 1024, false, true)).toBe(''); // m·n/(m+n) = 60: the packing passes would not pay
       e.tuning = { ...saved, gemm: 'subgroup', gemmPack: 'never' };
-      expect(packs(1024, 1024, 1024)).toBe(false);
+      expect(packed(1024, 1024, 1024, false, true)).toBe('');
     } finally {
       e.tuning = saved;
     }

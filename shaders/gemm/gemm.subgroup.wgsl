@@ -11,8 +11,9 @@
 // broadcasts stay in uniform control flow.
 // PACKED_A / PACKED_B: that operand comes packed by gemm.pack.wgsl into k-major panels (SG·R
 // rows of A, SG·TN columns of B, zero past the edges), so a lane group's loads for one k are
-// adjacent floats stepping one panel row per k. In place, rows a multiple of 4 KiB apart
-// (1024³) share cache sets and thrash; gemm.ts packedTile decides.
+// adjacent floats stepping one panel row per k. In place, A's rows a multiple of 4 KiB apart
+// (1024³) share cache sets and thrash, and B's columns load as scalars unless contiguous
+// (VEC_B below); gemm.ts packedTile decides.
 enable subgroups;
 
 override SG: u32 = 8;  // lanes per subgroup = invocations per workgroup: 4 or 8

@@ -92,12 +92,16 @@ function packedTile(engine: Engine, g: GemmGeom, opts: GemmOpts) {
   let packA = t.gemmPack === 'a' || t.gemmPack === 'both';
   let packB = t.gemmPack === 'b' || t.gemmPack === 'both';
   if (t.gemmPack === 'auto') {
-    // Rows a multiple of 4 KiB apart share cache sets (4 KiB is the L1's set period), and a
-    // lane group streams 16 rows of A and reads B's rows once each: lavapipe 1024³ ran ×1.03–1.48
-    // faster packed (median ×1.2 over 8 paired runs), 2048³ ×1.5, while 512³, 768³ and 1536³
-    // measured within ±10% either way. Small GEMMs do not repay the two packing passes.
-    const alias = (rowFloats: number) => rowFloats % 1024 === 0;
-    packA = packB = (alias(g.transA ? g.m : g.k) || alias(g.transB ? g.k : g.n)) && (g.m * g.n) / (g.m + g.n) >= 128;
+    // Small GEMMs do not repay the packing passes.
+    const big = (g.m * g.n) / (g.m + g.n) >= 128;
+    // A lane group reads 16 rows of A at each k: rows a multiple of 4 KiB apart share cache
+    // sets and thrash (lavapipe 1024³: packing A ×1.0–1.2; 2048³ ×1.2).
+    packA = big && !g.transA && g.k % 1024 === 0;
+    // In place, a lane's 8 columns of B come as two vec4s only where they are contiguous; else
+    // 8 strided scalar loads, which panels turn into vec4s (lavapipe Bᵀ 512³ / 768³ / 1024³
+    // ×1.29 / ×1.35 / ×1.49, 300×302×256 ×1.26). Packing B where vec4s already load in place
+    // measured ×0.86–0.97 at 1024³.
+    packB = big && (g.transB || g.n % 4 !== 0);
   }
   if (!packA && !packB) return null;
   const R = packA && sg.R === 3 ? 4 : sg.R; // packed A panels are a power of two tall
