@@ -86,6 +86,10 @@ fn bCoord4(q: u32) -> vec2<u32> {
   return vec2<u32>(q / (TN * WG_X / 4u), q % (TN * WG_X / 4u) * 4u);
 }
 
+// Offsets of op(A)[row][kk] and op(B)[kk][col] in their buffers.
+fn aAt(baseA: u32, kk: u32, row: u32) -> u32 { return select(baseA + row * p.k + kk, baseA + kk * p.m + row, TRANS_A); }
+fn bAt(baseB: u32, kk: u32, col: u32) -> u32 { return select(baseB + kk * p.n + col, baseB + col * p.k + kk, TRANS_B); }
+
 // Global slice at k0 → registers. `full`: the slice lies inside A and B (no bounds checks).
 fn fetch(li: u32, k0: u32, row0: u32, col0: u32, baseA: u32, baseB: u32, full: bool) {
   let threads = WG_X * WG_Y;
@@ -96,14 +100,14 @@ fn fetch(li: u32, k0: u32, row0: u32, col0: u32, baseA: u32, baseB: u32, full: b
         let q = li + t * threads;
         if (q >= TILE_K * TM * WG_Y / 4u) { break; }
         let kr = aCoord4(q);
-        if (TRANS_A) { ra4[t] = a4[(baseA + (k0 + kr.x) * p.m + row0 + kr.y) / 4u]; } else { ra4[t] = a4[(baseA + (row0 + kr.y) * p.k + k0 + kr.x) / 4u]; }
+        ra4[t] = a4[aAt(baseA, k0 + kr.x, row0 + kr.y) / 4u];
       }
     } else {
       for (var t = 0u; t < LOADS_A; t++) {
         let e = li + t * threads;
         if (ragged && e >= TILE_K * TM * WG_Y) { break; }
         let kr = aCoord(e);
-        if (TRANS_A) { ra[t] = a[baseA + (k0 + kr.x) * p.m + row0 + kr.y]; } else { ra[t] = a[baseA + (row0 + kr.y) * p.k + k0 + kr.x]; }
+        ra[t] = a[aAt(baseA, k0 + kr.x, row0 + kr.y)];
       }
     }
     if (VEC_B) {
@@ -111,14 +115,14 @@ fn fetch(li: u32, k0: u32, row0: u32, col0: u32, baseA: u32, baseB: u32, full: b
         let q = li + t * threads;
         if (q >= TILE_K * TN * WG_X / 4u) { break; }
         let kc = bCoord4(q);
-        if (TRANS_B) { rb4[t] = b4[(baseB + (col0 + kc.y) * p.k + k0 + kc.x) / 4u]; } else { rb4[t] = b4[(baseB + (k0 + kc.x) * p.n + col0 + kc.y) / 4u]; }
+        rb4[t] = b4[bAt(baseB, k0 + kc.x, col0 + kc.y) / 4u];
       }
     } else {
       for (var t = 0u; t < LOADS_B; t++) {
         let e = li + t * threads;
         if (ragged && e >= TILE_K * TN * WG_X) { break; }
         let kc = bCoord(e);
-        if (TRANS_B) { rb[t] = b[baseB + (col0 + kc.y) * p.k + k0 + kc.x]; } else { rb[t] = b[baseB + (k0 + kc.x) * p.n + col0 + kc.y]; }
+        rb[t] = b[bAt(baseB, k0 + kc.x, col0 + kc.y)];
       }
     }
     return;
@@ -131,7 +135,7 @@ fn fetch(li: u32, k0: u32, row0: u32, col0: u32, baseA: u32, baseB: u32, full: b
     let row = row0 + kr.y;
     var v = 0.0;
     if (row < p.m && kk < p.k) {
-      if (TRANS_A) { v = a[baseA + kk * p.m + row]; } else { v = a[baseA + row * p.k + kk]; }
+      v = a[aAt(baseA, kk, row)];
     }
     ra[t] = v;
   }
@@ -143,7 +147,7 @@ fn fetch(li: u32, k0: u32, row0: u32, col0: u32, baseA: u32, baseB: u32, full: b
     let col = col0 + kc.y;
     var v = 0.0;
     if (col < p.n && kk < p.k) {
-      if (TRANS_B) { v = b[baseB + col * p.k + kk]; } else { v = b[baseB + kk * p.n + col]; }
+      v = b[bAt(baseB, kk, col)];
     }
     rb[t] = v;
   }

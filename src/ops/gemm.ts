@@ -233,13 +233,15 @@ export function gemmImagesDispatch(
   const tile = sg.SG * sg.TN;
   const idle = 1 - g.pixels / (ceilDiv(g.pixels, tile) * tile);
   const n = g.images * g.pixels;
+  // B as vec4s where each image's plane holds whole vec4s, with 8-lane subgroups: LeNet-32/64's
+  // dcol (K = 64) on lavapipe ×0.96–1.19 over paired rounds (the machine's load moved it);
+  // on SwiftShader's 4 lanes ×0.89, so there B stays scalar.
+  const vecB = sg.SG === 8 && g.pixels % 4 === 0 && vec4Aligned(b);
   if (idle < 0.1 || ceilDiv(n, tile) > engine.limits.maxComputeWorkgroupsPerDimension) return null;
   return {
     kernel: gemmSubgroupKernel,
-    // B by scalars: vec4 loads measured level on lavapipe here (LeNet-32/64's dcol, ×1.01) and
-    // ×0.89 on SwiftShader.
-    constants: { ...sg, TRANS_A: g.transA, TRANS_B: false, HAS_BIAS: false, RELU: false, COL_IMAGES: true, VEC_B: false },
-    buffers: [a, b, engine.dummy, c, engine.dummy],
+    constants: { ...sg, TRANS_A: g.transA, TRANS_B: false, HAS_BIAS: false, RELU: false, COL_IMAGES: true, VEC_B: vecB },
+    buffers: [a, b, engine.dummy, c, vecB ? b : engine.dummy],
     params: new Params().u32(g.m, n, g.k, 0, 0, 0, g.pixels, g.k * g.pixels, g.m * g.pixels).buffer(),
     workgroups: [ceilDiv(n, tile), ceilDiv(g.m, sg.SG * sg.R), 1],
   };
