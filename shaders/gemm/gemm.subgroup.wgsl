@@ -30,7 +30,8 @@ override COL_IMAGES: bool = false;
 override PACKED_A: bool = false;
 override PACKED_B: bool = false;
 // The lane's TN columns of B as TN / 4 aligned vec4s of b4 (a view of B's buffer), not TN
-// scalar loads: packed panels, or in place where B's rows hold whole vec4s (ops/gemm.ts). Each
+// scalar loads: packed panels, or in place where B's rows (COL_IMAGES: each image's plane) hold
+// whole vec4s, so no vec4 straddles two images (ops/gemm.ts). Each
 // load runs lane by lane on the emulators: lavapipe 1024³ / 512³ ran ×1.2 / ×1.4 faster
 // (medians of 11 paired rounds).
 override VEC_B: bool = false;
