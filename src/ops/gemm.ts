@@ -41,7 +41,7 @@ export function gemmDispatch(
   if (opts.biasRows && t.gemm !== 'shared') throw new Error('gemm: a per-row bias needs the workgroup-memory GEMM (tuning.gemm = shared)');
   const sg = subgroupTile(engine, g.m);
   if (sg) {
-    const vecB = !g.transB && g.n % 4 === 0 && vec4Aligned(b);
+    const vecB = bRowsHoldVec4s(g) && vec4Aligned(b);
     return {
       kernel: gemmSubgroupKernel,
       constants: { ...sg, ...flags, VEC_B: vecB },
@@ -101,7 +101,7 @@ function packedTile(engine: Engine, g: GemmGeom, opts: GemmOpts) {
     // 8 strided scalar loads, which panels turn into vec4s (lavapipe Bᵀ 512³ / 768³ / 1024³
     // ×1.29 / ×1.35 / ×1.49, 300×302×256 ×1.26). Packing B where vec4s already load in place
     // measured ×0.86–0.97 at 1024³.
-    packB = big && (g.transB || g.n % 4 !== 0);
+    packB = big && !bRowsHoldVec4s(g);
   }
   if (!packA && !packB) return null;
   const R = packA && sg.R === 3 ? 4 : sg.R; // packed A panels are a power of two tall
@@ -158,7 +158,7 @@ export function gemmDispatches(
   const strideA = packA ? (pk.batchA > 1 ? pk.floatsA / pk.batchA : 0) : opts.sharedA ? 0 : g.m * g.k;
   const strideB = packB ? (pk.batchB > 1 ? pk.floatsB / pk.batchB : 0) : g.broadcastB ? 0 : g.k * g.n;
   const bIn = packB ? scratch.packB! : b;
-  const vecB = packB || (!g.transB && g.n % 4 === 0 && vec4Aligned(b)); // panels hold whole vec4s
+  const vecB = packB || (bRowsHoldVec4s(g) && vec4Aligned(b)); // panels hold whole vec4s
   ds.push({
     kernel: gemmSubgroupKernel,
     constants: {
@@ -183,6 +183,9 @@ function sharedVec4(engine: Engine, g: GemmGeom, tileK: number, a: Binding, b: B
   const ok = (x: Binding, rowFloats: number, rowsAlongK: boolean): boolean => vec4Aligned(x) && rowFloats % 4 === 0 && (!rowsAlongK || tileK % 4 === 0);
   return { VEC_A: ok(a, g.transA ? g.m : g.k, !g.transA), VEC_B: ok(b, g.transB ? g.k : g.n, g.transB) };
 }
+
+/** Whether a lane's columns of B lie in place as aligned vec4s: B not transposed, rows of whole vec4s. */
+const bRowsHoldVec4s = (g: GemmGeom): boolean => !g.transB && g.n % 4 === 0;
 
 /** A binding that a vec4 view can read from its start (a whole buffer, or an offset on 16 bytes). */
 const vec4Aligned = (x: Binding): boolean => !('buffer' in x) || (x.offset ?? 0) % 16 === 0;
