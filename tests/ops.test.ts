@@ -178,6 +178,9 @@ const cases: OpCase[] = [
   ...convCases('depthwise (groups = channels), stride 2', [2, 5, 9, 9], [5, 1, 3, 3], { groups: 5, stride: 2, padding: 1 }),
   ...convCases('LeNet 5×5 on 28×28', [4, 1, 28, 28], [6, 1, 5, 5], {}),
   ...convCases('large: 64×64×32 → 64, 3×3', [1, 32, 64, 64], [64, 32, 3, 3], { padding: 1 }),
+  // More output channels than one 64-wide channel panel (conv2d.fwd.channel_cols.wgsl), and
+  // pixels (3·5·6) that are no multiple of a 16-pixel block.
+  ...convCases('70 out-ch, 3×3 pad 1, batch 3', [3, 4, 5, 6], [70, 4, 3, 3], { padding: 1 }),
   // "Same" convolutions with enough channels take the input gradient as a forward conv.
   ...convCases('same 16-ch, dilation 2', [2, 16, 9, 10], [8, 16, 3, 3], { dilation: 2, padding: 2 }),
   ...convCases("same 16-ch, 4×4 'same' (asymmetric)", [1, 16, 7, 8], [4, 16, 4, 4], { padding: 'same' }),
@@ -382,6 +385,15 @@ suite('the packed subgroup GEMM matches the reference', packCases, { gemm: 'subg
 suite('the subgroup GEMM with only A packed, 1 row block and 4 columns per lane, matches the reference', packCases, { gemm: 'subgroup', gemmPack: 'a', sgRows: 1, sgCols: 4 });
 suite('the subgroup GEMM with only B packed, and with 3 row blocks, matches the reference', packCases, { gemm: 'subgroup', gemmPack: 'b', sgRows: 3 });
 suite('the packed subgroup GEMM with 3 row blocks matches the reference', packCases, { gemm: 'subgroup', gemmPack: 'both', sgRows: 3 });
+// The forward and filter gradient with output channels as columns on packed weights / dy
+// (lavapipe takes them where the channels fill the panels), on every conv case: groups,
+// depthwise, partial panels, pixel and tap blocks; the input gradient's 'forward' route runs
+// the forward kernel too.
+const channelColCases = cases.filter((c) => /^conv2d(BackwardInput|BackwardFilter)? /.test(c.name));
+suite('conv2d forward and filter gradient with channel columns match the reference', channelColCases, { gemm: 'subgroup', convChannelCols: 'always' });
+suite('conv2d forward and filter gradient with channel columns, 1 row block and 4 channels per lane, match the reference', channelColCases.filter((c) => /^conv2d(BackwardFilter)? (3-ch|batch 1|groups|depthwise|dilation|70 out)/.test(c.name)), {
+  gemm: 'subgroup', convChannelCols: 'always', sgRows: 1, sgCols: 4,
+});
 // The direct input-gradient kernel with the default tiles, on adapters that do not pick it.
 suite('the direct conv2d input-gradient kernel matches the reference', cases.filter((c) => /^conv2dBackwardInput wide batch/.test(c.name)), { gemm: 'subgroup', convBwdInputDirect: true });
 

@@ -1,6 +1,7 @@
 // conv2d bias gradient: db[c] = Σ_{n, s} dy[n, c, s] over an [N, C, S] view.
-// One workgroup per channel: WG invocations stride over the N·S values, then a tree
-// reduction in workgroup memory (log2(WG) barriers, one per halving).
+// One workgroup per channel: WG invocations stride over each image's S values (no
+// per-element division: the CPU emulators run those lane by lane), then a tree reduction in
+// workgroup memory (log2(WG) barriers, one per halving).
 
 override WG: u32 = 64;
 
@@ -15,11 +16,10 @@ var<workgroup> partial: array<f32, WG>;
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let ch = wid.x;
-  let total = p.n * p.s;
   var sum = 0.0;
-  for (var i = lid; i < total; i += WG) {
-    let n = i / p.s;
-    sum += dy[(n * p.c + ch) * p.s + i % p.s];
+  for (var n = 0u; n < p.n; n++) {
+    let base = (n * p.c + ch) * p.s;
+    for (var i = lid; i < p.s; i += WG) { sum += dy[base + i]; }
   }
   partial[lid] = sum;
   workgroupBarrier();

@@ -1,8 +1,8 @@
-// conv2d: forward (implicit GEMM over a zero-padded input, or on GPUs im2col and the
-// workgroup-memory GEMM; fused bias and ReLU), the input gradient (a GEMM into per-tap columns then col2im, the forward kernel on the
+// conv2d: forward (implicit GEMM over a zero-padded input, with pixel or, on packed weights,
+// channel columns; or on GPUs im2col and the workgroup-memory GEMM; fused bias and ReLU), the input gradient (a GEMM into per-tap columns then col2im, the forward kernel on the
 // padded, upsampled dy with flipped weights, or on SwiftShader a kernel over each pixel's
-// valid taps: conv2dBwdInputRoute), the filter gradient (split-K GEMM, or on GPUs im2col and
-// a GEMM per image) and the bias gradient.
+// valid taps: conv2dBwdInputRoute), the filter gradient (split-K GEMM, tap or channel
+// columns; or on GPUs im2col and a GEMM per image) and the bias gradient.
 import bwdBiasWgsl from '../../shaders/conv2d/conv2d.bwd_bias.wgsl?raw';
 import col2imWgsl from '../../shaders/conv2d/conv2d.col2im.wgsl?raw';
 import bwdFilterWgsl from '../../shaders/conv2d/conv2d.bwd_filter.wgsl?raw';
@@ -10,7 +10,9 @@ import flipWgsl from '../../shaders/conv2d/conv2d.flip.wgsl?raw';
 import padWgsl from '../../shaders/conv2d/conv2d.pad.wgsl?raw';
 import fwdWgsl from '../../shaders/conv2d/conv2d.fwd.wgsl?raw';
 import fwdSubgroupWgsl from '../../shaders/conv2d/conv2d.fwd.subgroup.wgsl?raw';
+import fwdChannelColsWgsl from '../../shaders/conv2d/conv2d.fwd.channel_cols.wgsl?raw';
 import bwdFilterSubgroupWgsl from '../../shaders/conv2d/conv2d.bwd_filter.subgroup.wgsl?raw';
+import bwdFilterChannelColsWgsl from '../../shaders/conv2d/conv2d.bwd_filter.channel_cols.wgsl?raw';
 import bwdInputSubgroupWgsl from '../../shaders/conv2d/conv2d.bwd_input.subgroup.wgsl?raw';
 import im2colWgsl from '../../shaders/conv2d/conv2d.im2col.wgsl?raw';
 import { DeviceLimitError, fmtShape } from '../errors.js';
@@ -21,11 +23,12 @@ import { checkRank, type Shape } from '../shape.js';
 import { REG_TILE, buffersOf, ceilDiv, expectShape, grid1d, runInto, sameEngine, scratchTensors, subgroupTile } from './dispatch.js';
 import { conv2dGeom, type Conv2dAttrs, type Conv2dGeom } from './geometry.js';
 import { sumAxisDispatch } from './sum.js';
-import { gemmDispatch, gemmImagesDispatch } from './gemm.js';
+import { gemmDispatch, gemmImagesDispatch, gemmPackKernel } from './gemm.js';
 
 export const conv2dKernels = {
   fwd: { name: 'conv2d.fwd', code: fwdWgsl },
   fwdSubgroup: { name: 'conv2d.fwd.subgroup', code: fwdSubgroupWgsl },
+  fwdChannelCols: { name: 'conv2d.fwd.channel_cols', code: fwdChannelColsWgsl },
   pad: { name: 'conv2d.pad', code: padWgsl },
   flip: { name: 'conv2d.flip', code: flipWgsl },
   col2im: { name: 'conv2d.col2im', code: col2imWgsl },
@@ -33,6 +36,7 @@ export const conv2dKernels = {
   bwdInputSubgroup: { name: 'conv2d.bwd_input.subgroup', code: bwdInputSubgroupWgsl },
   bwdFilter: { name: 'conv2d.bwd_filter', code: bwdFilterWgsl },
   bwdFilterSubgroup: { name: 'conv2d.bwd_filter.subgroup', code: bwdFilterSubgroupWgsl },
+  bwdFilterChannelCols: { name: 'conv2d.bwd_filter.channel_cols', code: bwdFilterChannelColsWgsl },
   bwdBias: { name: 'conv2d.bwd_bias', code: bwdBiasWgsl },
 };
 
@@ -57,6 +61,14 @@ interface FwdGeom {
   strideW: number; dilH: number; dilW: number; groups: number;
 }
 
+const forwardGeom = (g: Conv2dGeom): FwdGeom => ({ ...g, hp: paddedH(g), wp: paddedW(g) });
+
+/** The input gradient's 'forward' route: dy upsampled by the stride and padded by (K−1)·d − pad, C outputs. */
+const upsampledGeom = (g: Conv2dGeom): FwdGeom => ({
+  n: g.n, c: g.o, hp: g.h + (g.kh - 1) * g.dilH, wp: g.w + (g.kw - 1) * g.dilW, o: g.c, oh: g.h, ow: g.w, kh: g.kh, kw: g.kw, cg: g.og, og: g.cg,
+  strideH: 1, strideW: 1, dilH: g.dilH, dilW: g.dilW, groups: g.groups,
+});
+
 function fwdParams(f: FwdGeom): Params {
   return new Params().u32(f.n, f.c, f.hp, f.wp, f.o, f.oh, f.ow, f.kh, f.kw, f.cg, f.og, f.strideH, f.strideW, f.dilH, f.dilW);
 }
@@ -74,25 +86,90 @@ function padDispatch(engine: Engine, planes: number, h: number, w: number, hp: n
   };
 }
 
-function implicitGemm(engine: Engine, f: FwdGeom, x: Binding, w: Binding, y: Binding, opts: { bias?: Binding; relu?: boolean } = {}): Dispatch {
+/**
+ * Whether the subgroup forward and filter gradient take the output channels as columns
+ * (tuning.convChannelCols; 'auto': where the og channels fill ≥ 3/4 of the panels), and the
+ * tile: `rows` rows (pixels, or taps) in blocks of SG·R, panels of P = SG·TN channels.
+ */
+function channelColTile(engine: Engine, rows: number, og: number) {
+  const mode = engine.tuning.convChannelCols;
+  const sg = subgroupTile(engine, rows);
+  if (mode === 'never' || !sg) return null;
+  const P = sg.SG * sg.TN;
+  const panels = ceilDiv(og, P);
+  if (mode === 'auto' && og / (panels * P) < 0.75) return null; // wide panels, few channels
+  return { ...sg, P, panels };
+}
+
+/** The forward's channel-column tiling, packing the weights into `floats` of scratch.wpack; null where it does not apply or fit. */
+function channelCols(engine: Engine, f: FwdGeom) {
+  const t = channelColTile(engine, f.n * f.oh * f.ow, f.og);
+  if (!t) return null;
+  const ntaps = f.cg * f.kh * f.kw;
+  const max = engine.limits.maxComputeWorkgroupsPerDimension;
+  if (Math.max(ceilDiv(f.n * f.oh * f.ow, t.SG * t.R), ceilDiv((ntaps * t.P) / 4, engine.tuning.pointwise)) > max) return null;
+  return { ...t, ntaps, floats: f.groups * t.panels * ntaps * t.P };
+}
+
+/** The filter gradient's channel-column tiling, packing dy into `floats` of scratch.dypack; null where it does not apply or fit. */
+function filterChannelCols(engine: Engine, g: Conv2dGeom) {
+  const ntaps = g.cg * g.kh * g.kw;
+  const t = channelColTile(engine, ntaps, g.og);
+  if (!t) return null;
+  const ohw = g.oh * g.ow;
+  const floats = g.n * g.groups * t.panels * ohw * t.P;
+  const max = engine.limits.maxComputeWorkgroupsPerDimension;
+  if (Math.max(ceilDiv(ntaps, t.SG * t.R), g.n * g.groups, ceilDiv((ohw * t.P) / 4, engine.tuning.pointwise)) > max) return null;
+  if (floats * 4 > engine.limits.maxStorageBufferBindingSize) return null;
+  return { ...t, ntaps, floats };
+}
+
+/** The forward's scratch for packed weights (channelCols), or none. */
+const wpackScratch = (engine: Engine, f: FwdGeom): Record<string, number> => {
+  const cc = channelCols(engine, f);
+  return cc ? { wpack: cc.floats } : {};
+};
+
+/** The forward's GEMM over the padded input: pixel columns, or channel columns on packed weights. */
+function implicitGemm(engine: Engine, f: FwdGeom, x: Binding, w: Binding, y: Binding, scratch: Record<string, Binding>, opts: { bias?: Binding; relu?: boolean } = {}): Dispatch[] {
+  const cc = channelCols(engine, f);
+  if (cc && scratch.wpack) {
+    const WG = engine.tuning.pointwise;
+    return [
+      { // w [O, cg·KH·KW] per group → k-major panels of P channels
+        kernel: gemmPackKernel,
+        constants: { WG, P: cc.P },
+        buffers: [w, scratch.wpack],
+        params: new Params().u32(f.og, cc.ntaps, cc.ntaps, 1, f.og * cc.ntaps, cc.panels).buffer(),
+        workgroups: [ceilDiv((cc.ntaps * cc.P) / 4, WG), cc.panels, f.groups],
+      },
+      {
+        kernel: conv2dKernels.fwdChannelCols,
+        constants: { SG: cc.SG, R: cc.R, TN: cc.TN, HAS_BIAS: !!opts.bias, RELU: !!opts.relu },
+        buffers: [x, scratch.wpack, opts.bias ?? engine.dummy, y],
+        params: fwdParams(f).u32(cc.panels).buffer(),
+        workgroups: [ceilDiv(f.n * f.oh * f.ow, cc.SG * cc.R), cc.panels, f.groups],
+      },
+    ];
+  }
   const sg = subgroupTile(engine, f.og);
   if (sg) {
-    return {
+    return [{
       kernel: conv2dKernels.fwdSubgroup,
       constants: { ...sg, HAS_BIAS: !!opts.bias, RELU: !!opts.relu },
       buffers: [x, w, opts.bias ?? engine.dummy, y],
       params: fwdParams(f).buffer(),
       workgroups: [ceilDiv(f.n * f.oh * f.ow, sg.SG * sg.TN), ceilDiv(f.og, sg.SG * sg.R), f.groups],
-    };
+    }];
   }
   const { WG_X, WG_Y } = engine.tuning.conv;
-  return {
+  return [{
     kernel: conv2dKernels.fwd,
     constants: { WG_X, WG_Y, TP: engine.tuning.convPixels, HAS_BIAS: !!opts.bias, RELU: !!opts.relu },
     buffers: [x, w, opts.bias ?? engine.dummy, y],
     params: fwdParams(f).buffer(),
     workgroups: [ceilDiv(f.n * f.oh * f.ow, engine.tuning.convPixels * WG_X), ceilDiv(f.og, REG_TILE * WG_Y), f.groups],
-  };
+  }];
 }
 
 /** Scratch buffers (float counts by name) each pass needs; absent names are not needed. */
@@ -101,15 +178,17 @@ export function conv2dScratch(engine: Engine, g: Conv2dGeom, pass: 'fwd' | 'bwdI
   if (pass !== 'bwdInput' && useIm2col(engine, g)) {
     return { col: colFloats(g), ...(pass === 'bwdFilter' && g.n > 1 ? { part: g.n * g.o * g.c * g.kh * g.kw } : {}) };
   }
-  if (pass === 'fwd') return xpad;
+  if (pass === 'fwd') return { ...xpad, ...wpackScratch(engine, forwardGeom(g)) };
   if (pass === 'bwdInput') {
     const route = conv2dBwdInputRoute(engine, g);
     if (route === 'direct') return {};
     if (route === 'col2im') return { dcol: colFloats(g) };
-    return { dyUp: g.n * g.o * (g.h + (g.kh - 1) * g.dilH) * (g.w + (g.kw - 1) * g.dilW), wf: g.o * g.cg * g.kh * g.kw };
+    const f = upsampledGeom(g);
+    return { dyUp: g.n * g.o * f.hp * f.wp, wf: g.o * g.cg * g.kh * g.kw, ...wpackScratch(engine, f) };
   }
   const splits = conv2dBwdFilterSplits(engine, g);
-  return { ...xpad, ...(splits > 1 ? { part: splits * g.o * g.cg * g.kh * g.kw } : {}) };
+  const cc = filterChannelCols(engine, g);
+  return { ...xpad, ...(splits > 1 ? { part: splits * g.o * g.cg * g.kh * g.kw } : {}), ...(cc ? { dypack: cc.floats } : {}) };
 }
 
 /** Forward: zero-pad x into `scratch.xpad` when there is padding, then the implicit GEMM. */
@@ -133,11 +212,11 @@ export function conv2dFwdDispatches(
       }),
     ];
   }
-  const f: FwdGeom = { ...g, hp: paddedH(g), wp: paddedW(g) };
-  if (!isPadded(g)) return [implicitGemm(engine, f, x, w, y, opts)];
+  const f = forwardGeom(g);
+  if (!isPadded(g)) return implicitGemm(engine, f, x, w, y, scratch, opts);
   return [
     padDispatch(engine, g.n * g.c, g.h, g.w, f.hp, f.wp, g.padTop, g.padLeft, 1, 1, x, scratch.xpad!),
-    implicitGemm(engine, f, scratch.xpad!, w, y, opts),
+    ...implicitGemm(engine, f, scratch.xpad!, w, y, scratch, opts),
   ];
 }
 
@@ -247,16 +326,11 @@ export function conv2dBwdInputDispatches(engine: Engine, g: Conv2dGeom, dy: Bind
  * swapped per group (scratch.wf), stride 1 and the same dilation.
  */
 function upsampledBwdInput(engine: Engine, g: Conv2dGeom, dy: Binding, w: Binding, dx: Binding, scratch: Record<string, Binding>): Dispatch[] {
-  const hp = g.h + (g.kh - 1) * g.dilH;
-  const wp = g.w + (g.kw - 1) * g.dilW;
+  const f = upsampledGeom(g);
   const WG = engine.tuning.pointwise;
   const wTotal = g.o * g.cg * g.kh * g.kw;
-  const f: FwdGeom = {
-    n: g.n, c: g.o, hp, wp, o: g.c, oh: g.h, ow: g.w, kh: g.kh, kw: g.kw, cg: g.og, og: g.cg,
-    strideH: 1, strideW: 1, dilH: g.dilH, dilW: g.dilW, groups: g.groups,
-  };
   return [
-    padDispatch(engine, g.n * g.o, g.oh, g.ow, hp, wp, (g.kh - 1) * g.dilH - g.padTop, (g.kw - 1) * g.dilW - g.padLeft, g.strideH, g.strideW, dy, scratch.dyUp!),
+    padDispatch(engine, g.n * g.o, g.oh, g.ow, f.hp, f.wp, (g.kh - 1) * g.dilH - g.padTop, (g.kw - 1) * g.dilW - g.padLeft, g.strideH, g.strideW, dy, scratch.dyUp!),
     {
       kernel: conv2dKernels.flip,
       constants: { WG },
@@ -264,7 +338,7 @@ function upsampledBwdInput(engine: Engine, g: Conv2dGeom, dy: Binding, w: Bindin
       params: new Params().u32(wTotal, g.og, g.cg, g.kh, g.kw).buffer(),
       workgroups: grid1d(engine, wTotal, WG),
     },
-    implicitGemm(engine, f, scratch.dyUp!, scratch.wf!, dx),
+    ...implicitGemm(engine, f, scratch.dyUp!, scratch.wf!, dx, scratch),
   ];
 }
 
@@ -274,7 +348,10 @@ function upsampledBwdInput(engine: Engine, g: Conv2dGeom, dy: Binding, w: Bindin
  */
 export function conv2dBwdFilterSplits(engine: Engine, g: Conv2dGeom): number {
   const sg = subgroupTile(engine, g.og);
-  const tiles = sg
+  const cc = filterChannelCols(engine, g);
+  const tiles = cc
+    ? ceilDiv(cc.ntaps, cc.SG * cc.R) * cc.panels * g.groups * cc.SG
+    : sg
     ? ceilDiv(g.cg * g.kh * g.kw, sg.SG * sg.TN) * ceilDiv(g.og, sg.SG * sg.R) * g.groups * sg.SG
     : ceilDiv(g.cg * g.kh * g.kw, REG_TILE) * ceilDiv(g.og, REG_TILE) * g.groups;
   const target = engine.adapterInfo.isFallbackAdapter ? 256 : 8192;
@@ -306,7 +383,27 @@ export function conv2dBwdFilterDispatches(engine: Engine, g: Conv2dGeom, x: Bind
   const out = splits > 1 ? scratch.part! : dw;
   const params = fwdParams({ ...g, hp, wp }).u32(splits, nPerSplit).buffer();
   const sg = subgroupTile(engine, g.og);
-  if (sg) {
+  const cc = filterChannelCols(engine, g);
+  if (cc && scratch.dypack) {
+    const ohw = g.oh * g.ow;
+    const WG = engine.tuning.pointwise;
+    ds.push(
+      { // dy [N, O, OH·OW] → per image and group, pixel-major panels of P channels
+        kernel: gemmPackKernel,
+        constants: { WG, P: cc.P },
+        buffers: [dy, scratch.dypack],
+        params: new Params().u32(g.og, ohw, ohw, 1, g.og * ohw, cc.panels).buffer(),
+        workgroups: [ceilDiv((ohw * cc.P) / 4, WG), cc.panels, g.n * g.groups],
+      },
+      {
+        kernel: conv2dKernels.bwdFilterChannelCols,
+        constants: { SG: cc.SG, R: cc.R, TN: cc.TN },
+        buffers: [xp, scratch.dypack, out],
+        params: fwdParams({ ...g, hp, wp }).u32(splits, nPerSplit, g.groups, cc.panels).buffer(),
+        workgroups: [ceilDiv(cc.ntaps, cc.SG * cc.R), cc.panels, g.groups * splits],
+      },
+    );
+  } else if (sg) {
     ds.push({
       kernel: conv2dKernels.bwdFilterSubgroup,
       constants: { ...sg },

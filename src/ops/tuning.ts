@@ -67,6 +67,15 @@ export interface Tuning {
   convBwdInputDirect: boolean;
   /** conv2d forward and filter gradient by im2col and the workgroup-memory GEMM (GPUs; conv2d.ts useIm2col). */
   convIm2col: boolean;
+  /**
+   * conv2d forward and filter gradient on the subgroup path with the output channels as
+   * columns (conv2d.{fwd,bwd_filter}.channel_cols.wgsl; conv2d.ts channelColTile): 'auto' where the channels fill at
+   * least 3/4 of the column panels, 'always' (tests), or 'never'. On lavapipe paired rounds ran
+   * 64×14×14×32→64 5×5 valid ×1.30–1.38, 'same' ×1.04–1.48, 32×32×32×64→64 3×3 ×1.0–1.28; 32 output
+   * channels in 64-wide panels ×0.66–0.83. SwiftShader (4-lane subgroups): ×1.01–1.14, and
+   * 32 channels ×0.78, so it keeps pixel columns there.
+   */
+  convChannelCols: 'auto' | 'always' | 'never';
 }
 
 /**
@@ -86,6 +95,6 @@ export function defaultTuning(isCpuAdapter: boolean, architecture = '', subgroup
   const rows = /swiftshader/i.test(architecture) ? 8 : 4;
   const sg = subgroupKernelsFit(subgroupSize) ? subgroupSize : 0;
   return isCpuAdapter
-    ? { gemm: sg ? 'subgroup' : 'registers', subgroupSize: sg, sgRows: sg ? 16 / sg : 0, sgCols: 8, gemmPack: sg && !/swiftshader/i.test(architecture) ? 'auto' : 'never', gemmTileK: 16, sharedTile: 4, gemmVec4: false, gemmStages: 1, sharedMinGroups: 0, gemmRows: rows, convPixels: rows, tiled: { WG_X: 16, WG_Y: 4 }, conv: { WG_X: 32, WG_Y: 2 }, pointwise: 64, reduce: 64, rowwise: true, convBwdInputDirect: sg > 0 && /swiftshader/i.test(architecture), convIm2col: false }
-    : { gemm: 'shared', subgroupSize: 0, sgRows: 0, sgCols: 8, gemmPack: 'never', gemmTileK: 8, sharedTile: 8, gemmVec4: false, gemmStages: 1, sharedMinGroups: 128, gemmRows: 4, convPixels: 4, tiled: { WG_X: 16, WG_Y: 16 }, conv: { WG_X: 32, WG_Y: 4 }, pointwise: 256, reduce: 256, rowwise: false, convBwdInputDirect: false, convIm2col: true };
+    ? { gemm: sg ? 'subgroup' : 'registers', subgroupSize: sg, sgRows: sg ? 16 / sg : 0, sgCols: 8, gemmPack: sg && !/swiftshader/i.test(architecture) ? 'auto' : 'never', gemmTileK: 16, sharedTile: 4, gemmVec4: false, gemmStages: 1, sharedMinGroups: 0, gemmRows: rows, convPixels: rows, tiled: { WG_X: 16, WG_Y: 4 }, conv: { WG_X: 32, WG_Y: 2 }, pointwise: 64, reduce: 64, rowwise: true, convBwdInputDirect: sg > 0 && /swiftshader/i.test(architecture), convIm2col: false, convChannelCols: sg === 8 ? 'auto' : 'never' }
+    : { gemm: 'shared', subgroupSize: 0, sgRows: 0, sgCols: 8, gemmPack: 'never', gemmTileK: 8, sharedTile: 8, gemmVec4: false, gemmStages: 1, sharedMinGroups: 128, gemmRows: 4, convPixels: 4, tiled: { WG_X: 16, WG_Y: 16 }, conv: { WG_X: 32, WG_Y: 4 }, pointwise: 256, reduce: 256, rowwise: false, convBwdInputDirect: false, convIm2col: true, convChannelCols: 'never' };
 }
