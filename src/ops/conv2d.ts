@@ -23,7 +23,7 @@ import { checkRank, type Shape } from '../shape.js';
 import { REG_TILE, buffersOf, ceilDiv, expectShape, grid1d, runInto, sameEngine, scratchTensors, subgroupTile } from './dispatch.js';
 import { conv2dGeom, type Conv2dAttrs, type Conv2dGeom } from './geometry.js';
 import { sumAxisDispatch } from './sum.js';
-import { gemmDispatch, gemmImagesDispatch, gemmPackKernel } from './gemm.js';
+import { gemmDispatch, gemmImagesDispatch, gemmPackDispatch } from './gemm.js';
 
 export const conv2dKernels = {
   fwd: { name: 'conv2d.fwd', code: fwdWgsl },
@@ -134,15 +134,9 @@ const wpackScratch = (engine: Engine, f: FwdGeom): Record<string, number> => {
 function implicitGemm(engine: Engine, f: FwdGeom, x: Binding, w: Binding, y: Binding, scratch: Record<string, Binding>, opts: { bias?: Binding; relu?: boolean } = {}): Dispatch[] {
   const cc = channelCols(engine, f);
   if (cc && scratch.wpack) {
-    const WG = engine.tuning.pointwise;
     return [
-      { // w [O, cg·KH·KW] per group → k-major panels of P channels
-        kernel: gemmPackKernel,
-        constants: { WG, P: cc.P },
-        buffers: [w, scratch.wpack],
-        params: new Params().u32(f.og, cc.ntaps, cc.ntaps, 1, f.og * cc.ntaps, cc.panels).buffer(),
-        workgroups: [ceilDiv((cc.ntaps * cc.P) / 4, WG), cc.panels, f.groups],
-      },
+      // w [O, cg·KH·KW] per group → k-major panels of P channels
+      gemmPackDispatch(engine, w, scratch.wpack, { rows: f.og, k: cc.ntaps, p: cc.P, rowStride: cc.ntaps, kStride: 1, batchIn: f.og * cc.ntaps, batches: f.groups }),
       {
         kernel: conv2dKernels.fwdChannelCols,
         constants: { SG: cc.SG, R: cc.R, TN: cc.TN, HAS_BIAS: !!opts.bias, RELU: !!opts.relu },
@@ -386,15 +380,9 @@ export function conv2dBwdFilterDispatches(engine: Engine, g: Conv2dGeom, x: Bind
   const cc = filterChannelCols(engine, g);
   if (cc && scratch.dypack) {
     const ohw = g.oh * g.ow;
-    const WG = engine.tuning.pointwise;
     ds.push(
-      { // dy [N, O, OH·OW] → per image and group, pixel-major panels of P channels
-        kernel: gemmPackKernel,
-        constants: { WG, P: cc.P },
-        buffers: [dy, scratch.dypack],
-        params: new Params().u32(g.og, ohw, ohw, 1, g.og * ohw, cc.panels).buffer(),
-        workgroups: [ceilDiv((ohw * cc.P) / 4, WG), cc.panels, g.n * g.groups],
-      },
+      // dy [N, O, OH·OW] → per image and group, pixel-major panels of P channels
+      gemmPackDispatch(engine, dy, scratch.dypack, { rows: g.og, k: ohw, p: cc.P, rowStride: ohw, kStride: 1, batchIn: g.og * ohw, batches: g.n * g.groups }),
       {
         kernel: conv2dKernels.bwdFilterChannelCols,
         constants: { SG: cc.SG, R: cc.R, TN: cc.TN },

@@ -115,6 +115,27 @@ function packedTile(engine: Engine, g: GemmGeom, opts: GemmOpts) {
   return { SG: sg.SG, R, TN: sg.TN, mr, nr, panelsA, panelsB, batchA, batchB, floatsA, floatsB };
 }
 
+/**
+ * gemm.pack.wgsl as a dispatch: `rows` rows of X (each k values, rowStride / kStride apart in
+ * memory) into k-major panels of p, `batches` times (batchIn apart in X). Also the conv
+ * kernels' packed weights and dy (conv2d.ts).
+ */
+export function gemmPackDispatch(
+  engine: Engine,
+  x: Binding,
+  out: Binding,
+  s: { rows: number; k: number; p: number; rowStride: number; kStride: number; batchIn: number; batches: number },
+): Dispatch {
+  const WG = engine.tuning.pointwise;
+  return {
+    kernel: gemmPackKernel,
+    constants: { WG, P: s.p },
+    buffers: [x, out],
+    params: new Params().u32(s.rows, s.k, s.rowStride, s.kStride, s.batchIn, ceilDiv(s.rows, s.p)).buffer(),
+    workgroups: [ceilDiv((s.k * s.p) / 4, WG), ceilDiv(s.rows, s.p), s.batches],
+  };
+}
+
 /** Scratch floats of gemmDispatches for this GEMM: the packed panels of A and/or B, or none. */
 export function gemmScratch(engine: Engine, g: GemmGeom, opts: GemmOpts = {}): Record<string, number> {
   const pk = packedTile(engine, g, opts);
@@ -140,20 +161,12 @@ export function gemmDispatches(
   const pk = packedTile(engine, g, opts);
   const packA = !!pk?.floatsA && !!scratch.packA, packB = !!pk?.floatsB && !!scratch.packB;
   if (!pk || (!packA && !packB)) return [gemmDispatch(engine, g, a, b, c, opts)];
-  const wg = engine.tuning.pointwise;
-  const pack = (x: Binding, out: Binding, rows: number, p: number, rowStride: number, kStride: number, batchIn: number, batches: number): Dispatch => ({
-    kernel: gemmPackKernel,
-    constants: { WG: wg, P: p },
-    buffers: [x, out],
-    params: new Params().u32(rows, g.k, rowStride, kStride, batchIn, ceilDiv(rows, p)).buffer(),
-    workgroups: [ceilDiv((g.k * p) / 4, wg), ceilDiv(rows, p), batches],
-  });
   // Rows of op(A) and columns of op(B), each as (row stride, k stride) in memory.
   const [aRow, aK] = g.transA ? [1, g.m] : [g.k, 1];
   const [bRow, bK] = g.transB ? [g.k, 1] : [1, g.n];
   const ds: Dispatch[] = [];
-  if (packA) ds.push(pack(a, scratch.packA!, g.m, pk.mr, aRow, aK, opts.sharedA ? 0 : g.m * g.k, pk.batchA));
-  if (packB) ds.push(pack(b, scratch.packB!, g.n, pk.nr, bRow, bK, g.broadcastB ? 0 : g.k * g.n, pk.batchB));
+  if (packA) ds.push(gemmPackDispatch(engine, a, scratch.packA!, { rows: g.m, k: g.k, p: pk.mr, rowStride: aRow, kStride: aK, batchIn: opts.sharedA ? 0 : g.m * g.k, batches: pk.batchA }));
+  if (packB) ds.push(gemmPackDispatch(engine, b, scratch.packB!, { rows: g.n, k: g.k, p: pk.nr, rowStride: bRow, kStride: bK, batchIn: g.broadcastB ? 0 : g.k * g.n, batches: pk.batchB }));
   // Batch strides: of the panels where packed, else of the operand itself (0 where shared).
   const strideA = packA ? (pk.batchA > 1 ? pk.floatsA / pk.batchA : 0) : opts.sharedA ? 0 : g.m * g.k;
   const strideB = packB ? (pk.batchB > 1 ? pk.floatsB / pk.batchB : 0) : g.broadcastB ? 0 : g.k * g.n;
