@@ -187,8 +187,9 @@ const cases: OpCase[] = [
   ...convCases('same 16-ch, 1×1 padding 1 (dy cropped)', [2, 16, 5, 4], [4, 16, 1, 1], { padding: 1 }),
   // Batches that fill the CPU emulators' image tiles take conv2d.bwd_input.subgroup.wgsl
   // (columns = the images at one pixel): full tiles, a partial image tile, a partial
-  // channel block, dilation and asymmetric padding.
+  // channel block, dilation and asymmetric padding, a 1×1 kernel whose padding dy holds.
   ...convCases('wide batch 64, 5×5 valid', [64, 16, 9, 9], [8, 16, 5, 5], {}),
+  ...convCases('wide batch 60, 13-ch, 1×1 padding [1,0,2,1]', [60, 13, 5, 6], [9, 13, 1, 1], { padding: [1, 0, 2, 1] }),
   ...convCases('wide batch 50, 3×3 pad 1', [50, 16, 6, 7], [12, 16, 3, 3], { padding: 1 }),
   ...convCases("wide batch 64, 15-ch, [3,2] dilation 2, 'same'", [64, 15, 5, 6], [7, 15, 3, 2], { dilation: 2, padding: 'same' }),
 
@@ -375,7 +376,7 @@ suite('4 rows / 4 pixels per invocation match the reference', tileCases, { gemm:
 // The subgroup-broadcast kernels (the default on CPU adapters with a fixed subgroup size)
 // with one row block and 4 columns per lane, the shapes the defaults do not reach.
 const subgroupCases = cases.filter((c) => /^(matmul|conv2d(Backward\w*)? (3-ch|stride 2|groups|depthwise|dilation|same|wide batch))/.test(c.name));
-suite('subgroup kernels with 1 row block and 4 columns per lane match the reference', subgroupCases, { gemm: 'subgroup', sgRows: 1, sgCols: 4, convBwdInputDirect: true });
+suite('subgroup kernels with 1 row block and 4 columns per lane match the reference', subgroupCases, { gemm: 'subgroup', sgRows: 1, sgCols: 4, convBwdInputDirect: 1 });
 // The packed subgroup GEMM (gemm.pack, then gemm.subgroup with PACKED_A/B; lavapipe packs
 // 1024³-like GEMMs) on every GEMM case: edges of both panels, transposes, batches with a shared
 // A or B, bias + ReLU; A alone, B alone and both. sgRows 3 gives 12-row blocks on 4-lane
@@ -395,7 +396,7 @@ suite('conv2d forward and filter gradient with channel columns, 1 row block and 
   gemm: 'subgroup', convChannelCols: 'always', sgRows: 1, sgCols: 4,
 });
 // The direct input-gradient kernel with the default tiles, on adapters that do not pick it.
-suite('the direct conv2d input-gradient kernel matches the reference', cases.filter((c) => /^conv2dBackwardInput wide batch/.test(c.name)), { gemm: 'subgroup', convBwdInputDirect: true });
+suite('the direct conv2d input-gradient kernel matches the reference', cases.filter((c) => /^conv2dBackwardInput wide batch/.test(c.name)), { gemm: 'subgroup', convBwdInputDirect: 1 });
 
 describe('which GEMMs the subgroup path packs (tuning.gemmPack auto)', () => {
   it('packs A where its rows alias in the cache, B where in place it cannot load vec4s, and only big GEMMs', async () => {
@@ -449,10 +450,15 @@ describe('conv2d input-gradient route', () => {
       expect(route([64, 16, 9, 9], [8, 16, 3, 3], { stride: 2, padding: 1 })).toBe('col2im');
       // A valid 5×5: the forward route would multiply 196 / 100 pixels' worth; the direct
       // kernel (CPU emulators' subgroup kernels) only the real taps.
-      const direct = t.convBwdInputDirect;
+      const minWaste = t.convBwdInputDirect;
+      const direct = minWaste !== null;
       expect(route([64, 32, 14, 14], [64, 32, 5, 5], {})).toBe(direct ? 'direct' : 'col2im');
       expect(route([64, 16, 9, 9], [8, 16, 5, 5], {})).toBe(direct ? 'direct' : 'col2im');
       expect(route([2, 32, 14, 14], [64, 32, 5, 5], {})).toBe('col2im'); // image tiles mostly empty
+      // "same": the forward route multiplies the padding's zeros, (70 / 64)² = 1.196 times the
+      // real work at 14×14 5×5, (96 / 94)² = 1.043 at 32×32 3×3.
+      expect(route([64, 32, 14, 14], [64, 32, 5, 5], { padding: 2 })).toBe(direct && minWaste <= 1.196 ? 'direct' : 'forward');
+      expect(route([64, 64, 32, 32], [64, 64, 3, 3], { padding: 1 })).toBe(direct && minWaste <= 1.043 ? 'direct' : 'forward');
     });
   });
 

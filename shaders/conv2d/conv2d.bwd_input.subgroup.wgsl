@@ -1,18 +1,20 @@
 // conv2d input gradient at stride 1 for CPU-emulated adapters, with no wasted multiply:
 // dx[n, c, h, w] = Σ_{kh, kw, o} W[o, c, kh, kw] · dy[n, o, h + padTop − kh·DH, w + padLeft − kw·DW]
 // over the taps that land inside dy. An implicit GEMM whose columns are the images at ONE
-// input pixel (h, w): every column of a workgroup then reads the same taps, so the K loop
-// runs over exactly the valid (kh, kw) range of that pixel, × O. (Pixel-major columns, as
-// in the forward kernel, would mix pixels with different valid taps: the upsampled-dy
-// route multiplies the padding's zeros, the col2im route writes KH·KW copies of dx.)
-// Tiling as conv2d.fwd.subgroup.wgsl: one subgroup of SG lanes per workgroup; lane l owns
-// TN images; per tap it loads their TN dy values and the weight of channel r·SG + l
-// (r < R), and subgroupBroadcast hands every lane all SG·R weights. A workgroup covers
-// (SG·R) input channels × (SG·TN) images at one pixel: dispatch (image tiles, channel
-// blocks, H·W). Edge tiles clamp their loads and mask their stores.
-// Layouts: dy NCHW [N, O, OH, OW], w OIHW [O, C, KH, KW], dx NCHW [N, C, H, W]; ungrouped.
-// Chosen on SwiftShader (tuning.convBwdInputDirect): lavapipe ran this loop, whose bounds
-// vary per workgroup, 2× slower than the forward kernel's for the same multiplies.
+// input pixel (h, w): every column of a workgroup then reads the same taps, so it loops
+// over exactly the valid (kh, kw) of that pixel, and for each over all O channels. (Pixel
+// columns, as in the forward kernel, would mix pixels with different valid taps: the
+// upsampled-dy route multiplies the padding's zeros, the col2im route writes KH·KW copies
+// of dx.) The innermost loop runs over O, whose bound is the same for every workgroup;
+// one flat loop over (o, kh, kw) with per-pixel bounds ran lavapipe 1.9× slower.
+// Both operands come packed by gemm.pack.wgsl (zero past the edge): dy into panels of
+// SG·TN images, [panel][o][oh·ow][SG·TN], so a lane's TN images at one (o, pixel) are TN / 4
+// aligned vec4 loads; W into panels of SG·R input channels, [kh·kw][block][o][SG·R], so the
+// SG lanes' weights at one (tap, o) are adjacent. Lane l owns TN images and loads the
+// weight of channel r·SG + l (r < R); subgroupBroadcast hands every lane all SG·R of them:
+// R + TN / 4 loads per (SG·R)·TN FMAs. A workgroup covers SG·R input channels × SG·TN
+// images at one pixel: dispatch (image panels, channel blocks, H·W). Edge tiles mask their
+// stores. dx NCHW [N, C, H, W]; ungrouped.
 enable subgroups;
 
 override SG: u32 = 8;  // lanes per subgroup = invocations per workgroup: 4 or 8
@@ -23,20 +25,27 @@ struct Params {
   n: u32, c: u32, h: u32, w: u32,
   o: u32, oh: u32, ow: u32, kh: u32,
   kw: u32, dilH: u32, dilW: u32, padTop: u32,
-  padLeft: u32,
+  padLeft: u32, blocks: u32, // channel blocks of SG·R
 }
 
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
-@group(0) @binding(1) var<storage, read> wt: array<f32>;
+@group(0) @binding(0) var<storage, read> dyp4: array<vec4<f32>>; // packed dy
+@group(0) @binding(1) var<storage, read> wp: array<f32>; // packed weights
 @group(0) @binding(2) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
 
-// One row of the lane's tile: (c0, c1) += s · (x0, x1). 32 named vec4s, not an array:
-// SwiftShader keeps a function-scope array in memory (5× slower).
-fn rank1(c0: ptr<function, vec4<f32>>, c1: ptr<function, vec4<f32>>, s: f32, x0: vec4<f32>, x1: vec4<f32>) {
-  let sv = vec4<f32>(s);
-  *c0 = fma(sv, x0, *c0);
-  if (TN == 8u) { *c1 = fma(sv, x1, *c1); }
+// One row of the lane's tile: c[j] += s · x[j], in named f32s as in gemm.subgroup.wgsl.
+fn row(s: f32, b0: vec4<f32>, b1: vec4<f32>, c0: ptr<function, f32>, c1: ptr<function, f32>, c2: ptr<function, f32>, c3: ptr<function, f32>,
+       c4: ptr<function, f32>, c5: ptr<function, f32>, c6: ptr<function, f32>, c7: ptr<function, f32>) {
+  *c0 = fma(s, b0.x, *c0);
+  *c1 = fma(s, b0.y, *c1);
+  *c2 = fma(s, b0.z, *c2);
+  *c3 = fma(s, b0.w, *c3);
+  if (TN == 8u) {
+    *c4 = fma(s, b1.x, *c4);
+    *c5 = fma(s, b1.y, *c5);
+    *c6 = fma(s, b1.z, *c6);
+    *c7 = fma(s, b1.w, *c7);
+  }
 }
 
 // The taps k of one axis whose output index t − k·d lies in [0, len): [lo, hi), hi ≤ lo when none.
@@ -55,122 +64,102 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
   let tw = w + p.padLeft;
   let rh = tapRange(th, p.dilH, p.kh, p.oh);
   let rw = tapRange(tw, p.dilW, p.kw, p.ow);
-  let nkh = select(0u, rh.y - rh.x, rh.y > rh.x);
-  let nkw = select(0u, rw.y - rw.x, rw.y > rw.x);
   let c0 = wid.y * SG * R;
   let img0 = (wid.x * SG + lane) * TN;
   let ohw = p.oh * p.ow;
-  let imgStride = p.o * ohw;
+  let PV = SG * TN / 4u; // vec4s per (o, pixel) in a dy panel
+  let PW = SG * R;       // floats per (tap, o) in a weight block
+  // This lane's packed dy at o = 0, pixel (th, tw), and weight at o = 0, tap 0.
+  let dyBase = (wid.x * p.o * ohw + th * p.ow + tw) * PV + lane * (TN / 4u);
+  let wBase = wid.y * p.o * PW + lane;
+  let wTap = p.blocks * p.o * PW;
 
-  // Offset of dy[n, 0, oh, ow] at the first valid tap, for each of the lane's images.
-  let first = (th - rh.x * p.dilH) * p.ow + (tw - rw.x * p.dilW);
-  var base0: vec4<u32>;
-  var base1: vec4<u32>;
-  for (var j = 0u; j < TN; j++) {
-    let v = min(img0 + j, p.n - 1u) * imgStride + first;
-    if (j < 4u) { base0[j] = v; } else { base1[j - 4u] = v; }
-  }
-  // This lane's weight W[0, c, kh0, kw0] in each channel block, clamped.
-  let ksz = p.kh * p.kw;
-  var wrow: vec4<u32>;
-  for (var r = 0u; r < R; r++) {
-    wrow[r] = min(c0 + r * SG + lane, p.c - 1u) * ksz + rh.x * p.kw + rw.x;
-  }
+  var c0_0 = 0.0; var c0_1 = 0.0; var c0_2 = 0.0; var c0_3 = 0.0; var c0_4 = 0.0; var c0_5 = 0.0; var c0_6 = 0.0; var c0_7 = 0.0;
+  var c1_0 = 0.0; var c1_1 = 0.0; var c1_2 = 0.0; var c1_3 = 0.0; var c1_4 = 0.0; var c1_5 = 0.0; var c1_6 = 0.0; var c1_7 = 0.0;
+  var c2_0 = 0.0; var c2_1 = 0.0; var c2_2 = 0.0; var c2_3 = 0.0; var c2_4 = 0.0; var c2_5 = 0.0; var c2_6 = 0.0; var c2_7 = 0.0;
+  var c3_0 = 0.0; var c3_1 = 0.0; var c3_2 = 0.0; var c3_3 = 0.0; var c3_4 = 0.0; var c3_5 = 0.0; var c3_6 = 0.0; var c3_7 = 0.0;
+  var c4_0 = 0.0; var c4_1 = 0.0; var c4_2 = 0.0; var c4_3 = 0.0; var c4_4 = 0.0; var c4_5 = 0.0; var c4_6 = 0.0; var c4_7 = 0.0;
+  var c5_0 = 0.0; var c5_1 = 0.0; var c5_2 = 0.0; var c5_3 = 0.0; var c5_4 = 0.0; var c5_5 = 0.0; var c5_6 = 0.0; var c5_7 = 0.0;
+  var c6_0 = 0.0; var c6_1 = 0.0; var c6_2 = 0.0; var c6_3 = 0.0; var c6_4 = 0.0; var c6_5 = 0.0; var c6_6 = 0.0; var c6_7 = 0.0;
+  var c7_0 = 0.0; var c7_1 = 0.0; var c7_2 = 0.0; var c7_3 = 0.0; var c7_4 = 0.0; var c7_5 = 0.0; var c7_6 = 0.0; var c7_7 = 0.0;
+  var c8_0 = 0.0; var c8_1 = 0.0; var c8_2 = 0.0; var c8_3 = 0.0; var c8_4 = 0.0; var c8_5 = 0.0; var c8_6 = 0.0; var c8_7 = 0.0;
+  var c9_0 = 0.0; var c9_1 = 0.0; var c9_2 = 0.0; var c9_3 = 0.0; var c9_4 = 0.0; var c9_5 = 0.0; var c9_6 = 0.0; var c9_7 = 0.0;
+  var c10_0 = 0.0; var c10_1 = 0.0; var c10_2 = 0.0; var c10_3 = 0.0; var c10_4 = 0.0; var c10_5 = 0.0; var c10_6 = 0.0; var c10_7 = 0.0;
+  var c11_0 = 0.0; var c11_1 = 0.0; var c11_2 = 0.0; var c11_3 = 0.0; var c11_4 = 0.0; var c11_5 = 0.0; var c11_6 = 0.0; var c11_7 = 0.0;
+  var c12_0 = 0.0; var c12_1 = 0.0; var c12_2 = 0.0; var c12_3 = 0.0; var c12_4 = 0.0; var c12_5 = 0.0; var c12_6 = 0.0; var c12_7 = 0.0;
+  var c13_0 = 0.0; var c13_1 = 0.0; var c13_2 = 0.0; var c13_3 = 0.0; var c13_4 = 0.0; var c13_5 = 0.0; var c13_6 = 0.0; var c13_7 = 0.0;
+  var c14_0 = 0.0; var c14_1 = 0.0; var c14_2 = 0.0; var c14_3 = 0.0; var c14_4 = 0.0; var c14_5 = 0.0; var c14_6 = 0.0; var c14_7 = 0.0;
+  var c15_0 = 0.0; var c15_1 = 0.0; var c15_2 = 0.0; var c15_3 = 0.0; var c15_4 = 0.0; var c15_5 = 0.0; var c15_6 = 0.0; var c15_7 = 0.0;
 
-  var c0_0: vec4<f32>; var c0_1: vec4<f32>; var c1_0: vec4<f32>; var c1_1: vec4<f32>; var c2_0: vec4<f32>; var c2_1: vec4<f32>; var c3_0: vec4<f32>; var c3_1: vec4<f32>;
-  var c4_0: vec4<f32>; var c4_1: vec4<f32>; var c5_0: vec4<f32>; var c5_1: vec4<f32>; var c6_0: vec4<f32>; var c6_1: vec4<f32>; var c7_0: vec4<f32>; var c7_1: vec4<f32>;
-  var c8_0: vec4<f32>; var c8_1: vec4<f32>; var c9_0: vec4<f32>; var c9_1: vec4<f32>; var c10_0: vec4<f32>; var c10_1: vec4<f32>; var c11_0: vec4<f32>; var c11_1: vec4<f32>;
-  var c12_0: vec4<f32>; var c12_1: vec4<f32>; var c13_0: vec4<f32>; var c13_1: vec4<f32>; var c14_0: vec4<f32>; var c14_1: vec4<f32>; var c15_0: vec4<f32>; var c15_1: vec4<f32>;
-  // One flat loop over (o, kh, kw), kw fastest, offsets stepped by counters (see the
-  // forward kernel); kw fastest keeps consecutive loads of a lane in one cache line. The
-  // next kw moves dy DW columns left and W one right; the next kh, DH rows up and one W
-  // row down; the next o, one dy plane and one filter on.
-  let ntaps = p.o * nkh * nkw;
-  // u32 arithmetic wraps, so the negative steps still land right.
-  let dyKw = 0u - p.dilW;
-  let dyKh = nkw * p.dilW - p.dilH * p.ow;
-  let wKh = p.kw - nkw;
-  let dyO = nkh * p.dilH * p.ow + ohw;
-  let wO = p.c * ksz - nkh * p.kw;
-  var off = 0u;  // into dy
-  var woff = 0u; // into wt
-  var kw = 0u;
-  var kh = 0u;
-  for (var kidx = 0u; kidx < ntaps; kidx++) {
-    let x0 = vec4<f32>(dy[base0.x + off], dy[base0.y + off], dy[base0.z + off], dy[base0.w + off]);
-    var x1 = vec4<f32>(0.0);
-    if (TN == 8u) { x1 = vec4<f32>(dy[base1.x + off], dy[base1.y + off], dy[base1.z + off], dy[base1.w + off]); }
-    // Row q of the tile comes from lane q % SG of block q / SG.
-    let av0 = wt[wrow[0] + woff];
-    var av1 = 0.0;
-    var av2 = 0.0;
-    var av3 = 0.0;
-    if (R > 1u) { av1 = wt[wrow[1] + woff]; }
-    if (R > 2u) { av2 = wt[wrow[2] + woff]; }
-    if (R > 3u) { av3 = wt[wrow[3] + woff]; }
-    if (SG == 8u) {
-      rank1(&c0_0, &c0_1, subgroupBroadcast(av0, 0u), x0, x1);
-      rank1(&c1_0, &c1_1, subgroupBroadcast(av0, 1u), x0, x1);
-      rank1(&c2_0, &c2_1, subgroupBroadcast(av0, 2u), x0, x1);
-      rank1(&c3_0, &c3_1, subgroupBroadcast(av0, 3u), x0, x1);
-      rank1(&c4_0, &c4_1, subgroupBroadcast(av0, 4u), x0, x1);
-      rank1(&c5_0, &c5_1, subgroupBroadcast(av0, 5u), x0, x1);
-      rank1(&c6_0, &c6_1, subgroupBroadcast(av0, 6u), x0, x1);
-      rank1(&c7_0, &c7_1, subgroupBroadcast(av0, 7u), x0, x1);
-      if (R > 1u) {
-        rank1(&c8_0, &c8_1, subgroupBroadcast(av1, 0u), x0, x1);
-        rank1(&c9_0, &c9_1, subgroupBroadcast(av1, 1u), x0, x1);
-        rank1(&c10_0, &c10_1, subgroupBroadcast(av1, 2u), x0, x1);
-        rank1(&c11_0, &c11_1, subgroupBroadcast(av1, 3u), x0, x1);
-        rank1(&c12_0, &c12_1, subgroupBroadcast(av1, 4u), x0, x1);
-        rank1(&c13_0, &c13_1, subgroupBroadcast(av1, 5u), x0, x1);
-        rank1(&c14_0, &c14_1, subgroupBroadcast(av1, 6u), x0, x1);
-        rank1(&c15_0, &c15_1, subgroupBroadcast(av1, 7u), x0, x1);
-      }
-    } else {
-      rank1(&c0_0, &c0_1, subgroupBroadcast(av0, 0u), x0, x1);
-      rank1(&c1_0, &c1_1, subgroupBroadcast(av0, 1u), x0, x1);
-      rank1(&c2_0, &c2_1, subgroupBroadcast(av0, 2u), x0, x1);
-      rank1(&c3_0, &c3_1, subgroupBroadcast(av0, 3u), x0, x1);
-      if (R > 1u) {
-        rank1(&c4_0, &c4_1, subgroupBroadcast(av1, 0u), x0, x1);
-        rank1(&c5_0, &c5_1, subgroupBroadcast(av1, 1u), x0, x1);
-        rank1(&c6_0, &c6_1, subgroupBroadcast(av1, 2u), x0, x1);
-        rank1(&c7_0, &c7_1, subgroupBroadcast(av1, 3u), x0, x1);
-      }
-      if (R > 2u) {
-        rank1(&c8_0, &c8_1, subgroupBroadcast(av2, 0u), x0, x1);
-        rank1(&c9_0, &c9_1, subgroupBroadcast(av2, 1u), x0, x1);
-        rank1(&c10_0, &c10_1, subgroupBroadcast(av2, 2u), x0, x1);
-        rank1(&c11_0, &c11_1, subgroupBroadcast(av2, 3u), x0, x1);
-      }
-      if (R > 3u) {
-        rank1(&c12_0, &c12_1, subgroupBroadcast(av3, 0u), x0, x1);
-        rank1(&c13_0, &c13_1, subgroupBroadcast(av3, 1u), x0, x1);
-        rank1(&c14_0, &c14_1, subgroupBroadcast(av3, 2u), x0, x1);
-        rank1(&c15_0, &c15_1, subgroupBroadcast(av3, 3u), x0, x1);
-      }
-    }
-    off += dyKw;
-    woff++;
-    kw++;
-    if (kw == nkw) {
-      kw = 0u;
-      off += dyKh;
-      woff += wKh;
-      kh++;
-      if (kh == nkh) {
-        kh = 0u;
-        off += dyO;
-        woff += wO;
+  for (var kh = rh.x; kh < rh.y; kh++) {
+    for (var kw = rw.x; kw < rw.y; kw++) {
+      // dy[n, o, th − kh·DH, tw − kw·DW] (u32 arithmetic wraps back into range) and W[o, c, kh, kw].
+      var off = dyBase - (kh * p.dilH * p.ow + kw * p.dilW) * PV;
+      var woff = wBase + (kh * p.kw + kw) * wTap;
+      for (var o = 0u; o < p.o; o++) {
+        let x0 = dyp4[off];
+        var x1 = vec4<f32>(0.0);
+        if (TN == 8u) { x1 = dyp4[off + 1u]; }
+        // Row q of the tile (a channel) comes from lane q % SG of block q / SG.
+        let av0 = wp[woff];
+        var av1 = 0.0;
+        var av2 = 0.0;
+        var av3 = 0.0;
+        if (R > 1u) { av1 = wp[woff + SG]; }
+        if (R > 2u) { av2 = wp[woff + 2u * SG]; }
+        if (R > 3u) { av3 = wp[woff + 3u * SG]; }
+        if (SG == 8u) {
+          row(subgroupBroadcast(av0, 0u), x0, x1, &c0_0, &c0_1, &c0_2, &c0_3, &c0_4, &c0_5, &c0_6, &c0_7);
+          row(subgroupBroadcast(av0, 1u), x0, x1, &c1_0, &c1_1, &c1_2, &c1_3, &c1_4, &c1_5, &c1_6, &c1_7);
+          row(subgroupBroadcast(av0, 2u), x0, x1, &c2_0, &c2_1, &c2_2, &c2_3, &c2_4, &c2_5, &c2_6, &c2_7);
+          row(subgroupBroadcast(av0, 3u), x0, x1, &c3_0, &c3_1, &c3_2, &c3_3, &c3_4, &c3_5, &c3_6, &c3_7);
+          row(subgroupBroadcast(av0, 4u), x0, x1, &c4_0, &c4_1, &c4_2, &c4_3, &c4_4, &c4_5, &c4_6, &c4_7);
+          row(subgroupBroadcast(av0, 5u), x0, x1, &c5_0, &c5_1, &c5_2, &c5_3, &c5_4, &c5_5, &c5_6, &c5_7);
+          row(subgroupBroadcast(av0, 6u), x0, x1, &c6_0, &c6_1, &c6_2, &c6_3, &c6_4, &c6_5, &c6_6, &c6_7);
+          row(subgroupBroadcast(av0, 7u), x0, x1, &c7_0, &c7_1, &c7_2, &c7_3, &c7_4, &c7_5, &c7_6, &c7_7);
+          if (R > 1u) {
+            row(subgroupBroadcast(av1, 0u), x0, x1, &c8_0, &c8_1, &c8_2, &c8_3, &c8_4, &c8_5, &c8_6, &c8_7);
+            row(subgroupBroadcast(av1, 1u), x0, x1, &c9_0, &c9_1, &c9_2, &c9_3, &c9_4, &c9_5, &c9_6, &c9_7);
+            row(subgroupBroadcast(av1, 2u), x0, x1, &c10_0, &c10_1, &c10_2, &c10_3, &c10_4, &c10_5, &c10_6, &c10_7);
+            row(subgroupBroadcast(av1, 3u), x0, x1, &c11_0, &c11_1, &c11_2, &c11_3, &c11_4, &c11_5, &c11_6, &c11_7);
+            row(subgroupBroadcast(av1, 4u), x0, x1, &c12_0, &c12_1, &c12_2, &c12_3, &c12_4, &c12_5, &c12_6, &c12_7);
+            row(subgroupBroadcast(av1, 5u), x0, x1, &c13_0, &c13_1, &c13_2, &c13_3, &c13_4, &c13_5, &c13_6, &c13_7);
+            row(subgroupBroadcast(av1, 6u), x0, x1, &c14_0, &c14_1, &c14_2, &c14_3, &c14_4, &c14_5, &c14_6, &c14_7);
+            row(subgroupBroadcast(av1, 7u), x0, x1, &c15_0, &c15_1, &c15_2, &c15_3, &c15_4, &c15_5, &c15_6, &c15_7);
+          }
+        } else {
+          row(subgroupBroadcast(av0, 0u), x0, x1, &c0_0, &c0_1, &c0_2, &c0_3, &c0_4, &c0_5, &c0_6, &c0_7);
+          row(subgroupBroadcast(av0, 1u), x0, x1, &c1_0, &c1_1, &c1_2, &c1_3, &c1_4, &c1_5, &c1_6, &c1_7);
+          row(subgroupBroadcast(av0, 2u), x0, x1, &c2_0, &c2_1, &c2_2, &c2_3, &c2_4, &c2_5, &c2_6, &c2_7);
+          row(subgroupBroadcast(av0, 3u), x0, x1, &c3_0, &c3_1, &c3_2, &c3_3, &c3_4, &c3_5, &c3_6, &c3_7);
+          if (R > 1u) {
+            row(subgroupBroadcast(av1, 0u), x0, x1, &c4_0, &c4_1, &c4_2, &c4_3, &c4_4, &c4_5, &c4_6, &c4_7);
+            row(subgroupBroadcast(av1, 1u), x0, x1, &c5_0, &c5_1, &c5_2, &c5_3, &c5_4, &c5_5, &c5_6, &c5_7);
+            row(subgroupBroadcast(av1, 2u), x0, x1, &c6_0, &c6_1, &c6_2, &c6_3, &c6_4, &c6_5, &c6_6, &c6_7);
+            row(subgroupBroadcast(av1, 3u), x0, x1, &c7_0, &c7_1, &c7_2, &c7_3, &c7_4, &c7_5, &c7_6, &c7_7);
+          }
+          if (R > 2u) {
+            row(subgroupBroadcast(av2, 0u), x0, x1, &c8_0, &c8_1, &c8_2, &c8_3, &c8_4, &c8_5, &c8_6, &c8_7);
+            row(subgroupBroadcast(av2, 1u), x0, x1, &c9_0, &c9_1, &c9_2, &c9_3, &c9_4, &c9_5, &c9_6, &c9_7);
+            row(subgroupBroadcast(av2, 2u), x0, x1, &c10_0, &c10_1, &c10_2, &c10_3, &c10_4, &c10_5, &c10_6, &c10_7);
+            row(subgroupBroadcast(av2, 3u), x0, x1, &c11_0, &c11_1, &c11_2, &c11_3, &c11_4, &c11_5, &c11_6, &c11_7);
+          }
+          if (R > 3u) {
+            row(subgroupBroadcast(av3, 0u), x0, x1, &c12_0, &c12_1, &c12_2, &c12_3, &c12_4, &c12_5, &c12_6, &c12_7);
+            row(subgroupBroadcast(av3, 1u), x0, x1, &c13_0, &c13_1, &c13_2, &c13_3, &c13_4, &c13_5, &c13_6, &c13_7);
+            row(subgroupBroadcast(av3, 2u), x0, x1, &c14_0, &c14_1, &c14_2, &c14_3, &c14_4, &c14_5, &c14_6, &c14_7);
+            row(subgroupBroadcast(av3, 3u), x0, x1, &c15_0, &c15_1, &c15_2, &c15_3, &c15_4, &c15_5, &c15_6, &c15_7);
+          }
+        }
+        off += ohw * PV;
+        woff += PW;
       }
     }
   }
 
   if (img0 >= p.n) { return; }
   // A plain loop over a copy (see gemm.subgroup.wgsl): keeps acc in registers above and the JIT short.
-  let tile = array<vec4<f32>, 32>(c0_0, c0_1, c1_0, c1_1, c2_0, c2_1, c3_0, c3_1, c4_0, c4_1, c5_0, c5_1, c6_0, c6_1, c7_0, c7_1,
-    c8_0, c8_1, c9_0, c9_1, c10_0, c10_1, c11_0, c11_1, c12_0, c12_1, c13_0, c13_1, c14_0, c14_1, c15_0, c15_1);
+  let tile = array<vec4<f32>, 32>(vec4<f32>(c0_0, c0_1, c0_2, c0_3), vec4<f32>(c0_4, c0_5, c0_6, c0_7), vec4<f32>(c1_0, c1_1, c1_2, c1_3), vec4<f32>(c1_4, c1_5, c1_6, c1_7), vec4<f32>(c2_0, c2_1, c2_2, c2_3), vec4<f32>(c2_4, c2_5, c2_6, c2_7), vec4<f32>(c3_0, c3_1, c3_2, c3_3), vec4<f32>(c3_4, c3_5, c3_6, c3_7), vec4<f32>(c4_0, c4_1, c4_2, c4_3), vec4<f32>(c4_4, c4_5, c4_6, c4_7), vec4<f32>(c5_0, c5_1, c5_2, c5_3), vec4<f32>(c5_4, c5_5, c5_6, c5_7), vec4<f32>(c6_0, c6_1, c6_2, c6_3), vec4<f32>(c6_4, c6_5, c6_6, c6_7), vec4<f32>(c7_0, c7_1, c7_2, c7_3), vec4<f32>(c7_4, c7_5, c7_6, c7_7), vec4<f32>(c8_0, c8_1, c8_2, c8_3), vec4<f32>(c8_4, c8_5, c8_6, c8_7), vec4<f32>(c9_0, c9_1, c9_2, c9_3), vec4<f32>(c9_4, c9_5, c9_6, c9_7), vec4<f32>(c10_0, c10_1, c10_2, c10_3), vec4<f32>(c10_4, c10_5, c10_6, c10_7), vec4<f32>(c11_0, c11_1, c11_2, c11_3), vec4<f32>(c11_4, c11_5, c11_6, c11_7), vec4<f32>(c12_0, c12_1, c12_2, c12_3), vec4<f32>(c12_4, c12_5, c12_6, c12_7), vec4<f32>(c13_0, c13_1, c13_2, c13_3), vec4<f32>(c13_4, c13_5, c13_6, c13_7), vec4<f32>(c14_0, c14_1, c14_2, c14_3), vec4<f32>(c14_4, c14_5, c14_6, c14_7), vec4<f32>(c15_0, c15_1, c15_2, c15_3), vec4<f32>(c15_4, c15_5, c15_6, c15_7));
   let nch = min(SG * R, p.c - c0);
   let nimg = min(TN, p.n - img0);
   let plane = p.h * p.w;

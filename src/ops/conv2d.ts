@@ -175,7 +175,11 @@ export function conv2dScratch(engine: Engine, g: Conv2dGeom, pass: 'fwd' | 'bwdI
   if (pass === 'fwd') return { ...xpad, ...wpackScratch(engine, forwardGeom(g)) };
   if (pass === 'bwdInput') {
     const route = conv2dBwdInputRoute(engine, g);
-    if (route === 'direct') return {};
+    if (route === 'direct') {
+      const sg = subgroupTile(engine, g.c)!;
+      const rows = sg.SG * sg.R;
+      return { dypack: directPackImages(engine, g)! * g.o * g.oh * g.ow, wpack: g.kh * g.kw * ceilDiv(g.c, rows) * rows * g.o };
+    }
     if (route === 'col2im') return { dcol: colFloats(g) };
     const f = upsampledGeom(g);
     return { dyUp: g.n * g.o * f.hp * f.wp, wf: g.o * g.cg * g.kh * g.kw, ...wpackScratch(engine, f) };
@@ -254,30 +258,61 @@ function im2colDispatch(engine: Engine, g: Conv2dGeom, x: Binding, col: Binding)
  * row tiles run over C. Taken where that overhead is ≤ 1.25 (a "same" convolution:
  * 32×32×32×64→64 3×3 pad 1 measured 336 vs 530 ms on lavapipe, 1.63 vs 2.23 s on
  * SwiftShader), for grouped convolutions, and where dcol would not fit one buffer (or 256 MiB).
- * 'direct' (tuning.convBwdInputDirect, stride 1): conv2d.bwd_input.subgroup.wgsl, whose
- * columns are the images at one input pixel, so it multiplies only the taps that exist;
- * where its image and channel tiles are ≥ 75% full and the forward route would waste more
- * (64×14×14×32→64 5×5 in Chromium's SwiftShader: 479 → 206 ms).
+ * 'direct' (stride 1): conv2d.bwd_input.subgroup.wgsl, whose columns are the images at one
+ * input pixel, so it multiplies only the taps that exist; where its image and channel tiles
+ * are ≥ 75% full and the forward route would multiply ≥ tuning.convBwdInputDirect times the
+ * real work. Paired rounds, direct vs the route it replaced: 64×14×14×32→64 5×5 valid
+ * ×2.55 (lavapipe, vs col2im) and ×1.69 (SwiftShader), 5×5 "same" ×1.23 / ×1.17 (vs
+ * forward), 3×3 "same" 32×32×64→64 ×0.81 on lavapipe but ×1.19 on SwiftShader.
  */
 export function conv2dBwdInputRoute(engine: Engine, g: Conv2dGeom): 'direct' | 'col2im' | 'forward' {
   const stride1 = g.strideH === 1 && g.strideW === 1;
   // GPUs: the GEMM into dcol runs on the workgroup-memory kernel; the forward route's kernel does not.
   if (useIm2col(engine, g)) return 'col2im';
   if (g.groups === 1 && stride1) {
+    const minWaste = engine.tuning.convBwdInputDirect;
+    if (minWaste !== null && directFill(engine, g) >= 0.75 && forwardWaste(g) >= minWaste) return 'direct';
     const sg = subgroupTile(engine, g.c);
     const rows = sg ? sg.SG * sg.R : REG_TILE * engine.tuning.conv.WG_Y;
     const overhead = ((g.h * g.w) / (g.oh * g.ow)) * ((ceilDiv(g.c, rows) * rows) / g.c);
     if (overhead <= 1.25) return 'forward';
-    if (engine.tuning.convBwdInputDirect && directFill(engine, g) >= 0.75) return 'direct';
   }
   if (g.groups !== 1 || !colFits(engine, g)) return 'forward';
   return 'col2im';
 }
 
+/** At stride 1, the (input index, tap) pairs of one axis whose dy index t + pad − k·d lies in [0, out). */
+function validTaps(len: number, k: number, d: number, pad: number, out: number): number {
+  let n = 0;
+  for (let t = 0; t < len; t++) {
+    for (let j = 0; j < k; j++) {
+      const i = t + pad - j * d;
+      if (i >= 0 && i < out) n++;
+    }
+  }
+  return n;
+}
+
+/** Multiplies of the input gradient's forward route (every tap of every input pixel) per real one, at stride 1. */
+const forwardWaste = (g: Conv2dGeom): number =>
+  (g.h * g.kh * g.w * g.kw) / (validTaps(g.h, g.kh, g.dilH, g.padTop, g.oh) * validTaps(g.w, g.kw, g.dilW, g.padLeft, g.ow));
+
+/** The images rounded up to whole panels of the direct kernel's packed dy, or null where its grid or buffer would not fit. */
+function directPackImages(engine: Engine, g: Conv2dGeom): number | null {
+  const sg = subgroupTile(engine, g.c);
+  if (!sg) return null;
+  const P = sg.SG * sg.TN;
+  const k = g.o * g.oh * g.ow;
+  const max = engine.limits.maxComputeWorkgroupsPerDimension;
+  if (Math.max(g.h * g.w, ceilDiv((k * P) / 4, engine.tuning.pointwise), ceilDiv((g.o * sg.SG * sg.R) / 4, engine.tuning.pointwise)) > max) return null;
+  if (ceilDiv(g.n, P) * P * k * 4 > engine.limits.maxStorageBufferBindingSize) return null;
+  return ceilDiv(g.n, P) * P;
+}
+
 /** How full the direct kernel's tiles run (images × channels), or 0 where it cannot run. */
 function directFill(engine: Engine, g: Conv2dGeom): number {
   const sg = subgroupTile(engine, g.c);
-  if (!sg || g.h * g.w > engine.limits.maxComputeWorkgroupsPerDimension) return 0;
+  if (!sg || directPackImages(engine, g) === null) return 0;
   const cols = sg.SG * sg.TN;
   const rows = sg.SG * sg.R;
   return (g.n / (ceilDiv(g.n, cols) * cols)) * (g.c / (ceilDiv(g.c, rows) * rows));
@@ -289,13 +324,23 @@ export function conv2dBwdInputDispatches(engine: Engine, g: Conv2dGeom, dy: Bind
   if (route === 'forward') return upsampledBwdInput(engine, g, dy, w, dx, scratch);
   if (route === 'direct') {
     const sg = subgroupTile(engine, g.c)!;
-    return [{
-      kernel: conv2dKernels.bwdInputSubgroup,
-      constants: { ...sg },
-      buffers: [dy, w, dx],
-      params: new Params().u32(g.n, g.c, g.h, g.w, g.o, g.oh, g.ow, g.kh, g.kw, g.dilH, g.dilW, g.padTop, g.padLeft).buffer(),
-      workgroups: [ceilDiv(g.n, sg.SG * sg.TN), ceilDiv(g.c, sg.SG * sg.R), g.h * g.w],
-    }];
+    const P = sg.SG * sg.TN;
+    const PW = sg.SG * sg.R;
+    const k = g.o * g.oh * g.ow;
+    const ksz = g.kh * g.kw;
+    return [
+      // dy [N, O·OH·OW] → panels of P images, image-minor
+      gemmPackDispatch(engine, dy, scratch.dypack!, { rows: g.n, k, p: P, rowStride: k, kStride: 1, batchIn: 0, batches: 1 }),
+      // W [O, C, KH·KW] → per tap, blocks of PW input channels, channel-minor
+      gemmPackDispatch(engine, w, scratch.wpack!, { rows: g.c, k: g.o, p: PW, rowStride: ksz, kStride: g.c * ksz, batchIn: 1, batches: ksz }),
+      {
+        kernel: conv2dKernels.bwdInputSubgroup,
+        constants: { ...sg },
+        buffers: [scratch.dypack!, scratch.wpack!, dx],
+        params: new Params().u32(g.n, g.c, g.h, g.w, g.o, g.oh, g.ow, g.kh, g.kw, g.dilH, g.dilW, g.padTop, g.padLeft, ceilDiv(g.c, PW)).buffer(),
+        workgroups: [ceilDiv(g.n, P), ceilDiv(g.c, PW), g.h * g.w],
+      },
+    ];
   }
   const m = g.c * g.kh * g.kw;
   const WG = engine.tuning.pointwise;

@@ -59,12 +59,13 @@ export interface Tuning {
    */
   rowwise: boolean;
   /**
-   * conv2d input gradient at stride 1 by conv2d.bwd_input.subgroup.wgsl where it fits
-   * (conv2dBwdInputRoute). On SwiftShader 2.3× faster than GEMM + col2im; on lavapipe
-   * slower (its loop bounds vary per workgroup, and lavapipe then predicates every load):
-   * 64×14×14×32→64 5×5, lavapipe 160 vs 110–130 ms.
+   * conv2d input gradient at stride 1 by conv2d.bwd_input.subgroup.wgsl (conv2dBwdInputRoute)
+   * where its tiles fill and the forward route would multiply at least this many times the
+   * real work (padding's zeros); null: never. SwiftShader 1 (it beat the forward route even on
+   * a 3×3 "same" convolution, ×1.19); lavapipe 1.1 (there ×0.81 on that one, ×1.23 on a 5×5
+   * "same", and ×2.55 over GEMM + col2im on a 5×5 valid).
    */
-  convBwdInputDirect: boolean;
+  convBwdInputDirect: number | null;
   /** conv2d forward and filter gradient by im2col and the workgroup-memory GEMM (GPUs; conv2d.ts useIm2col). */
   convIm2col: boolean;
   /**
@@ -95,6 +96,6 @@ export function defaultTuning(isCpuAdapter: boolean, architecture = '', subgroup
   const rows = /swiftshader/i.test(architecture) ? 8 : 4;
   const sg = subgroupKernelsFit(subgroupSize) ? subgroupSize : 0;
   return isCpuAdapter
-    ? { gemm: sg ? 'subgroup' : 'registers', subgroupSize: sg, sgRows: sg ? 16 / sg : 0, sgCols: 8, gemmPack: sg && !/swiftshader/i.test(architecture) ? 'auto' : 'never', gemmTileK: 16, sharedTile: 4, gemmVec4: false, gemmStages: 1, sharedMinGroups: 0, gemmRows: rows, convPixels: rows, tiled: { WG_X: 16, WG_Y: 4 }, conv: { WG_X: 32, WG_Y: 2 }, pointwise: 64, reduce: 64, rowwise: true, convBwdInputDirect: sg > 0 && /swiftshader/i.test(architecture), convIm2col: false, convChannelCols: sg === 8 ? 'auto' : 'never' }
-    : { gemm: 'shared', subgroupSize: 0, sgRows: 0, sgCols: 8, gemmPack: 'never', gemmTileK: 8, sharedTile: 8, gemmVec4: false, gemmStages: 1, sharedMinGroups: 128, gemmRows: 4, convPixels: 4, tiled: { WG_X: 16, WG_Y: 16 }, conv: { WG_X: 32, WG_Y: 4 }, pointwise: 256, reduce: 256, rowwise: false, convBwdInputDirect: false, convIm2col: true, convChannelCols: 'never' };
+    ? { gemm: sg ? 'subgroup' : 'registers', subgroupSize: sg, sgRows: sg ? 16 / sg : 0, sgCols: 8, gemmPack: sg && !/swiftshader/i.test(architecture) ? 'auto' : 'never', gemmTileK: 16, sharedTile: 4, gemmVec4: false, gemmStages: 1, sharedMinGroups: 0, gemmRows: rows, convPixels: rows, tiled: { WG_X: 16, WG_Y: 4 }, conv: { WG_X: 32, WG_Y: 2 }, pointwise: 64, reduce: 64, rowwise: true, convBwdInputDirect: sg ? (/swiftshader/i.test(architecture) ? 1 : 1.1) : null, convIm2col: false, convChannelCols: sg === 8 ? 'auto' : 'never' }
+    : { gemm: 'shared', subgroupSize: 0, sgRows: 0, sgCols: 8, gemmPack: 'never', gemmTileK: 8, sharedTile: 8, gemmVec4: false, gemmStages: 1, sharedMinGroups: 128, gemmRows: 4, convPixels: 4, tiled: { WG_X: 16, WG_Y: 16 }, conv: { WG_X: 32, WG_Y: 4 }, pointwise: 256, reduce: 256, rowwise: false, convBwdInputDirect: null, convIm2col: true, convChannelCols: 'never' };
 }
