@@ -70,65 +70,71 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
   for (var n = nBegin; n < nEnd; n++) {
     let xn = n * p.c * plane;
     var d = n * p.o * ohw;
-    for (var oh = 0u; oh < p.oh; oh++) {
-      var xo = xn + oh * p.strideH * p.wp;
-      for (var ow = 0u; ow < p.ow; ow++) {
-        let x0 = vec4<f32>(x[xo + koff0.x], x[xo + koff0.y], x[xo + koff0.z], x[xo + koff0.w]);
-        var x1 = vec4<f32>(0.0);
-        if (TN == 8u) { x1 = vec4<f32>(x[xo + koff1.x], x[xo + koff1.y], x[xo + koff1.z], x[xo + koff1.w]); }
-        // Row q of the tile comes from lane q % SG of block q / SG.
-        let av0 = dy[d + dch[0]];
-        var av1 = 0.0;
-        var av2 = 0.0;
-        var av3 = 0.0;
-        if (R > 1u) { av1 = dy[d + dch[1]]; }
-        if (R > 2u) { av2 = dy[d + dch[2]]; }
-        if (R > 3u) { av3 = dy[d + dch[3]]; }
-        if (SG == 8u) {
-          rank1(&c0_0, &c0_1, subgroupBroadcast(av0, 0u), x0, x1);
-          rank1(&c1_0, &c1_1, subgroupBroadcast(av0, 1u), x0, x1);
-          rank1(&c2_0, &c2_1, subgroupBroadcast(av0, 2u), x0, x1);
-          rank1(&c3_0, &c3_1, subgroupBroadcast(av0, 3u), x0, x1);
-          rank1(&c4_0, &c4_1, subgroupBroadcast(av0, 4u), x0, x1);
-          rank1(&c5_0, &c5_1, subgroupBroadcast(av0, 5u), x0, x1);
-          rank1(&c6_0, &c6_1, subgroupBroadcast(av0, 6u), x0, x1);
-          rank1(&c7_0, &c7_1, subgroupBroadcast(av0, 7u), x0, x1);
-          if (R > 1u) {
-            rank1(&c8_0, &c8_1, subgroupBroadcast(av1, 0u), x0, x1);
-            rank1(&c9_0, &c9_1, subgroupBroadcast(av1, 1u), x0, x1);
-            rank1(&c10_0, &c10_1, subgroupBroadcast(av1, 2u), x0, x1);
-            rank1(&c11_0, &c11_1, subgroupBroadcast(av1, 3u), x0, x1);
-            rank1(&c12_0, &c12_1, subgroupBroadcast(av1, 4u), x0, x1);
-            rank1(&c13_0, &c13_1, subgroupBroadcast(av1, 5u), x0, x1);
-            rank1(&c14_0, &c14_1, subgroupBroadcast(av1, 6u), x0, x1);
-            rank1(&c15_0, &c15_1, subgroupBroadcast(av1, 7u), x0, x1);
-          }
-        } else {
-          rank1(&c0_0, &c0_1, subgroupBroadcast(av0, 0u), x0, x1);
-          rank1(&c1_0, &c1_1, subgroupBroadcast(av0, 1u), x0, x1);
-          rank1(&c2_0, &c2_1, subgroupBroadcast(av0, 2u), x0, x1);
-          rank1(&c3_0, &c3_1, subgroupBroadcast(av0, 3u), x0, x1);
-          if (R > 1u) {
-            rank1(&c4_0, &c4_1, subgroupBroadcast(av1, 0u), x0, x1);
-            rank1(&c5_0, &c5_1, subgroupBroadcast(av1, 1u), x0, x1);
-            rank1(&c6_0, &c6_1, subgroupBroadcast(av1, 2u), x0, x1);
-            rank1(&c7_0, &c7_1, subgroupBroadcast(av1, 3u), x0, x1);
-          }
-          if (R > 2u) {
-            rank1(&c8_0, &c8_1, subgroupBroadcast(av2, 0u), x0, x1);
-            rank1(&c9_0, &c9_1, subgroupBroadcast(av2, 1u), x0, x1);
-            rank1(&c10_0, &c10_1, subgroupBroadcast(av2, 2u), x0, x1);
-            rank1(&c11_0, &c11_1, subgroupBroadcast(av2, 3u), x0, x1);
-          }
-          if (R > 3u) {
-            rank1(&c12_0, &c12_1, subgroupBroadcast(av3, 0u), x0, x1);
-            rank1(&c13_0, &c13_1, subgroupBroadcast(av3, 1u), x0, x1);
-            rank1(&c14_0, &c14_1, subgroupBroadcast(av3, 2u), x0, x1);
-            rank1(&c15_0, &c15_1, subgroupBroadcast(av3, 3u), x0, x1);
-          }
+    // One loop over the image's pixels, the row step by a counter (as in
+    // conv2d.bwd_filter.channel_cols.wgsl).
+    var xo = xn;
+    var ow = 0u;
+    for (var pix = 0u; pix < ohw; pix++) {
+      let x0 = vec4<f32>(x[xo + koff0.x], x[xo + koff0.y], x[xo + koff0.z], x[xo + koff0.w]);
+      var x1 = vec4<f32>(0.0);
+      if (TN == 8u) { x1 = vec4<f32>(x[xo + koff1.x], x[xo + koff1.y], x[xo + koff1.z], x[xo + koff1.w]); }
+      // Row q of the tile comes from lane q % SG of block q / SG.
+      let av0 = dy[d + dch[0]];
+      var av1 = 0.0;
+      var av2 = 0.0;
+      var av3 = 0.0;
+      if (R > 1u) { av1 = dy[d + dch[1]]; }
+      if (R > 2u) { av2 = dy[d + dch[2]]; }
+      if (R > 3u) { av3 = dy[d + dch[3]]; }
+      if (SG == 8u) {
+        rank1(&c0_0, &c0_1, subgroupBroadcast(av0, 0u), x0, x1);
+        rank1(&c1_0, &c1_1, subgroupBroadcast(av0, 1u), x0, x1);
+        rank1(&c2_0, &c2_1, subgroupBroadcast(av0, 2u), x0, x1);
+        rank1(&c3_0, &c3_1, subgroupBroadcast(av0, 3u), x0, x1);
+        rank1(&c4_0, &c4_1, subgroupBroadcast(av0, 4u), x0, x1);
+        rank1(&c5_0, &c5_1, subgroupBroadcast(av0, 5u), x0, x1);
+        rank1(&c6_0, &c6_1, subgroupBroadcast(av0, 6u), x0, x1);
+        rank1(&c7_0, &c7_1, subgroupBroadcast(av0, 7u), x0, x1);
+        if (R > 1u) {
+          rank1(&c8_0, &c8_1, subgroupBroadcast(av1, 0u), x0, x1);
+          rank1(&c9_0, &c9_1, subgroupBroadcast(av1, 1u), x0, x1);
+          rank1(&c10_0, &c10_1, subgroupBroadcast(av1, 2u), x0, x1);
+          rank1(&c11_0, &c11_1, subgroupBroadcast(av1, 3u), x0, x1);
+          rank1(&c12_0, &c12_1, subgroupBroadcast(av1, 4u), x0, x1);
+          rank1(&c13_0, &c13_1, subgroupBroadcast(av1, 5u), x0, x1);
+          rank1(&c14_0, &c14_1, subgroupBroadcast(av1, 6u), x0, x1);
+          rank1(&c15_0, &c15_1, subgroupBroadcast(av1, 7u), x0, x1);
         }
-        d += 1u;
-        xo += p.strideW;
+      } else {
+        rank1(&c0_0, &c0_1, subgroupBroadcast(av0, 0u), x0, x1);
+        rank1(&c1_0, &c1_1, subgroupBroadcast(av0, 1u), x0, x1);
+        rank1(&c2_0, &c2_1, subgroupBroadcast(av0, 2u), x0, x1);
+        rank1(&c3_0, &c3_1, subgroupBroadcast(av0, 3u), x0, x1);
+        if (R > 1u) {
+          rank1(&c4_0, &c4_1, subgroupBroadcast(av1, 0u), x0, x1);
+          rank1(&c5_0, &c5_1, subgroupBroadcast(av1, 1u), x0, x1);
+          rank1(&c6_0, &c6_1, subgroupBroadcast(av1, 2u), x0, x1);
+          rank1(&c7_0, &c7_1, subgroupBroadcast(av1, 3u), x0, x1);
+        }
+        if (R > 2u) {
+          rank1(&c8_0, &c8_1, subgroupBroadcast(av2, 0u), x0, x1);
+          rank1(&c9_0, &c9_1, subgroupBroadcast(av2, 1u), x0, x1);
+          rank1(&c10_0, &c10_1, subgroupBroadcast(av2, 2u), x0, x1);
+          rank1(&c11_0, &c11_1, subgroupBroadcast(av2, 3u), x0, x1);
+        }
+        if (R > 3u) {
+          rank1(&c12_0, &c12_1, subgroupBroadcast(av3, 0u), x0, x1);
+          rank1(&c13_0, &c13_1, subgroupBroadcast(av3, 1u), x0, x1);
+          rank1(&c14_0, &c14_1, subgroupBroadcast(av3, 2u), x0, x1);
+          rank1(&c15_0, &c15_1, subgroupBroadcast(av3, 3u), x0, x1);
+        }
+      }
+      d += 1u;
+      xo += p.strideW;
+      ow++;
+      if (ow == p.ow) {
+        ow = 0u;
+        xo += p.strideH * p.wp - p.ow * p.strideW;
       }
     }
   }
