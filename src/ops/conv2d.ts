@@ -176,9 +176,8 @@ export function conv2dScratch(engine: Engine, g: Conv2dGeom, pass: 'fwd' | 'bwdI
   if (pass === 'bwdInput') {
     const route = conv2dBwdInputRoute(engine, g);
     if (route === 'direct') {
-      const sg = subgroupTile(engine, g.c)!;
-      const rows = sg.SG * sg.R;
-      return { dypack: directPackImages(engine, g)! * g.o * g.oh * g.ow, wpack: g.kh * g.kw * ceilDiv(g.c, rows) * rows * g.o };
+      const t = directTile(engine, g)!;
+      return { dypack: t.dyFloats, wpack: t.wFloats };
     }
     if (route === 'col2im') return { dcol: colFloats(g) };
     const f = upsampledGeom(g);
@@ -297,25 +296,30 @@ function validTaps(len: number, k: number, d: number, pad: number, out: number):
 const forwardWaste = (g: Conv2dGeom): number =>
   (g.h * g.kh * g.w * g.kw) / (validTaps(g.h, g.kh, g.dilH, g.padTop, g.oh) * validTaps(g.w, g.kw, g.dilW, g.padLeft, g.ow));
 
-/** The images rounded up to whole panels of the direct kernel's packed dy, or null where its grid or buffer would not fit. */
-function directPackImages(engine: Engine, g: Conv2dGeom): number | null {
+/**
+ * The direct kernel's tiling: panels of P images (packed dy: `dyFloats`) and blocks of PW input
+ * channels (packed W: `wFloats`); null where its grids or buffers would not fit.
+ */
+function directTile(engine: Engine, g: Conv2dGeom) {
   const sg = subgroupTile(engine, g.c);
   if (!sg) return null;
   const P = sg.SG * sg.TN;
-  const k = g.o * g.oh * g.ow;
-  const max = engine.limits.maxComputeWorkgroupsPerDimension;
-  if (Math.max(g.h * g.w, ceilDiv((k * P) / 4, engine.tuning.pointwise), ceilDiv((g.o * sg.SG * sg.R) / 4, engine.tuning.pointwise)) > max) return null;
-  if (ceilDiv(g.n, P) * P * k * 4 > engine.limits.maxStorageBufferBindingSize) return null;
-  return ceilDiv(g.n, P) * P;
+  const PW = sg.SG * sg.R;
+  const ksz = g.kh * g.kw;
+  const dyFloats = ceilDiv(g.n, P) * P * g.o * g.oh * g.ow;
+  const wFloats = ksz * ceilDiv(g.c, PW) * PW * g.o;
+  const WG = engine.tuning.pointwise;
+  const maxGrid = Math.max(g.h * g.w, ksz, ceilDiv((g.o * g.oh * g.ow * P) / 4, WG), ceilDiv((g.o * PW) / 4, WG));
+  if (maxGrid > engine.limits.maxComputeWorkgroupsPerDimension) return null;
+  if (Math.max(dyFloats, wFloats) * 4 > engine.limits.maxStorageBufferBindingSize) return null;
+  return { sg, P, PW, dyFloats, wFloats };
 }
 
 /** How full the direct kernel's tiles run (images × channels), or 0 where it cannot run. */
 function directFill(engine: Engine, g: Conv2dGeom): number {
-  const sg = subgroupTile(engine, g.c);
-  if (!sg || directPackImages(engine, g) === null) return 0;
-  const cols = sg.SG * sg.TN;
-  const rows = sg.SG * sg.R;
-  return (g.n / (ceilDiv(g.n, cols) * cols)) * (g.c / (ceilDiv(g.c, rows) * rows));
+  const t = directTile(engine, g);
+  if (!t) return 0;
+  return (g.n / (ceilDiv(g.n, t.P) * t.P)) * (g.c / (ceilDiv(g.c, t.PW) * t.PW));
 }
 
 /** Input gradient, by conv2dBwdInputRoute; col2im: the GEMM, then the gather of each input pixel's taps. */
@@ -323,9 +327,7 @@ export function conv2dBwdInputDispatches(engine: Engine, g: Conv2dGeom, dy: Bind
   const route = conv2dBwdInputRoute(engine, g);
   if (route === 'forward') return upsampledBwdInput(engine, g, dy, w, dx, scratch);
   if (route === 'direct') {
-    const sg = subgroupTile(engine, g.c)!;
-    const P = sg.SG * sg.TN;
-    const PW = sg.SG * sg.R;
+    const { sg, P, PW } = directTile(engine, g)!;
     const k = g.o * g.oh * g.ow;
     const ksz = g.kh * g.kw;
     return [
