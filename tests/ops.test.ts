@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CpuBackend, type AnyTensor, type Backend, type WebGpuBackend } from '../src/backend.js';
 import type { Conv2dAttrs, Pool2dAttrs } from '../src/ops/geometry.js';
 import { conv2dGeom } from '../src/ops/geometry.js';
-import { conv2dBwdInputRoute } from '../src/ops/conv2d.js';
+import { conv2dBwdFilterDispatches, conv2dBwdInputRoute, conv2dFwdDispatches } from '../src/ops/conv2d.js';
 import { gemmScratch } from '../src/ops/gemm.js';
 import { sizeOf } from '../src/shape.js';
 import { gpuBackend } from './helpers/gpu.js';
@@ -181,6 +181,8 @@ const cases: OpCase[] = [
   // More output channels than one 64-wide channel panel (conv2d.fwd.channel_cols.wgsl), and
   // pixels (3·5·6) that are no multiple of a 16-pixel block.
   ...convCases('70 out-ch, 3×3 pad 1, batch 3', [3, 4, 5, 6], [70, 4, 3, 3], { padding: 1 }),
+  // Channels that fill 32-wide panels but not 64-wide ones: 4 channels per lane.
+  ...convCases('30 out-ch, 5×5 pad 2', [3, 1, 12, 11], [30, 1, 5, 5], { padding: 2 }),
   // "Same" convolutions with enough channels take the input gradient as a forward conv.
   ...convCases('same 16-ch, dilation 2', [2, 16, 9, 10], [8, 16, 3, 3], { dilation: 2, padding: 2 }),
   ...convCases("same 16-ch, 4×4 'same' (asymmetric)", [1, 16, 7, 8], [4, 16, 4, 4], { padding: 'same' }),
@@ -419,6 +421,33 @@ describe('which GEMMs the subgroup path packs (tuning.gemmPack auto)', () => {
       expect(packed(64, 1024, 1024, false, true)).toBe(''); // m·n/(m+n) = 60: the packing passes would not pay
       e.tuning = { ...saved, gemm: 'subgroup', gemmPack: 'never' };
       expect(packed(1024, 1024, 1024, false, true)).toBe('');
+    } finally {
+      e.tuning = saved;
+    }
+  });
+});
+
+describe('which convolutions take channel columns (tuning.convChannelCols auto, 8-lane subgroups)', () => {
+  it('channels that fill 64-wide panels: 8 per lane; that fill only 32-wide ones: 4; fewer: pixel (or tap) columns', async () => {
+    const e = (await sharedGpu()).engine;
+    const saved = e.tuning;
+    try {
+      e.tuning = { ...saved, gemm: 'subgroup', subgroupSize: 8, sgRows: 2, sgCols: 8, convChannelCols: 'auto' };
+      const d = e.dummy;
+      const tile = (o: number, pass: 'fwd' | 'bwdFilter') => {
+        const g = conv2dGeom([64, 1, 28, 28], [o, 1, 5, 5], { padding: 2 });
+        const ds = pass === 'fwd' ? conv2dFwdDispatches(e, g, d, d, d, { wpack: d, xpad: d }) : conv2dBwdFilterDispatches(e, g, d, d, d, { dypack: d, xpad: d, part: d });
+        const k = ds.find((x) => /channel_cols|fwd\.subgroup|bwd_filter\.subgroup/.test(x.kernel.name))!;
+        return `${k.kernel.name.split('.').slice(1).join('.')} TN ${k.constants?.TN}`;
+      };
+      for (const pass of ['fwd', 'bwdFilter'] as const) {
+        const cols = pass === 'fwd' ? 'fwd.channel_cols' : 'bwd_filter.channel_cols';
+        expect(tile(64, pass)).toBe(`${cols} TN 8`);
+        expect(tile(50, pass)).toBe(`${cols} TN 8`); // 50 / 64 ≥ 3/4
+        expect(tile(32, pass)).toBe(`${cols} TN 4`); // 32 / 64 < 3/4, 32 / 32 full
+        expect(tile(80, pass)).toBe(`${cols} TN 4`); // 80 / 128 < 3/4, 80 / 96 ≥ 3/4
+        expect(tile(6, pass)).toBe(`${pass === 'fwd' ? 'fwd.subgroup' : 'bwd_filter.subgroup'} TN 8`);
+      }
     } finally {
       e.tuning = saved;
     }

@@ -89,16 +89,20 @@ function padDispatch(engine: Engine, planes: number, h: number, w: number, hp: n
 /**
  * Whether the subgroup forward and filter gradient take the output channels as columns
  * (tuning.convChannelCols; 'auto': where the og channels fill ≥ 3/4 of the panels), and the
- * tile: `rows` rows (pixels, or taps) in blocks of SG·R, panels of P = SG·TN channels.
+ * tile: `rows` rows (pixels, or taps) in blocks of SG·R, panels of P = SG·TN channels. Where
+ * 8 channels per lane would leave the panels < 3/4 full and 4 would not (24–32 or 72–95
+ * channels), 4: on lavapipe, paired, against pixel columns, filter gradient ×1.25–1.42 and
+ * forward ×0.97–1.29 (LeNet-32/64's first conv; its training step ×1.11).
  */
 function channelColTile(engine: Engine, rows: number, og: number) {
   const mode = engine.tuning.convChannelCols;
   const sg = subgroupTile(engine, rows);
   if (mode === 'never' || !sg) return null;
-  const P = sg.SG * sg.TN;
-  const panels = ceilDiv(og, P);
-  if (mode === 'auto' && og / (panels * P) < 0.75) return null; // wide panels, few channels
-  return { ...sg, P, panels };
+  const fill = (tn: number): number => og / (ceilDiv(og, sg.SG * tn) * sg.SG * tn);
+  const TN = sg.TN === 8 && fill(8) < 0.75 && fill(4) >= 0.75 ? 4 : sg.TN;
+  if (mode === 'auto' && fill(TN) < 0.75) return null; // wide panels, few channels
+  const P = sg.SG * TN;
+  return { ...sg, TN, P, panels: ceilDiv(og, P) };
 }
 
 /** The forward's channel-column tiling, packing the weights into `floats` of scratch.wpack; null where it does not apply or fit. */
