@@ -197,7 +197,8 @@ const cases: OpCase[] = [
 
   // Pooling.
   ...poolCases('2×2 / 2 on 3-ch 9×8', [2, 3, 9, 8], { kernelSize: 2 }),
-  // Windows that tile the input exactly take maxpool2d.bwd_windows.wgsl (and, 2×2, maxpool2d.fwd_2x2.wgsl).
+  // Windows that tile the input exactly take maxpool2d.bwd_windows.wgsl, and 2×2 ones on rows
+  // of whole vec4s maxpool2d.fwd_2x2.wgsl and maxpool2d.bwd_2x2.wgsl (2 or 1 output rows each).
   ...poolCases('2×2 / 2 tiling 3-ch 8×10, batch 1', [1, 3, 8, 10], { kernelSize: 2 }),
   ...poolCases('2×2 / 2 tiling 8×12 (2×2 windows per invocation)', [2, 3, 8, 12], { kernelSize: 2 }),
   ...poolCases('2×2 / 2 tiling 6×4 (1×2 windows per invocation)', [1, 2, 6, 4], { kernelSize: 2 }),
@@ -501,21 +502,22 @@ describe('conv2d input-gradient route', () => {
 });
 
 describe('max pooling ties on WebGPU', () => {
-  it('both backward kernels give the gradient to the first maximum, as the reference does', async () => {
+  it('every backward kernel gives the gradient to the first maximum, as the reference does', async () => {
     const gpu = await sharedGpu();
     const cpu = new CpuBackend();
     const u = rng(77);
-    // Values from {0, 1, 2}: most windows hold ties.
-    const xs = Float32Array.from({ length: 2 * 3 * 8 * 6 }, () => Math.floor(u() * 3));
-    const dys = (n: number) => Float32Array.from({ length: n }, (_, i) => i + 1);
-    // 2×2/2 tiles the 8×6 input (bwd_windows); 3×3/2 overlaps (the gather kernel).
-    for (const attrs of [{ kernelSize: 2 }, { kernelSize: 3, stride: 2 }] as Pool2dAttrs[]) {
+    // 2×2/2 tiling 8×8 (bwd_2x2) and 8×6 (bwd_windows); 3×3/2 overlaps (the gather kernel).
+    const runs: Array<[number[], Pool2dAttrs]> = [[[2, 3, 8, 8], { kernelSize: 2 }], [[2, 3, 8, 6], { kernelSize: 2 }], [[2, 3, 8, 6], { kernelSize: 3, stride: 2 }]];
+    for (const [shape, attrs] of runs) {
+      // Values from {0, 1, 2}: most windows hold ties.
+      const xs = Float32Array.from({ length: sizeOf(shape) }, () => Math.floor(u() * 3));
+      const dys = (n: number) => Float32Array.from({ length: n }, (_, i) => i + 1);
       const run = async <T extends AnyTensor>(be: Backend<T>) => {
-        const x = be.tensor(xs, [2, 3, 8, 6]);
+        const x = be.tensor(xs, shape);
         const y = await be.maxPool2d(x, attrs);
         return (await be.maxPool2dBackward(x, be.tensor(dys(sizeOf(y.shape)), y.shape), attrs)).read();
       };
-      expect(Array.from(await run(gpu)), JSON.stringify(attrs)).toEqual(Array.from(await run(cpu)));
+      expect(Array.from(await run(gpu)), JSON.stringify({ shape, attrs })).toEqual(Array.from(await run(cpu)));
     }
   });
 });

@@ -1,6 +1,7 @@
 // Max pooling: forward, and backward as a gather that recomputes each window's argmax
 // (or, where the windows tile the input exactly, a scatter of each window's own argmax).
 import bwdWgsl from '../../shaders/pool/maxpool2d.bwd.wgsl?raw';
+import bwd2x2Wgsl from '../../shaders/pool/maxpool2d.bwd_2x2.wgsl?raw';
 import bwdWindowsWgsl from '../../shaders/pool/maxpool2d.bwd_windows.wgsl?raw';
 import fwdWgsl from '../../shaders/pool/maxpool2d.fwd.wgsl?raw';
 import fwd2x2Wgsl from '../../shaders/pool/maxpool2d.fwd_2x2.wgsl?raw';
@@ -15,18 +16,26 @@ export const maxPool2dKernels = {
   fwd2x2: { name: 'maxpool2d.fwd_2x2', code: fwd2x2Wgsl },
   bwd: { name: 'maxpool2d.bwd', code: bwdWgsl },
   bwdWindows: { name: 'maxpool2d.bwd_windows', code: bwdWindowsWgsl },
+  bwd2x2: { name: 'maxpool2d.bwd_2x2', code: bwd2x2Wgsl },
 };
 
 /** Windows that cover every input element exactly once (stride = kernel, no padding, no remainder). */
 const windowsTile = (g: Pool2dGeom): boolean =>
   g.strideH === g.kh && g.strideW === g.kw && g.padTop === 0 && g.padLeft === 0 && g.oh * g.kh === g.h && g.ow * g.kw === g.w;
 
+/** 2×2 windows that tile rows of whole vec4s: the _2x2 kernels' invocations (window pairs, ROWS output rows each), else null. */
+function pairs2x2(g: Pool2dGeom): { ROWS: number; n: number } | null {
+  if (!windowsTile(g) || g.kh !== 2 || g.kw !== 2 || g.w % 4 !== 0) return null;
+  const ROWS = g.oh % 2 === 0 ? 2 : 1;
+  return { ROWS, n: (g.n * g.c * g.oh * g.ow) / 2 / ROWS };
+}
+
 export function maxPool2dFwdDispatch(engine: Engine, g: Pool2dGeom, x: Binding, y: Binding): Dispatch {
   const WG = engine.tuning.pointwise;
   const total = g.n * g.c * g.oh * g.ow;
-  if (windowsTile(g) && g.kh === 2 && g.kw === 2 && g.w % 4 === 0) {
-    const ROWS = g.oh % 2 === 0 ? 2 : 1;
-    const n = total / 2 / ROWS;
+  const pairs = pairs2x2(g);
+  if (pairs) {
+    const { ROWS, n } = pairs;
     return { kernel: maxPool2dKernels.fwd2x2, constants: { WG, ROWS }, buffers: [x, y], params: poolParams(g, n), workgroups: grid1d(engine, n, WG) };
   }
   const padded = g.padTop + g.padLeft + g.padBottom + g.padRight > 0;
@@ -37,6 +46,11 @@ export function maxPool2dFwdDispatch(engine: Engine, g: Pool2dGeom, x: Binding, 
 export function maxPool2dBwdDispatch(engine: Engine, g: Pool2dGeom, x: Binding, dy: Binding, dx: Binding, opts: { reluMask?: boolean } = {}): Dispatch {
   const WG = engine.tuning.pointwise;
   const RELU_MASK = !!opts.reluMask;
+  const pairs = pairs2x2(g);
+  if (pairs) {
+    const { ROWS, n } = pairs;
+    return { kernel: maxPool2dKernels.bwd2x2, constants: { WG, ROWS, RELU_MASK }, buffers: [x, dy, dx], params: poolParams(g, n), workgroups: grid1d(engine, n, WG) };
+  }
   if (windowsTile(g)) {
     const windows = g.n * g.c * g.oh * g.ow;
     return { kernel: maxPool2dKernels.bwdWindows, constants: { WG, RELU_MASK, KH: g.kh, KW: g.kw }, buffers: [x, dy, dx], params: poolParams(g, windows), workgroups: grid1d(engine, windows, WG) };
