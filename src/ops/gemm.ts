@@ -127,12 +127,14 @@ export function gemmPackDispatch(
   s: { rows: number; k: number; p: number; rowStride: number; kStride: number; batchIn: number; batches: number },
 ): Dispatch {
   const WG = engine.tuning.pointwise;
+  // 4 × 4 blocks where rows run along k in whole aligned vec4s (gemm.pack.wgsl: VEC).
+  const VEC = s.kStride === 1 && s.k % 4 === 0 && s.rowStride % 4 === 0 && s.batchIn % 4 === 0 && vec4Aligned(x);
   return {
     kernel: gemmPackKernel,
-    constants: { WG, P: s.p },
-    buffers: [x, out],
+    constants: { WG, P: s.p, VEC },
+    buffers: [x, out, VEC ? x : engine.dummy],
     params: new Params().u32(s.rows, s.k, s.rowStride, s.kStride, s.batchIn, ceilDiv(s.rows, s.p)).buffer(),
-    workgroups: [ceilDiv((s.k * s.p) / 4, WG), ceilDiv(s.rows, s.p), s.batches],
+    workgroups: [ceilDiv((s.k * s.p) / (VEC ? 16 : 4), WG), ceilDiv(s.rows, s.p), s.batches],
   };
 }
 
