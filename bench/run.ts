@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { chartSvg, detailsTable, footnotes, rate, summaryTable } from './lib/report.js';
+import { chartSvg, detailsTable, footnotes, pairText, rate, summaryTable } from './lib/report.js';
 import { TOLERANCE } from './lib/suite.js';
-import type { BenchConfig, BenchEvent, Cell, ItemSpec, PageInfo, ResultFile } from './lib/types.js';
+import type { BenchConfig, BenchEvent, Cell, ItemSpec, PageInfo, Pair, ResultFile } from './lib/types.js';
 import { BACKEND_LABEL } from './lib/types.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -70,6 +70,7 @@ const hardLimitMs = limitS * 1000;
 let info: PageInfo | null = null;
 let items: ItemSpec[] = [];
 const cells: Cell[] = [];
+const pairs: Pair[] = [];
 
 function onEvent(e: BenchEvent): void {
   if (e.type === 'info') {
@@ -91,6 +92,9 @@ function onEvent(e: BenchEvent): void {
           (c.maxRelErr !== undefined ? ` err ${c.maxRelErr.toExponential(1)}` : '')
         : '';
     console.log(`  ${BACKEND_LABEL[c.backend].padEnd(22)} ${c.status.padEnd(11)} ${what}${c.note ? ` ${c.note.slice(0, 160)}` : ''}`);
+  } else if (e.type === 'pair') {
+    pairs.push(e.pair);
+    console.log(`  ${pairText(e.pair)}`);
   } else if (e.type === 'error') {
     console.error(`benchmark error: ${e.message}`);
   }
@@ -238,6 +242,7 @@ async function finish(run: { runtime: string; flags?: string[]; incomplete?: str
     info: i,
     items,
     cells,
+    pairs,
   };
   const dir = join(HERE, 'results');
   mkdirSync(dir, { recursive: true });

@@ -1,6 +1,6 @@
 // The run's outputs: markdown tables (summary and details), a bar chart drawn by
 // Vega-Lite as SVG, the JSON file, and the latest table in bench/README.md.
-import type { BackendId, Cell, ItemSpec, ResultFile } from './types.js';
+import type { BackendId, Cell, ItemSpec, Pair, ResultFile } from './types.js';
 import { BACKEND_LABEL } from './types.js';
 
 const SHORT: Record<BackendId, string> = {
@@ -104,6 +104,15 @@ function markdown(head: string[], rows: string[][]): string {
   return [line(head.map(esc)), `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`, ...rows.map(line)].join('\n');
 }
 
+/** One head-to-head as a sentence: convgpu ÷ the other, per alternating round. */
+export function pairText(p: Pair, items?: ItemSpec[]): string {
+  const label = items?.find((i) => i.id === p.item)?.label ?? p.item;
+  return (
+    `head to head, ${label}: convgpu ÷ ${SHORT[p.b]} ×${fmtNum(p.ratio.median)} (min ×${fmtNum(p.ratio.min)}, max ×${fmtNum(p.ratio.max)}) ` +
+    `over ${p.rounds} alternating rounds; medians ${fmtNum(p.aMs.median)} against ${fmtNum(p.bMs.median)} ms`
+  );
+}
+
 export function footnotes(r: ResultFile): string {
   const i = r.info;
   const lines = [
@@ -111,6 +120,7 @@ export function footnotes(r: ResultFile): string {
     `- convgpu adapter: ${i.adapter}; timestamp-query: ${i.hasTimestamps ? 'yes' : 'no'}. TF.js ${i.tfjsVersion} webgpu adapter: ${i.tfjsWebgpuAdapter ?? '—'}.`,
     `- TF.js wasm threads: ${i.wasmThreads ?? '—'}${i.wasmThreadsNote ? ` (${i.wasmThreadsNote})` : ''}.`,
     `- Cells: throughput · median ms. "GPU time" is convgpu's GpuTimer (${r.cells.find((c) => c.backend === 'convgpu' && c.gpuSource)?.gpuSource ?? '—'}), the other columns are end-to-end: from the call to the output read back into JS (TF.js: \`await tensor.data()\`; convgpu: engine.run then readBuffer, one round trip; its GPU time comes from a separate timed pass). Ratios compare end-to-end times (×2 = convgpu twice as fast). ${r.meta.timing}`,
+    ...(r.pairs ?? []).map((p) => `- ${pairText(p, r.items)} (the order swapped each round, so the machine's drifting load falls on both alike; the table's ratio compares runs minutes apart).`),
     `- Every result is checked against convgpu's float64 CPU reference (the whole output, or an exact slice where the reference would be too slow; see the details); max relative error over ${r.meta.tolerance} is **FAIL** and never counts as fastest.`,
   ];
   for (const [b, e] of Object.entries(i.backendErrors)) lines.push(`- TF.js ${b} did not initialise: ${e}`);

@@ -10,7 +10,7 @@ import { relErr } from './data.js';
 import { fullTruth, prepareReference, sliceTruth, sliceWork, type Truth } from './reference.js';
 import { makeInputs, type Inputs, type Output, type Prepared } from './runner.js';
 import { missingKernel, prepareTfjs, registerWasmConv2DBackpropFilter } from './tfjs.js';
-import type { BackendId, BenchConfig, BenchEvent, Cell, ItemSpec, PageInfo, Stats } from './types.js';
+import type { BackendId, BenchConfig, BenchEvent, Cell, ItemSpec, PageInfo, Pair, Stats } from './types.js';
 
 type Tf = typeof TF;
 
@@ -29,12 +29,15 @@ interface Limits {
   refMaxMs: number;
   /** A training step has no exact slice: the reference step runs once for the truth under this estimate. */
   trainRefMaxMs: number;
+  /** Head-to-head rounds, and the time they may take. */
+  pairRounds: number;
+  pairBudgetMs: number;
 }
 
 export function limitsFor(quick: boolean): Limits {
   return quick
-    ? { cellBudgetMs: 1000, maxReps: 3, skipRunMs: 5000, skipTrainRunMs: 5000, refMaxMs: 1500, trainRefMaxMs: 30_000 }
-    : { cellBudgetMs: 8000, maxReps: 10, skipRunMs: 60_000, skipTrainRunMs: 180_000, refMaxMs: 15_000, trainRefMaxMs: 600_000 };
+    ? { cellBudgetMs: 1000, maxReps: 3, skipRunMs: 5000, skipTrainRunMs: 5000, refMaxMs: 1500, trainRefMaxMs: 30_000, pairRounds: 5, pairBudgetMs: 5000 }
+    : { cellBudgetMs: 8000, maxReps: 10, skipRunMs: 60_000, skipTrainRunMs: 180_000, refMaxMs: 15_000, trainRefMaxMs: 600_000, pairRounds: 15, pairBudgetMs: 30_000 };
 }
 
 /** Rough float64-reference speeds on this kind of CPU (GFLOP/s, GB/s for pooling), until one is measured. */
@@ -85,7 +88,11 @@ export async function runSuite(env: SuiteEnv, items: ItemSpec[]): Promise<void> 
     return b === 'reference' ? (it.work / REF_PRIOR[it.kind]) * 1000 : null;
   };
   const secs = (ms: number): string => `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
-  const emitCell = (cell: Cell): void => env.emit({ type: 'cell', cell });
+  const statusOf = new Map<string, Cell['status']>(); // by item/backend
+  const emitCell = (cell: Cell): void => {
+    statusOf.set(`${cell.item}/${cell.backend}`, cell.status);
+    env.emit({ type: 'cell', cell });
+  };
 
   async function measure(b: BackendId, item: ItemSpec, prepare: () => Prepared | Promise<Prepared>, truth: Truth | null, opts: { allowNoRep?: boolean } = {}): Promise<Output | undefined> {
     const cell: Cell = { item: item.id, backend: b, status: 'ok' };
@@ -145,6 +152,41 @@ export async function runSuite(env: SuiteEnv, items: ItemSpec[]): Promise<void> 
     return firstOut;
   }
 
+  /**
+   * convgpu and another backend's runs alternating, the order swapped each round, after one
+   * warm run each: the ratio per round is what the training-step goal is judged on.
+   */
+  async function headToHead(item: ItemSpec, inp: Inputs, other: BackendId, prepareOther: () => Prepared | Promise<Prepared>): Promise<void> {
+    let a: Prepared | null = null;
+    let b: Prepared | null = null;
+    try {
+      a = await prepareConvgpu(engine, timer, item, inp);
+      b = await prepareOther();
+      await a.run(false);
+      await b.run(false);
+      const aMs: number[] = [];
+      const bMs: number[] = [];
+      const t0 = performance.now();
+      while (aMs.length < lim.pairRounds && (aMs.length < 3 || performance.now() - t0 < lim.pairBudgetMs) && !overDeadline()) {
+        if (aMs.length % 2) {
+          bMs.push((await b.run(false)).wallMs);
+          aMs.push((await a.run(false)).wallMs);
+        } else {
+          aMs.push((await a.run(false)).wallMs);
+          bMs.push((await b.run(false)).wallMs);
+        }
+      }
+      if (!aMs.length) return;
+      const pair: Pair = { item: item.id, a: 'convgpu', b: other, rounds: aMs.length, aMs: stats(aMs), bMs: stats(bMs), ratio: stats(bMs.map((x, i) => x / aMs[i]!)) };
+      env.emit({ type: 'pair', pair });
+    } catch (e) {
+      env.emit({ type: 'log', text: `  head to head with ${other} failed: ${String(e)}` });
+    } finally {
+      a?.dispose();
+      b?.dispose();
+    }
+  }
+
   const skip = (b: BackendId, item: ItemSpec, note: string): void => emitCell({ item: item.id, backend: b, status: 'skipped', note });
   const overDeadline = (): boolean => Date.now() > config.deadline;
   const DEADLINE_NOTE = `skipped: the run's time limit (${config.quick ? '--quick' : 'full run'}) was used up`;
@@ -196,6 +238,19 @@ export async function runSuite(env: SuiteEnv, items: ItemSpec[]): Promise<void> 
       try {
         if (b === 'tfjs-wasm-patched') unpatch = registerWasmConv2DBackpropFilter(tf!);
         await measure(b, item, () => prepareTfjs(tf!, item, inp), truth);
+      } finally {
+        unpatch?.();
+      }
+    }
+
+    // 3. Training steps: convgpu and TF.js wasm (patched where it must be) head to head.
+    const ok = (b: BackendId): boolean => statusOf.get(`${item.id}/${b}`) === 'ok';
+    const wasm: BackendId | null = ok('tfjs-wasm') ? 'tfjs-wasm' : ok('tfjs-wasm-patched') ? 'tfjs-wasm-patched' : null;
+    if (item.kind === 'train' && tf && ok('convgpu') && wasm && !overDeadline()) {
+      await tf.setBackend('wasm');
+      const unpatch = wasm === 'tfjs-wasm-patched' ? registerWasmConv2DBackpropFilter(tf) : null;
+      try {
+        await headToHead(item, inp, wasm, () => prepareTfjs(tf, item, inp));
       } finally {
         unpatch?.();
       }

@@ -71,6 +71,21 @@ export interface Cell {
   note?: string;
 }
 
+/**
+ * A head-to-head: two backends' runs of one item alternating (the order swapped each round),
+ * so that the machine's load, which drifts over a run, falls on both alike.
+ */
+export interface Pair {
+  item: string;
+  a: BackendId;
+  b: BackendId;
+  rounds: number;
+  aMs: Stats;
+  bMs: Stats;
+  /** b's time ÷ a's, per round (×2: a twice as fast). */
+  ratio: Stats;
+}
+
 export interface PageInfo {
   /** convgpu's engine.describe(). */
   adapter: string;
@@ -92,6 +107,7 @@ export type BenchEvent =
   | { type: 'info'; info: PageInfo; items: ItemSpec[] }
   | { type: 'log'; text: string }
   | { type: 'cell'; cell: Cell }
+  | { type: 'pair'; pair: Pair }
   | { type: 'done'; elapsedMs: number }
   | { type: 'error'; message: string };
 
@@ -125,4 +141,6 @@ export interface ResultFile {
   info: PageInfo;
   items: ItemSpec[];
   cells: Cell[];
+  /** Head-to-heads (training steps: convgpu against TF.js wasm). */
+  pairs?: Pair[];
 }

@@ -26,6 +26,7 @@ const logEl = document.getElementById('log')!;
 function emit(e: BenchEvent): void {
   if (e.type === 'log') logEl.textContent += `${e.text}\n`;
   if (e.type === 'cell') logEl.textContent += `  ${e.cell.backend}: ${e.cell.status} ${e.cell.wall ? `${e.cell.wall.median.toFixed(2)} ms` : (e.cell.note ?? '')}\n`;
+  if (e.type === 'pair') logEl.textContent += `  head to head with ${e.pair.b}: ×${e.pair.ratio.median.toFixed(2)} over ${e.pair.rounds} rounds\n`;
   if (e.type === 'error') logEl.textContent += `ERROR ${e.message}\n`;
   void window.__benchEvent?.(JSON.stringify(e));
 }
