@@ -429,7 +429,7 @@ describe('which GEMMs the subgroup path packs (tuning.gemmPack auto)', () => {
 });
 
 describe('which convolutions take channel columns (tuning.convChannelCols auto, 8-lane subgroups)', () => {
-  it('channels that fill 64-wide panels: 8 per lane; that fill only 32-wide ones: 4; fewer: pixel (or tap) columns', async () => {
+  it('channels that fill 64-wide panels: 8 per lane; that fill only 32-wide ones: 4; fewer: pixel (or tap) columns, taps 4 per lane where 8 would leave most columns empty', async () => {
     const e = (await sharedGpu()).engine;
     const saved = e.tuning;
     try {
@@ -447,7 +447,8 @@ describe('which convolutions take channel columns (tuning.convChannelCols auto, 
         expect(tile(50, pass)).toBe(`${cols} TN 8`); // 50 / 64 ≥ 3/4
         expect(tile(32, pass)).toBe(`${cols} TN 4`); // 32 / 64 < 3/4, 32 / 32 full
         expect(tile(80, pass)).toBe(`${cols} TN 4`); // 80 / 128 < 3/4, 80 / 96 ≥ 3/4
-        expect(tile(6, pass)).toBe(`${pass === 'fwd' ? 'fwd.subgroup' : 'bwd_filter.subgroup'} TN 8`);
+        // Pixel columns 8 per lane; tap columns (25 taps) 4 per lane: 25 of 32 columns, not 25 of 64.
+        expect(tile(6, pass)).toBe(pass === 'fwd' ? 'fwd.subgroup TN 8' : 'bwd_filter.subgroup TN 4');
       }
     } finally {
       e.tuning = saved;

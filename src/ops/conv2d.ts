@@ -388,11 +388,24 @@ function upsampledBwdInput(engine: Engine, g: Conv2dGeom, dy: Binding, w: Bindin
 }
 
 /**
+ * The subgroup filter gradient's tile (rows: output channels, columns: taps), or null: 4 taps
+ * per lane where 8 would leave the column tiles < 3/4 full and 4 fill them better (a 5×5
+ * kernel on one channel: 25 of 32 columns, not 25 of 64; LeNet's first conv).
+ */
+function filterSubgroupTile(engine: Engine, g: Conv2dGeom) {
+  const sg = subgroupTile(engine, g.og);
+  if (!sg) return sg;
+  const taps = g.cg * g.kh * g.kw;
+  const fill = (tn: number): number => taps / (ceilDiv(taps, sg.SG * tn) * sg.SG * tn);
+  return sg.TN === 8 && fill(8) < 0.75 && fill(4) > fill(8) ? { ...sg, TN: 4 } : sg;
+}
+
+/**
  * How far to split the filter gradient's long K (N·OH·OW) over the batch: enough
  * splits to give the device ~`target` invocations, no more than the batch.
  */
 export function conv2dBwdFilterSplits(engine: Engine, g: Conv2dGeom): number {
-  const sg = subgroupTile(engine, g.og);
+  const sg = filterSubgroupTile(engine, g);
   const cc = filterChannelCols(engine, g);
   const tiles = cc
     ? ceilDiv(cc.ntaps, cc.SG * cc.R) * cc.panels * g.groups * cc.SG
@@ -427,7 +440,7 @@ export function conv2dBwdFilterDispatches(engine: Engine, g: Conv2dGeom, x: Bind
   if (isPadded(g)) ds.push(padDispatch(engine, g.n * g.c, g.h, g.w, hp, wp, g.padTop, g.padLeft, 1, 1, x, xp));
   const out = splits > 1 ? scratch.part! : dw;
   const params = fwdParams({ ...g, hp, wp }).u32(splits, nPerSplit).buffer();
-  const sg = subgroupTile(engine, g.og);
+  const sg = filterSubgroupTile(engine, g);
   const cc = filterChannelCols(engine, g);
   if (cc && scratch.dypack) {
     const ohw = g.oh * g.ow;
