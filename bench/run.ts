@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { chartSvg, detailsTable, footnotes, pairText, rate, summaryTable } from './lib/report.js';
+import { chartSvg, detailsTable, footnotes, pairText, pairsTable, rate, summaryTable } from './lib/report.js';
 import { TOLERANCE } from './lib/suite.js';
 import type { BenchConfig, BenchEvent, Cell, ItemSpec, PageInfo, Pair, ResultFile } from './lib/types.js';
 import { BACKEND_LABEL } from './lib/types.js';
@@ -257,7 +257,8 @@ async function finish(run: { runtime: string; flags?: string[]; incomplete?: str
   } catch (e) {
     console.error(`chart not drawn: ${String(e)}`);
   }
-  const table = summaryTable(result);
+  const pairTable = pairsTable(result);
+  const table = summaryTable(result) + (pairTable ? `\n\n${pairTable}` : '');
   const notes = footnotes(result);
   console.log(`\n${table}\n\n${notes}\n\n${detailsTable(result)}\n`);
   console.log(`wrote ${files.map((f) => relative(ROOT, f)).join(', ')} (${result.meta.totalSeconds.toFixed(0)} s)`);

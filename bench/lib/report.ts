@@ -104,6 +104,21 @@ function markdown(head: string[], rows: string[][]): string {
   return [line(head.map(esc)), `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`, ...rows.map(line)].join('\n');
 }
 
+/** The head-to-heads as a table: convgpu ÷ the other backend, per alternating round. */
+export function pairsTable(r: ResultFile): string {
+  if (!r.pairs?.length) return '';
+  const head = ['head to head [end-to-end ms]', 'against', 'rounds', 'convgpu', 'other', 'convgpu ÷ other, per round: median (min–max)'];
+  const rows = r.pairs.map((p) => [
+    r.items.find((i) => i.id === p.item)?.label ?? p.item,
+    SHORT[p.b],
+    String(p.rounds),
+    fmtNum(p.aMs.median),
+    fmtNum(p.bMs.median),
+    `×${fmtNum(p.ratio.median)} (×${fmtNum(p.ratio.min)}–×${fmtNum(p.ratio.max)})`,
+  ]);
+  return markdown(head, rows);
+}
+
 /** One head-to-head as a sentence: convgpu ÷ the other, per alternating round. */
 export function pairText(p: Pair, items?: ItemSpec[]): string {
   const label = items?.find((i) => i.id === p.item)?.label ?? p.item;
@@ -120,7 +135,11 @@ export function footnotes(r: ResultFile): string {
     `- convgpu adapter: ${i.adapter}; timestamp-query: ${i.hasTimestamps ? 'yes' : 'no'}. TF.js ${i.tfjsVersion} webgpu adapter: ${i.tfjsWebgpuAdapter ?? '—'}.`,
     `- TF.js wasm threads: ${i.wasmThreads ?? '—'}${i.wasmThreadsNote ? ` (${i.wasmThreadsNote})` : ''}.`,
     `- Cells: throughput · median ms. "GPU time" is convgpu's GpuTimer (${r.cells.find((c) => c.backend === 'convgpu' && c.gpuSource)?.gpuSource ?? '—'}), the other columns are end-to-end: from the call to the output read back into JS (TF.js: \`await tensor.data()\`; convgpu: engine.run then readBuffer, one round trip; its GPU time comes from a separate timed pass). Ratios compare end-to-end times (×2 = convgpu twice as fast). ${r.meta.timing}`,
-    ...(r.pairs ?? []).map((p) => `- ${pairText(p, r.items)} (the order swapped each round, so the machine's drifting load falls on both alike; the table's ratio compares runs minutes apart).`),
+    ...(r.pairs?.length
+      ? [
+          `- Head to head (second table): after an item's cells, convgpu and TF.js webgpu (and for training steps TF.js wasm) run in turn, the order swapped each round, up to ${r.meta.quick ? 5 : 15} rounds where 3 fit ${r.meta.quick ? 3 : 30} s: the machine's drifting load falls on both alike, where the first table's ratios divide medians taken minutes apart.`,
+        ]
+      : []),
     `- Every result is checked against convgpu's float64 CPU reference (the whole output, or an exact slice where the reference would be too slow; see the details); max relative error over ${r.meta.tolerance} is **FAIL** and never counts as fastest.`,
   ];
   for (const [b, e] of Object.entries(i.backendErrors)) lines.push(`- TF.js ${b} did not initialise: ${e}`);

@@ -36,7 +36,7 @@ interface Limits {
 
 export function limitsFor(quick: boolean): Limits {
   return quick
-    ? { cellBudgetMs: 1000, maxReps: 3, skipRunMs: 5000, skipTrainRunMs: 5000, refMaxMs: 1500, trainRefMaxMs: 30_000, pairRounds: 5, pairBudgetMs: 5000 }
+    ? { cellBudgetMs: 1000, maxReps: 3, skipRunMs: 5000, skipTrainRunMs: 5000, refMaxMs: 1500, trainRefMaxMs: 30_000, pairRounds: 5, pairBudgetMs: 3000 }
     : { cellBudgetMs: 8000, maxReps: 10, skipRunMs: 60_000, skipTrainRunMs: 180_000, refMaxMs: 15_000, trainRefMaxMs: 600_000, pairRounds: 15, pairBudgetMs: 30_000 };
 }
 
@@ -89,8 +89,10 @@ export async function runSuite(env: SuiteEnv, items: ItemSpec[]): Promise<void> 
   };
   const secs = (ms: number): string => `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
   const statusOf = new Map<string, Cell['status']>(); // by item/backend
+  const medianOf = new Map<string, number>(); // end-to-end ms, by item/backend
   const emitCell = (cell: Cell): void => {
     statusOf.set(`${cell.item}/${cell.backend}`, cell.status);
+    if (cell.wall) medianOf.set(`${cell.item}/${cell.backend}`, cell.wall.median);
     env.emit({ type: 'cell', cell });
   };
 
@@ -154,9 +156,12 @@ export async function runSuite(env: SuiteEnv, items: ItemSpec[]): Promise<void> 
 
   /**
    * convgpu and another backend's runs alternating, the order swapped each round, after one
-   * warm run each: the ratio per round is what the training-step goal is judged on.
+   * warm run each, where 3 rounds fit the pair budget by the cells' medians: the ratio per
+   * round does not drift with the machine's load the way medians taken minutes apart do.
    */
   async function headToHead(item: ItemSpec, inp: Inputs, other: BackendId, prepareOther: () => Prepared | Promise<Prepared>): Promise<void> {
+    const round = (medianOf.get(`${item.id}/convgpu`) ?? Infinity) + (medianOf.get(`${item.id}/${other}`) ?? Infinity);
+    if (3 * round > lim.pairBudgetMs || overDeadline()) return;
     let a: Prepared | null = null;
     let b: Prepared | null = null;
     try {
@@ -243,10 +248,15 @@ export async function runSuite(env: SuiteEnv, items: ItemSpec[]): Promise<void> 
       }
     }
 
-    // 3. Training steps: convgpu and TF.js wasm (patched where it must be) head to head.
+    // 3. Head to head with TF.js webgpu (the ×3 goal), and for training steps with TF.js wasm
+    // (patched where it must be: the ×2 goal).
     const ok = (b: BackendId): boolean => statusOf.get(`${item.id}/${b}`) === 'ok';
+    if (tf && ok('convgpu') && ok('tfjs-webgpu')) {
+      await tf.setBackend('webgpu');
+      await headToHead(item, inp, 'tfjs-webgpu', () => prepareTfjs(tf, item, inp));
+    }
     const wasm: BackendId | null = ok('tfjs-wasm') ? 'tfjs-wasm' : ok('tfjs-wasm-patched') ? 'tfjs-wasm-patched' : null;
-    if (item.kind === 'train' && tf && ok('convgpu') && wasm && !overDeadline()) {
+    if (item.kind === 'train' && tf && ok('convgpu') && wasm) {
       await tf.setBackend('wasm');
       const unpatch = wasm === 'tfjs-wasm-patched' ? registerWasmConv2DBackpropFilter(tf) : null;
       try {
