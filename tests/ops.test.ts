@@ -502,6 +502,31 @@ describe('conv2d input-gradient route', () => {
   });
 });
 
+describe('conv2d bias gradient over more channels than a dispatch dimension has workgroups', () => {
+  it.each([
+    ['per-plane sums (CPU emulators)', true],
+    ['one workgroup per channel (GPUs)', false],
+  ] as const)('%s', async (_name, rowwise) => {
+    const gpu = await sharedGpu();
+    const saved = gpu.engine.tuning;
+    try {
+      gpu.engine.tuning = { ...saved, rowwise };
+      const shape = [2, gpu.engine.limits.maxComputeWorkgroupsPerDimension + 3, 1, 3];
+      const u = rng(91);
+      const dy = Float32Array.from({ length: sizeOf(shape) }, () => u() * 2 - 1);
+      const got = await gpu.engine.scope(async () => (await gpu.conv2dBackwardBias(gpu.tensor(dy, shape))).read());
+      const want = await (await new CpuBackend().conv2dBackwardBias(new CpuBackend().tensor(dy, shape))).read();
+      // 6 terms per channel: f32 rounding stays below 1e-6.
+      let worst = 0;
+      for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+      expect(got.length).toBe(shape[1]);
+      expect(worst).toBeLessThan(1e-5);
+    } finally {
+      gpu.engine.tuning = saved;
+    }
+  });
+});
+
 describe('max pooling ties on WebGPU', () => {
   it('every backward kernel gives the gradient to the first maximum, as the reference does', async () => {
     const gpu = await sharedGpu();

@@ -37,7 +37,13 @@ export async function loadMnist(opts: LoadMnistOptions = { split: 'train' }): Pr
   };
   const imagesFile = `${prefix}-images-idx3-ubyte`;
   const labelsFile = `${prefix}-labels-idx1-ubyte`;
-  const [images, labels] = await Promise.all([read(imagesFile), read(labelsFile)]);
+  // Both reads settle before any error is thrown, so a missing split always names its images file first.
+  const [images, labels] = await Promise.allSettled([read(imagesFile), read(labelsFile)]).then((rs) =>
+    rs.map((r) => {
+      if (r.status === 'rejected') throw r.reason;
+      return r.value;
+    }),
+  );
   return mnistFromBytes(
     images,
     labels,

@@ -209,7 +209,11 @@ export class Conv2d extends Layer {
   override scratchBackward(engine: Engine, inShapes: number[][], needDx: boolean): Record<string, number> {
     const g = this.geom(inShapes);
     // Passes run one after another, so the input-gradient and filter-gradient scratch may share names' buffers.
-    return mergeScratch(needDx ? conv.conv2dScratch(engine, g, 'bwdInput') : {}, conv.conv2dScratch(engine, g, 'bwdFilter'));
+    return mergeScratch(
+      needDx ? conv.conv2dScratch(engine, g, 'bwdInput') : {},
+      conv.conv2dScratch(engine, g, 'bwdFilter'),
+      this.bias ? conv.conv2dBwdBiasScratch(engine, g.n, g.o) : {},
+    );
   }
 
   gpuForward(c: GpuCtx): StepDispatch[] {
@@ -221,7 +225,7 @@ export class Conv2d extends Layer {
     const ds: StepDispatch[] = [];
     if (c.dx[0]) ds.push(...conv.conv2dBwdInputDispatches(c.engine, g, c.dy, c.p.weight!, c.dx[0], c.scratch));
     ds.push(...conv.conv2dBwdFilterDispatches(c.engine, g, c.x[0]!, c.dy, c.dp.weight!, c.scratch));
-    if (this.bias) ds.push(conv.conv2dBwdBiasDispatch(c.engine, g.n, g.o, g.oh * g.ow, c.dy, c.dp.bias!));
+    if (this.bias) ds.push(...conv.conv2dBwdBiasDispatches(c.engine, g.n, g.o, g.oh * g.ow, c.dy, c.dp.bias!, c.scratch));
     return ds;
   }
 

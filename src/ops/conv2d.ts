@@ -4,6 +4,7 @@
 // valid taps: conv2dBwdInputRoute), the filter gradient (split-K GEMM, tap or channel
 // columns; or on GPUs im2col and a GEMM per image) and the bias gradient.
 import bwdBiasWgsl from '../../shaders/conv2d/conv2d.bwd_bias.wgsl?raw';
+import bwdBiasPlanesWgsl from '../../shaders/conv2d/conv2d.bwd_bias.planes.wgsl?raw';
 import col2imWgsl from '../../shaders/conv2d/conv2d.col2im.wgsl?raw';
 import bwdFilterWgsl from '../../shaders/conv2d/conv2d.bwd_filter.wgsl?raw';
 import flipWgsl from '../../shaders/conv2d/conv2d.flip.wgsl?raw';
@@ -15,12 +16,11 @@ import bwdFilterSubgroupWgsl from '../../shaders/conv2d/conv2d.bwd_filter.subgro
 import bwdFilterChannelColsWgsl from '../../shaders/conv2d/conv2d.bwd_filter.channel_cols.wgsl?raw';
 import bwdInputSubgroupWgsl from '../../shaders/conv2d/conv2d.bwd_input.subgroup.wgsl?raw';
 import im2colWgsl from '../../shaders/conv2d/conv2d.im2col.wgsl?raw';
-import { DeviceLimitError, fmtShape } from '../errors.js';
 import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { checkRank, type Shape } from '../shape.js';
-import { REG_TILE, buffersOf, ceilDiv, expectShape, grid1d, runInto, sameEngine, scratchTensors, subgroupTile } from './dispatch.js';
+import { REG_TILE, buffersOf, ceilDiv, expectShape, grid1d, runInto, sameEngine, scratchTensors, subgroupTile, vec4Aligned } from './dispatch.js';
 import { conv2dGeom, type Conv2dAttrs, type Conv2dGeom } from './geometry.js';
 import { sumAxisDispatch } from './sum.js';
 import { gemmDispatch, gemmImagesDispatch, gemmPackDispatch } from './gemm.js';
@@ -38,6 +38,7 @@ export const conv2dKernels = {
   bwdFilterSubgroup: { name: 'conv2d.bwd_filter.subgroup', code: bwdFilterSubgroupWgsl },
   bwdFilterChannelCols: { name: 'conv2d.bwd_filter.channel_cols', code: bwdFilterChannelColsWgsl },
   bwdBias: { name: 'conv2d.bwd_bias', code: bwdBiasWgsl },
+  bwdBiasPlanes: { name: 'conv2d.bwd_bias.planes', code: bwdBiasPlanesWgsl },
 };
 
 export interface Conv2dOptions extends Conv2dAttrs {
@@ -474,15 +475,38 @@ export function conv2dBwdFilterDispatches(engine: Engine, g: Conv2dGeom, x: Bind
   return ds;
 }
 
-export function conv2dBwdBiasDispatch(engine: Engine, n: number, c: number, s: number, dy: Binding, db: Binding): Dispatch {
-  const WG = engine.tuning.reduce;
-  return {
-    kernel: conv2dKernels.bwdBias,
-    constants: { WG },
-    buffers: [dy, db],
-    params: new Params().u32(n, c, s).buffer(),
-    workgroups: [c, 1, 1],
-  };
+/**
+ * Bias-gradient scratch: on row-wise adapters (the CPU emulators) one partial sum per (n, c)
+ * plane, which conv2dBwdBiasDispatches then adds over n.
+ */
+export function conv2dBwdBiasScratch(engine: Engine, n: number, c: number): Record<string, number> {
+  return engine.tuning.rowwise && n > 1 ? { biasPart: n * c } : {};
+}
+
+/**
+ * db[c] = Σ_{n, s} dy[n, c, s] over an [N, C, S] view. Row-wise adapters: each invocation sums
+ * one plane (conv2d.bwd_bias.planes.wgsl), then sum.wgsl adds the N partials; GPUs: one
+ * workgroup per channel with a tree reduction (conv2d.bwd_bias.wgsl), whose loads coalesce.
+ */
+export function conv2dBwdBiasDispatches(engine: Engine, n: number, c: number, s: number, dy: Binding, db: Binding, scratch: Record<string, Binding>): Dispatch[] {
+  if (!engine.tuning.rowwise) {
+    const WG = engine.tuning.reduce;
+    return [{ kernel: conv2dKernels.bwdBias, constants: { WG }, buffers: [dy, db], params: new Params().u32(n, c, s).buffer(), workgroups: grid1d(engine, c, 1) }];
+  }
+  const WG = engine.tuning.pointwise;
+  const VEC = s % 4 === 0 && vec4Aligned(dy);
+  const part = n > 1 ? scratch.biasPart! : db;
+  const ds: Dispatch[] = [
+    {
+      kernel: conv2dKernels.bwdBiasPlanes,
+      constants: { WG, VEC },
+      buffers: [dy, part, VEC ? dy : engine.dummy],
+      params: new Params().u32(n * c, s).buffer(),
+      workgroups: grid1d(engine, n * c, WG),
+    },
+  ];
+  if (n > 1) ds.push(sumAxisDispatch(engine, part, db, 1, n, c));
+  return ds;
 }
 
 export async function conv2d(engine: Engine, x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Promise<Tensor> {
@@ -535,13 +559,12 @@ export async function conv2dBackwardBias(engine: Engine, dy: Tensor): Promise<Te
   checkRank(op, 'dy', dy.shape, 4, 'NCHW');
   sameEngine(op, engine, dy);
   const [n, c, h, w] = dy.shape as [number, number, number, number];
-  const max = engine.limits.maxComputeWorkgroupsPerDimension;
-  if (c > max) {
-    throw new DeviceLimitError(
-      `${op}: dy ${fmtShape(dy.shape)} has ${c} channels, more than this device's ${max} workgroups per dispatch dimension; split the channels into smaller tensors.`,
-    );
-  }
+  const scratch = scratchTensors(engine, op, conv2dBwdBiasScratch(engine, n, c));
   const db = engine.empty([c], op);
-  await runInto(engine, op, [db], conv2dBwdBiasDispatch(engine, n, c, h * w, dy.buffer, db.buffer));
+  try {
+    await runInto(engine, op, [db], ...conv2dBwdBiasDispatches(engine, n, c, h * w, dy.buffer, db.buffer, buffersOf(scratch)));
+  } finally {
+    Object.values(scratch).forEach((t) => t.dispose());
+  }
   return db;
 }

@@ -84,4 +84,7 @@ export function mergeScratch(...sizes: Array<Record<string, number>>): Record<st
   return out;
 }
 
+/** The binding starts on a 16-byte boundary, so a shader may read it as vec4s. */
+export const vec4Aligned = (x: Binding): boolean => !('buffer' in x) || (x.offset ?? 0) % 16 === 0;
+
 export const buffersOf = (ts: Record<string, Tensor>): Record<string, Binding> => Object.fromEntries(Object.entries(ts).map(([k, t]) => [k, t.buffer]));

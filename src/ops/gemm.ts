@@ -8,7 +8,7 @@ import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { sizeOf } from '../shape.js';
-import { REG_TILE, buffersOf, ceilDiv, mergeScratch, runInto, sameEngine, scratchTensors, subgroupTile } from './dispatch.js';
+import { REG_TILE, buffersOf, ceilDiv, mergeScratch, runInto, sameEngine, scratchTensors, subgroupTile, vec4Aligned } from './dispatch.js';
 import { gemmGeom, gemmOutShape, type GemmAttrs, type GemmGeom } from './geometry.js';
 import { sumAxisDispatch } from './sum.js';
 
@@ -203,8 +203,6 @@ function sharedVec4(engine: Engine, g: GemmGeom, tileK: number, a: Binding, b: B
 const bRowsHoldVec4s = (g: GemmGeom): boolean => !g.transB && g.n % 4 === 0;
 
 /** A binding that a vec4 view can read from its start (a whole buffer, or an offset on 16 bytes). */
-const vec4Aligned = (x: Binding): boolean => !('buffer' in x) || (x.offset ?? 0) % 16 === 0;
-
 /** gemm.shared.wgsl stages at most this many elements per invocation and operand (its MAX_LOADS). */
 const SHARED_MAX_LOADS = 16;
 
