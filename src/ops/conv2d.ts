@@ -20,7 +20,7 @@ import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { checkRank, type Shape } from '../shape.js';
-import { REG_TILE, buffersOf, ceilDiv, expectShape, grid1d, runInto, sameEngine, scratchTensors, subgroupTile, vec4Aligned } from './dispatch.js';
+import { REG_TILE, ceilDiv, expectShape, grid1d, runWithScratch, sameEngine, subgroupTile, vec4Aligned } from './dispatch.js';
 import { conv2dGeom, type Conv2dAttrs, type Conv2dGeom } from './geometry.js';
 import { sumAxisDispatch } from './sum.js';
 import { gemmDispatch, gemmImagesDispatch, gemmPackDispatch } from './gemm.js';
@@ -514,13 +514,10 @@ export async function conv2d(engine: Engine, x: Tensor, w: Tensor, opts: Conv2dO
   const g = conv2dGeom(x.shape, w.shape, opts, op);
   sameEngine(op, engine, x, w, ...(opts.bias ? [opts.bias] : []));
   if (opts.bias) expectShape(op, 'bias', opts.bias, [g.o]);
-  const scratch = scratchTensors(engine, op, conv2dScratch(engine, g, 'fwd'));
   const y = engine.empty(conv2dOutShape(g), op);
-  try {
-    await runInto(engine, op, [y], ...conv2dFwdDispatches(engine, g, x.buffer, w.buffer, y.buffer, buffersOf(scratch), { bias: opts.bias?.buffer, relu: opts.relu }));
-  } finally {
-    Object.values(scratch).forEach((t) => t.dispose());
-  }
+  await runWithScratch(engine, op, [y], conv2dScratch(engine, g, 'fwd'), (scratch) =>
+    conv2dFwdDispatches(engine, g, x.buffer, w.buffer, y.buffer, scratch, { bias: opts.bias?.buffer, relu: opts.relu }),
+  );
   return y;
 }
 
@@ -529,13 +526,8 @@ export async function conv2dBackwardInput(engine: Engine, dy: Tensor, w: Tensor,
   const g = conv2dGeom(xShape, w.shape, attrs, op);
   sameEngine(op, engine, dy, w);
   expectShape(op, 'dy', dy, conv2dOutShape(g));
-  const scratch = scratchTensors(engine, op, conv2dScratch(engine, g, 'bwdInput'));
   const dx = engine.empty(xShape, op);
-  try {
-    await runInto(engine, op, [dx], ...conv2dBwdInputDispatches(engine, g, dy.buffer, w.buffer, dx.buffer, buffersOf(scratch)));
-  } finally {
-    Object.values(scratch).forEach((t) => t.dispose());
-  }
+  await runWithScratch(engine, op, [dx], conv2dScratch(engine, g, 'bwdInput'), (scratch) => conv2dBwdInputDispatches(engine, g, dy.buffer, w.buffer, dx.buffer, scratch));
   return dx;
 }
 
@@ -544,13 +536,8 @@ export async function conv2dBackwardFilter(engine: Engine, x: Tensor, dy: Tensor
   const g = conv2dGeom(x.shape, wShape, attrs, op);
   sameEngine(op, engine, x, dy);
   expectShape(op, 'dy', dy, conv2dOutShape(g));
-  const scratch = scratchTensors(engine, op, conv2dScratch(engine, g, 'bwdFilter'));
   const dw = engine.empty(wShape, op);
-  try {
-    await runInto(engine, op, [dw], ...conv2dBwdFilterDispatches(engine, g, x.buffer, dy.buffer, dw.buffer, buffersOf(scratch)));
-  } finally {
-    Object.values(scratch).forEach((t) => t.dispose());
-  }
+  await runWithScratch(engine, op, [dw], conv2dScratch(engine, g, 'bwdFilter'), (scratch) => conv2dBwdFilterDispatches(engine, g, x.buffer, dy.buffer, dw.buffer, scratch));
   return dw;
 }
 
@@ -559,12 +546,7 @@ export async function conv2dBackwardBias(engine: Engine, dy: Tensor): Promise<Te
   checkRank(op, 'dy', dy.shape, 4, 'NCHW');
   sameEngine(op, engine, dy);
   const [n, c, h, w] = dy.shape as [number, number, number, number];
-  const scratch = scratchTensors(engine, op, conv2dBwdBiasScratch(engine, n, c));
   const db = engine.empty([c], op);
-  try {
-    await runInto(engine, op, [db], ...conv2dBwdBiasDispatches(engine, n, c, h * w, dy.buffer, db.buffer, buffersOf(scratch)));
-  } finally {
-    Object.values(scratch).forEach((t) => t.dispose());
-  }
+  await runWithScratch(engine, op, [db], conv2dBwdBiasScratch(engine, n, c), (scratch) => conv2dBwdBiasDispatches(engine, n, c, h * w, dy.buffer, db.buffer, scratch));
   return db;
 }

@@ -77,6 +77,28 @@ export function scratchTensors(engine: Engine, op: string, sizes: Record<string,
   return Object.fromEntries(used.map(([k, f]) => [k, engine.empty([f], op)]));
 }
 
+/** Runs an op's dispatches with its scratch tensors, which it disposes afterwards, whatever happens. */
+export async function runWithScratch(
+  engine: Engine,
+  op: string,
+  outs: readonly Tensor[],
+  sizes: Record<string, number>,
+  dispatches: (scratch: Record<string, Binding>) => Dispatch[],
+): Promise<void> {
+  let scratch: Record<string, Tensor>;
+  try {
+    scratch = scratchTensors(engine, op, sizes);
+  } catch (e) {
+    for (const t of outs) if (!t.isDisposed) t.dispose(); // as runInto does on failure
+    throw e;
+  }
+  try {
+    await runInto(engine, op, outs, ...dispatches(buffersOf(scratch)));
+  } finally {
+    Object.values(scratch).forEach((t) => t.dispose());
+  }
+}
+
 /** Scratch for passes that run one after another and share buffers by name: each name at its largest size. */
 export function mergeScratch(...sizes: Array<Record<string, number>>): Record<string, number> {
   const out: Record<string, number> = {};

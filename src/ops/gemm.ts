@@ -8,7 +8,7 @@ import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { sizeOf } from '../shape.js';
-import { REG_TILE, buffersOf, ceilDiv, mergeScratch, runInto, sameEngine, scratchTensors, subgroupTile, vec4Aligned } from './dispatch.js';
+import { REG_TILE, buffersOf, ceilDiv, mergeScratch, runInto, runWithScratch, sameEngine, scratchTensors, subgroupTile, vec4Aligned } from './dispatch.js';
 import { gemmGeom, gemmOutShape, type GemmAttrs, type GemmGeom } from './geometry.js';
 import { sumAxisDispatch } from './sum.js';
 
@@ -272,13 +272,8 @@ export async function matmul(engine: Engine, a: Tensor, b: Tensor, opts: MatmulO
       `${op}: bias ${fmtShape(opts.bias.shape)} must be [${g.n}] for output columns N=${g.n} (a ${fmtShape(a.shape)}, b ${fmtShape(b.shape)}); pass one bias value per output column.`,
     );
   }
-  const scratch = scratchTensors(engine, op, gemmScratch(engine, g));
   const out = engine.empty(gemmOutShape(g, a.shape.length === 3), op);
-  try {
-    await runInto(engine, op, [out], ...gemmDispatches(engine, g, a.buffer, b.buffer, out.buffer, { bias: opts.bias?.buffer, relu: opts.relu }, buffersOf(scratch)));
-  } finally {
-    Object.values(scratch).forEach((t) => t.dispose());
-  }
+  await runWithScratch(engine, op, [out], gemmScratch(engine, g), (scratch) => gemmDispatches(engine, g, a.buffer, b.buffer, out.buffer, { bias: opts.bias?.buffer, relu: opts.relu }, scratch));
   return out;
 }
 
