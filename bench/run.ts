@@ -111,8 +111,10 @@ async function runBrowser(): Promise<{ runtime: string; flags: string[]; incompl
   const executablePath = process.env.CHROME_PATH ?? '/usr/bin/chromium';
   const userDataDir = mkdtempSync(join(tmpdir(), 'convgpu-bench-'));
   const common = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu'];
+  // GPU flags as Chrome's "Supercharge Web AI model testing" post gives them for headless Linux
+  // on NVIDIA: without --disable-vulkan-surface, Vulkan wants a display surface headless has not.
   const flags = gpu
-    ? [...common, '--enable-features=Vulkan', '--use-angle=vulkan', '--ignore-gpu-blocklist']
+    ? [...common, '--enable-features=Vulkan', '--use-angle=vulkan', '--disable-vulkan-surface', '--ignore-gpu-blocklist']
     : [...common, '--enable-unsafe-swiftshader', '--use-webgpu-adapter=swiftshader'];
   console.log(`chromium: ${executablePath} --headless=new ${flags.join(' ')}`);
   const browser = await puppeteer.launch({ executablePath, headless: true, args: flags, userDataDir, protocolTimeout: hardLimitMs + 60_000 });
