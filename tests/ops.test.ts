@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CpuBackend, type AnyTensor, type Backend, type WebGpuBackend } from '../src/backend.js';
 import type { Conv2dAttrs, Pool2dAttrs } from '../src/ops/geometry.js';
-import { conv2dGeom } from '../src/ops/geometry.js';
+import { conv2dGeom, pool2dGeom } from '../src/ops/geometry.js';
 import { conv2dBwdFilterDispatches, conv2dBwdInputRoute, conv2dFwdDispatches } from '../src/ops/conv2d.js';
 import { gemmScratch } from '../src/ops/gemm.js';
 import { sizeOf } from '../src/shape.js';
@@ -297,6 +297,65 @@ const cases: OpCase[] = [
   },
 ];
 
+/**
+ * Seeded random configurations beyond the hand-picked rows above: channels, kernel, stride,
+ * padding, dilation, groups and batch drawn together, so the routes' edges meet in
+ * combinations nobody listed (a row's name is its configuration, to rerun it by hand).
+ */
+function randomCases(seed: number, counts: { conv: number; pool: number; gemm: number }): OpCase[] {
+  const u = rng(seed);
+  const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(u() * xs.length)]!;
+  const upTo = (lo: number, hi: number): number => lo + Math.floor(u() * (hi - lo + 1));
+  const out: OpCase[] = [];
+  for (let i = 0; i < counts.conv; ) {
+    const groups = pick([1, 1, 1, 2, 3]);
+    const [cg, og] = [pick([1, 2, 3, 5, 8, 16]), pick([1, 2, 5, 6, 8, 16, 24, 33])];
+    const [kh, kw] = [pick([1, 2, 3, 5]), pick([1, 3, 4, 5])];
+    const attrs: Conv2dAttrs = {
+      stride: [pick([1, 1, 2, 3]), pick([1, 1, 2])],
+      dilation: [pick([1, 1, 2]), pick([1, 1, 3])],
+      padding: pick<Conv2dAttrs['padding']>([0, 1, 'same', [1, 2, 0, 3], [2, 1]]),
+      groups,
+    };
+    const x = [pick([1, 2, 3, 9, 17, 64]), cg * groups, upTo(kh, 16), upTo(kw, 17)];
+    const w = [og * groups, cg, kh, kw];
+    let y: number[];
+    try {
+      y = convShape(x, w, attrs);
+    } catch {
+      continue; // a window larger than the padded input: draw again
+    }
+    if (sizeOf(y) * cg * kh * kw > 3e6 || sizeOf(x) > 2e5) continue; // keep the reference quick
+    out.push(...convCases(`random #${i} x [${x}] w [${w}] ${JSON.stringify(attrs)}`, x, w, attrs));
+    i++;
+  }
+  for (let i = 0; i < counts.pool; ) {
+    const k = pick([1, 2, 2, 3, 4]);
+    const kernelSize: [number, number] = [k, u() < 0.7 ? k : pick([1, 2, 3])];
+    const s = pick([0, 0, 1, 2, 3]); // 0: the default, the window
+    const attrs: Pool2dAttrs = { kernelSize, ...(s ? { stride: [s, pick([1, 2, s])] as [number, number] } : {}), padding: pick<Pool2dAttrs['padding']>([0, 0, 1, 'same', [0, 1, 1, 0]]) };
+    const x = [pick([1, 2, 3, 8]), pick([1, 3, 6, 16]), upTo(kernelSize[0], 17), pick([4, 8, 12, 28, upTo(kernelSize[1], 19)])];
+    try {
+      pool2dGeom(x, attrs, 'random');
+    } catch {
+      continue; // padding not smaller than the window, or no output
+    }
+    out.push(...poolCases(`random #${i} x [${x}] ${JSON.stringify(attrs)}`, x, attrs));
+    i++;
+  }
+  for (let i = 0; i < counts.gemm; i++) {
+    const [m, k, n] = [pick([1, 3, 16, 33, 64, 130]), pick([1, 5, 16, 64, 129]), pick([1, 4, 7, 64, 100])];
+    const o = { transA: u() < 0.5, transB: u() < 0.5 };
+    const batch = pick([0, 0, 2, 3]); // 0: unbatched
+    const shared = batch > 0 && u() < 0.3; // one B for every batch entry
+    const a = [...(batch ? [batch] : []), ...(o.transA ? [k, m] : [m, k])];
+    const b = [...(batch && !shared ? [batch] : []), ...(o.transB ? [n, k] : [k, n])];
+    out.push(...gemmCases(`random #${i} a [${a}] b [${b}] ${JSON.stringify(o)}`, a, b, o));
+  }
+  return out;
+}
+const randomRows = randomCases(2026, { conv: 12, pool: 8, gemm: 8 });
+
 // One device for the whole file, as the helper intends; each suite swaps its tuning into the
 // engine and restores it after (pipelines are cached by their constants). Dawn keeps a
 // destroyed device's threads until GC: a CI dry-run once hung with eight lavapipe devices
@@ -398,6 +457,11 @@ suite('conv2d forward and filter gradient with channel columns match the referen
 suite('conv2d forward and filter gradient with channel columns, 1 row block and 4 channels per lane, match the reference', channelColCases.filter((c) => /^conv2d(BackwardFilter)? (3-ch|batch 1|groups|depthwise|dilation|70 out)/.test(c.name)), {
   gemm: 'subgroup', convChannelCols: 'always', sgRows: 1, sgCols: 4,
 });
+// The seeded random configurations on this adapter's tuning, on a GPU's default tuning
+// (im2col, col2im and the workgroup-memory GEMM), and on the register-tiled kernels.
+suite('seeded random configurations match the reference', randomRows);
+suite("seeded random configurations on a GPU's default tuning match the reference", randomRows.filter((c) => /^(matmul|conv2d)/.test(c.name)), { ...defaultTuning(false), sharedMinGroups: 0 });
+suite('seeded random configurations on the register-tiled kernels match the reference', randomRows.filter((c) => /^(matmul|conv2d)/.test(c.name)), { gemm: 'registers' });
 // The direct input-gradient kernel with the default tiles, on adapters that do not pick it.
 suite('the direct conv2d input-gradient kernel matches the reference', cases.filter((c) => /^conv2dBackwardInput wide batch/.test(c.name)), { gemm: 'subgroup', convBwdInputDirect: 1 });
 
