@@ -2,16 +2,19 @@
 // the kernels stay correct with whatever it picks.
 import { expect, it } from 'vitest';
 import { CpuBackend, compare } from '../src/backend.js';
-import { autotune } from '../src/ops/autotune.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { adapterKey, autotune, cachedAutotune } from '../src/ops/autotune.js';
 import { gemmDispatch } from '../src/ops/gemm.js';
-import { defaultTuning, subgroupKernelsFit } from '../src/ops/tuning.js';
+import { defaultTuning, subgroupKernelsFit, type Tuning } from '../src/ops/tuning.js';
 import { gpuBackend } from './helpers/gpu.js';
 import { rng } from './helpers/rng.js';
 
 it('autotune times the candidates, keeps the fastest, and results still match the reference', async () => {
   const gpu = await gpuBackend();
   try {
-    const r = await autotune(gpu.engine, 1);
+    const r = await autotune(gpu.engine, { reps: 1 });
     for (const family of ['tiled', 'conv'] as const) {
       const times = r.timings[family]!;
       expect(Object.keys(times).length).toBeGreaterThanOrEqual(4);
@@ -42,6 +45,64 @@ it('autotune times the candidates, keeps the fastest, and results still match th
     const m2 = await cpu.matmul(cpu.tensor(xs.subarray(0, 33 * 17), [33, 17]), cpu.tensor(xs.subarray(0, 17 * 21), [17, 21]));
     expect((await compare(m1, m2)).maxAbs).toBeLessThan(1e-4);
   } finally {
+    gpu.engine.destroy();
+  }
+});
+
+it("on a GPU's tuning it also times the shared GEMM's K step, vec4 fetches and staging buffers, and keeps the fastest", async () => {
+  const gpu = await gpuBackend();
+  try {
+    const e = gpu.engine;
+    e.tuning = { ...defaultTuning(false), sharedMinGroups: 0 }; // a GPU's, with no fixed subgroup size
+    // A small GEMM: on a CPU emulator the workgroup-memory kernel is slow, and the mechanics are the point.
+    const r = await autotune(e, { reps: 1, gemmSize: 64 });
+    const times = r.timings.shared!;
+    expect(Object.keys(times)).toHaveLength(8);
+    const chosen = `K ${r.tuning.gemmTileK}, ${r.tuning.gemmVec4 ? 'vec4' : 'scalar'}, ${r.tuning.gemmStages} buf`;
+    expect(times[chosen]).toBe(Math.min(...Object.values(times)));
+    expect(r.tuning.gemm).toBe('shared');
+    expect(e.tuning).toMatchObject({ gemmTileK: r.tuning.gemmTileK, gemmVec4: r.tuning.gemmVec4, gemmStages: r.tuning.gemmStages });
+    // Whatever it chose computes the same as the reference: vec4-aligned rows, and ragged ones.
+    const u = rng(3);
+    const cpu = new CpuBackend();
+    for (const [m, k, n] of [[40, 36, 44], [33, 17, 21]] as const) {
+      const as = Float32Array.from({ length: m * k }, () => u() - 0.5);
+      const bs = Float32Array.from({ length: k * n }, () => u() - 0.5);
+      const got = await gpu.matmul(gpu.tensor(as, [m, k]), gpu.tensor(bs, [k, n]));
+      const want = await cpu.matmul(cpu.tensor(as, [m, k]), cpu.tensor(bs, [k, n]));
+      expect((await compare(got, want)).maxAbs).toBeLessThan(1e-4); // K ≤ 36 terms in f32: see ops.test.ts
+    }
+  } finally {
+    gpu.engine.destroy();
+  }
+});
+
+it('caches the result per adapter and applies a cached entry without timing, the shared GEMM\'s variants included', async () => {
+  const gpu = await gpuBackend();
+  const dir = mkdtempSync(join(tmpdir(), 'convgpu-autotune-'));
+  const saved = process.env.XDG_CACHE_HOME;
+  process.env.XDG_CACHE_HOME = dir;
+  try {
+    const e = gpu.engine;
+    const first = await cachedAutotune(e);
+    expect(first.fromCache).toBe(false);
+    const file = join(dir, 'convgpu', 'tuning.json');
+    const stored = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Tuning>;
+    expect(stored[adapterKey(e.adapterInfo)]).toEqual(first.tuning);
+    e.tuning = defaultTuning(e.adapterInfo.isFallbackAdapter, e.adapterInfo.architecture, e.adapterInfo.subgroupSize);
+    const again = await cachedAutotune(e);
+    expect(again.fromCache).toBe(true);
+    expect(again.timings).toEqual({});
+    expect(e.tuning).toMatchObject({ tiled: first.tuning.tiled, conv: first.tuning.conv, gemm: first.tuning.gemm, gemmRows: first.tuning.gemmRows });
+    // An entry a GPU wrote: its K step, vec4 fetches and staging buffers come back too.
+    const gpuEntry: Tuning = { ...first.tuning, gemm: 'shared', gemmTileK: 16, gemmVec4: true, gemmStages: 2 };
+    writeFileSync(file, JSON.stringify({ [adapterKey(e.adapterInfo)]: gpuEntry }));
+    await cachedAutotune(e);
+    expect(e.tuning).toMatchObject({ gemm: 'shared', gemmTileK: 16, gemmVec4: true, gemmStages: 2 });
+  } finally {
+    if (saved === undefined) delete process.env.XDG_CACHE_HOME;
+    else process.env.XDG_CACHE_HOME = saved;
+    rmSync(dir, { recursive: true, force: true });
     gpu.engine.destroy();
   }
 });

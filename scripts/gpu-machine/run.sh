@@ -1,5 +1,5 @@
 #!/bin/bash
-# On the GPU machine (see prepare.sh): unpack, then the adapter, the GEMM tiling sweep, the readback probe, the Node
+# On the GPU machine (see prepare.sh): unpack, then the adapter, the GEMM tiling sweep, what autotune picks, the readback probe, the Node
 # bench against TF.js webgpu (reference as ground truth only) and the GPU op tests. Logs and the
 # bench's JSON land in $OUT (the device tool brings them back).
 cd "$(dirname "$0")/../.."
@@ -21,12 +21,14 @@ PEAK=$(python3 -c "print(round(${SMS:-132}*128*2*${CLK:-1980}/1e6,1))") # fp32 F
 echo "fp32 peak $PEAK TFLOP/s" | tee -a "$OUT/gpu.txt"
 el sweep
 timeout 150 node --import ./scripts/register.mjs bench/gemm-sweep.ts --sizes 1024,2048,4096 --reps 9 --peak "$PEAK" --json "$OUT/sweep.json" > "$OUT/sweep.log" 2>&1
+el autotune
+timeout 40 node --import ./scripts/register.mjs bench/kernels.ts --autotune --only gemm --quick > "$OUT/autotune.log" 2>&1
 el readback
 timeout 40 node --import ./scripts/register.mjs scripts/gpu-machine/readback.ts > "$OUT/readback.log" 2>&1
 el bench
-timeout 220 node --import ./scripts/register.mjs bench/run.ts --node --no-build --gpu --tfjs webgpu --ref-truth-only --no-readme --time-limit 210 > "$OUT/bench.log" 2>&1
+timeout 180 node --import ./scripts/register.mjs bench/run.ts --node --no-build --gpu --tfjs webgpu --ref-truth-only --no-readme --time-limit 170 > "$OUT/bench.log" 2>&1
 find bench/results -newer /tmp/t0 -name "*nvidia*" -exec cp {} "$OUT/" \;
 el tests
 timeout 150 node node_modules/vitest/vitest.mjs run tests/ops.test.ts tests/errors.test.ts tests/autotune.test.ts tests/reliability.test.ts tests/batchnorm.test.ts > "$OUT/tests.log" 2>&1
 el done
-grep -A13 "kernel variant" "$OUT/sweep.log"; grep -c WRONG "$OUT/sweep.log"; tail -10 "$OUT/readback.log"; grep "^| " "$OUT/bench.log" | head -21; grep -E "Tests |Test Files" "$OUT/tests.log"
+grep -A13 "kernel variant" "$OUT/sweep.log"; grep -c WRONG "$OUT/sweep.log"; head -c 600 "$OUT/autotune.log"; grep GFLOP "$OUT/autotune.log"; tail -10 "$OUT/readback.log"; grep "^| " "$OUT/bench.log" | head -21; grep -E "Tests |Test Files" "$OUT/tests.log"

@@ -20,12 +20,30 @@ export interface AutotuneReport {
   fromCache: boolean;
 }
 
+export interface AutotuneOptions {
+  /** Timed runs per candidate (the median counts). Default 3. */
+  reps?: number;
+  /** Edge of the square GEMM timed. Default: 2048 for the workgroup-memory GEMM (GPUs), where it takes 8×8 tiles; 256 otherwise. */
+  gemmSize?: number;
+}
+
 export function adapterKey(a: AdapterSummary): string {
   return [a.via, a.vendor, a.architecture, a.device, a.description].join('|');
 }
 
-/** Times the candidates now (seconds on a CPU emulator) and sets engine.tuning to the fastest. */
-export async function autotune(engine: Engine, reps = 3): Promise<AutotuneReport> {
+/** The workgroup-memory GEMM's fetch and staging variants (gemm.shared.wgsl: TILE_K, VEC_A/VEC_B, STAGES). */
+const SHARED_VARIANTS: Array<Pick<Tuning, 'gemmTileK' | 'gemmVec4' | 'gemmStages'>> = [8, 16].flatMap((gemmTileK) =>
+  [false, true].flatMap((gemmVec4) => ([1, 2] as const).map((gemmStages) => ({ gemmTileK, gemmVec4, gemmStages }))),
+);
+
+/**
+ * Times the candidates now (seconds on a CPU emulator) and sets engine.tuning to the fastest:
+ * the register-tiled and conv kernels' workgroup shapes; on GPUs then the workgroup-memory
+ * GEMM's K step, vec4 fetches and staging buffers on the best shape; where the adapter has a
+ * fixed subgroup size, the subgroup kernels against the best register-tiled pair.
+ */
+export async function autotune(engine: Engine, opts: AutotuneOptions = {}): Promise<AutotuneReport> {
+  const reps = opts.reps ?? 3;
   const timer = new GpuTimer(engine);
   const temps: GPUBuffer[] = [];
   const buf = (floats: number): GPUBuffer => {
@@ -35,62 +53,74 @@ export async function autotune(engine: Engine, reps = 3): Promise<AutotuneReport
   };
   const fits = ([x, y]: [number, number]): boolean =>
     x * y <= engine.limits.maxComputeInvocationsPerWorkgroup && x <= engine.limits.maxComputeWorkgroupSizeX && y <= engine.limits.maxComputeWorkgroupSizeY;
-  const time = async (make: () => Dispatch[]): Promise<number> => {
-    await timer.time(make()); // compile
-    const xs: number[] = [];
-    for (let i = 0; i < reps; i++) xs.push((await timer.time(make())).ms);
-    return xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const gpu = !engine.adapterInfo.isFallbackAdapter;
+  /**
+   * Median ms of each candidate's dispatches (built under its own tuning), timed in rounds, one
+   * run of each per round, so a clock that drifts meanwhile moves them alike. On GPUs a timed
+   * pass repeats the dispatches to last ~2 ms: timestamps are rounded (2¹⁶ ns on an H100).
+   */
+  const race = async (cands: Array<{ tuning: Tuning; make: () => Dispatch[] }>): Promise<number[]> => {
+    const runs: Array<{ ds: Dispatch[]; copies: number; xs: number[] }> = [];
+    for (const c of cands) {
+      engine.tuning = c.tuning;
+      const one = c.make();
+      const ms = (await timer.time(one)).ms; // compiles
+      const copies = gpu ? Math.min(100, Math.max(1, Math.ceil(2 / Math.max(ms, 0.02)))) : 1;
+      runs.push({ ds: Array.from({ length: copies }, () => one).flat(), copies, xs: [] });
+    }
+    for (let i = 0; i < reps; i++) for (const r of runs) r.xs.push((await timer.time(r.ds)).ms / r.copies);
+    return runs.map((r) => r.xs.sort((a, b) => a - b)[Math.floor(r.xs.length / 2)]!);
   };
+  const argmin = (xs: number[]): number => xs.indexOf(Math.min(...xs));
 
   // The workgroup-memory GEMM (GPUs) switches to 8×8 tiles on large grids: time it at a size that takes them.
-  const n = engine.tuning.gemm === 'shared' ? 2048 : 256;
+  const n = opts.gemmSize ?? (engine.tuning.gemm === 'shared' ? 2048 : 256);
   const a = buf(n * n), b = buf(n * n), c = buf(n * n);
   const g = conv2dGeom([8, 16, 14, 14], [32, 16, 5, 5], { padding: 2 });
   const x = buf(8 * 16 * 14 * 14), w = buf(32 * 16 * 25), y = buf(8 * 32 * 14 * 14);
   const scratch = (pass: 'fwd' | 'bwdFilter') => Object.fromEntries(Object.entries(conv2dScratch(engine, g, pass)).map(([k, f]) => [k, buf(f)]));
-  const sf = scratch('fwd');
+  const gemm = (): Dispatch[] => [gemmDispatch(engine, { batch: 1, m: n, n, k: n, transA: false, transB: false, broadcastB: false }, a, b, c)];
+  // The forward and the filter gradient; scratch per candidate, as its size follows the tuning's split count.
+  const conv = (): Dispatch[] => [...conv2dFwdDispatches(engine, g, x, w, y, scratch('fwd')), ...conv2dBwdFilterDispatches(engine, g, x, y, w, scratch('bwdFilter'))];
 
   const timings: Record<string, Record<string, number>> = { tiled: {}, conv: {} };
   // The register-tiled kernels' workgroup shapes first; then, where the adapter has a fixed
   // subgroup size, the subgroup kernels (which ignore those shapes) against the best of them.
   const base: Tuning = { ...engine.tuning, gemm: engine.tuning.gemm === 'subgroup' ? 'registers' : engine.tuning.gemm };
   const best: Tuning = { ...base };
-  const gemmTime = () => time(() => [gemmDispatch(engine, { batch: 1, m: n, n, k: n, transA: false, transB: false, broadcastB: false }, a, b, c)]);
-  const convTime = async () => {
-    const sb = scratch('bwdFilter'); // per candidate: its size follows the tuning's split count
-    return (await time(() => conv2dFwdDispatches(engine, g, x, w, y, sf))) + (await time(() => conv2dBwdFilterDispatches(engine, g, x, y, w, sb)));
-  };
   try {
-    const candidates = (family: 'tiled' | 'conv'): Array<{ s: [number, number]; rows: 4 | 8 }> =>
-      SHAPES.filter(fits).flatMap((s) => (family === 'tiled' && base.gemm === 'registers' ? [{ s, rows: 4 as const }, { s, rows: 8 as const }] : [{ s, rows: base.gemmRows }]));
-    const bestMs = { tiled: Infinity, conv: Infinity };
-    for (const family of ['tiled', 'conv'] as const) {
-      for (const { s, rows } of candidates(family)) {
-        engine.tuning = { ...base, gemmRows: family === 'tiled' ? rows : best.gemmRows, [family]: { WG_X: s[0], WG_Y: s[1] } };
-        const ms = family === 'tiled' ? await gemmTime() : await convTime();
-        const label = family === 'tiled' && base.gemm === 'registers' ? `${s[0]}x${s[1]}/${rows} rows` : `${s[0]}x${s[1]}`;
-        timings[family]![label] = ms;
-        if (ms < bestMs[family]) {
-          bestMs[family] = ms;
-          best[family] = { WG_X: s[0], WG_Y: s[1] };
-          if (family === 'tiled') best.gemmRows = rows;
-        }
-      }
+    const shapes = SHAPES.filter(fits);
+    // tiled: the GEMM's workgroup shape (and, for the register tiles, 4 or 8 rows per invocation)
+    const tiled = shapes.flatMap((s) => (base.gemm === 'registers' ? ([4, 8] as const) : [base.gemmRows]).map((rows) => ({ s, rows })));
+    const tiledMs = await race(tiled.map(({ s, rows }) => ({ tuning: { ...base, gemmRows: rows, tiled: { WG_X: s[0], WG_Y: s[1] } }, make: gemm })));
+    tiled.forEach(({ s, rows }, i) => (timings.tiled![base.gemm === 'registers' ? `${s[0]}x${s[1]}/${rows} rows` : `${s[0]}x${s[1]}`] = tiledMs[i]!));
+    const t = tiled[argmin(tiledMs)]!;
+    best.tiled = { WG_X: t.s[0], WG_Y: t.s[1] };
+    best.gemmRows = t.rows;
+    let bestGemm = Math.min(...tiledMs);
+
+    const convMs = await race(shapes.map((s) => ({ tuning: { ...best, conv: { WG_X: s[0], WG_Y: s[1] } }, make: conv })));
+    shapes.forEach((s, i) => (timings.conv![`${s[0]}x${s[1]}`] = convMs[i]!));
+    const cs = shapes[argmin(convMs)]!;
+    best.conv = { WG_X: cs[0], WG_Y: cs[1] };
+
+    if (base.gemm === 'shared') {
+      // On the best shape: K step 8 or 16, vec4 fetches or not, one or two staging buffers
+      // (on an H100's 4096³ the tilings the sweep tried spanned 25–33 TFLOP/s).
+      const ms = await race(SHARED_VARIANTS.map((v) => ({ tuning: { ...best, ...v }, make: gemm })));
+      timings.shared = Object.fromEntries(SHARED_VARIANTS.map((v, i) => [`K ${v.gemmTileK}, ${v.gemmVec4 ? 'vec4' : 'scalar'}, ${v.gemmStages} buf`, ms[i]!]));
+      Object.assign(best, SHARED_VARIANTS[argmin(ms)]!);
+      bestGemm = Math.min(...ms);
     }
+
     if (subgroupKernelsFit(base.subgroupSize)) {
-      timings.subgroup = {};
-      let bestSg = bestMs.tiled + bestMs.conv;
-      for (const sgCols of [8, 4] as const) {
-        engine.tuning = { ...best, gemm: 'subgroup', sgCols, sgRows: 16 / base.subgroupSize };
-        const ms = (await gemmTime()) + (await convTime());
-        timings.subgroup[`${sgCols} columns per lane`] = ms;
-        if (ms < bestSg) {
-          bestSg = ms;
-          best.gemm = 'subgroup';
-          best.sgCols = sgCols;
-          best.sgRows = 16 / base.subgroupSize;
-        }
-      }
+      const variants = ([8, 4] as const).map((sgCols) => ({ ...best, gemm: 'subgroup' as const, sgCols, sgRows: 16 / base.subgroupSize }));
+      const [g8, g4] = await race(variants.map((tuning) => ({ tuning, make: gemm })));
+      const [c8, c4] = await race(variants.map((tuning) => ({ tuning, make: conv })));
+      const sums = [g8! + c8!, g4! + c4!];
+      timings.subgroup = { '8 columns per lane': sums[0]!, '4 columns per lane': sums[1]! };
+      const i = argmin(sums);
+      if (sums[i]! < bestGemm + Math.min(...convMs)) Object.assign(best, { gemm: 'subgroup', sgCols: variants[i]!.sgCols, sgRows: variants[i]!.sgRows });
     }
   } finally {
     engine.tuning = best;
@@ -142,7 +172,9 @@ export async function cachedAutotune(engine: Engine, opts: { refresh?: boolean }
   const hit = opts.refresh ? null : s?.get(key);
   if (hit?.tiled && hit.conv && hit.gemmRows && hit.gemm && hit.sgCols) {
     const { gemm, sgCols, sgRows, tiled, conv, gemmRows } = hit;
-    engine.tuning = { ...engine.tuning, tiled, conv, gemmRows, sgCols, sgRows, gemm: gemm === 'subgroup' && !subgroupKernelsFit(engine.tuning.subgroupSize) ? defaultTuning(false).gemm : gemm };
+    // The shared GEMM's variants where the cache has them (entries from before they were tuned do not).
+    const shared = hit.gemmTileK && hit.gemmStages ? { gemmTileK: hit.gemmTileK, gemmVec4: hit.gemmVec4 === true, gemmStages: hit.gemmStages } : {};
+    engine.tuning = { ...engine.tuning, tiled, conv, gemmRows, sgCols, sgRows, ...shared, gemm: gemm === 'subgroup' && !subgroupKernelsFit(engine.tuning.subgroupSize) ? defaultTuning(false).gemm : gemm };
     return { tuning: engine.tuning, timings: {}, fromCache: true };
   }
   const r = await autotune(engine);
