@@ -25,6 +25,7 @@ const HELP = `Usage: npm run bench -- [flags]
   --tfjs A,B         only these TF.js backends (webgpu, wasm, cpu; default all)
   --no-build         --node: reuse bench/dist-node from an earlier run (a machine with the built suite but no TF.js sources)
   --ref-truth-only   the CPU reference as ground truth only (whole items under ~2 s, else exact slices; one timed run): for GPU machines
+  --autotune         convgpu with the tiling autotune picks for this adapter (timed once, cached) instead of the defaults
   --no-readme        do not update bench/README.md
   --help
 Environment: CHROME_PATH (default /usr/bin/chromium).`;
@@ -40,6 +41,7 @@ const { values: args } = parseArgs({
     tfjs: { type: 'string' },
     'ref-truth-only': { type: 'boolean', default: false },
     'no-build': { type: 'boolean', default: false },
+    autotune: { type: 'boolean', default: false },
     only: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
@@ -64,6 +66,7 @@ const config: BenchConfig = {
   only: args.only ? args.only.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
   tfjs: args.tfjs ? args.tfjs.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
   refTruthOnly: args['ref-truth-only'],
+  autotune: args.autotune,
 };
 const hardLimitMs = limitS * 1000;
 
@@ -77,6 +80,7 @@ function onEvent(e: BenchEvent): void {
     info = e.info;
     items = e.items;
     console.log(`adapter: ${e.info.adapter}`);
+    if (e.info.tuning) console.log(`convgpu kernels (${e.info.tuning})`);
     console.log(`TF.js ${e.info.tfjsVersion}: ${e.info.backends.filter((b) => b.startsWith('tfjs')).join(', ')}; webgpu adapter: ${e.info.tfjsWebgpuAdapter ?? '—'}`);
     if (e.info.wasmThreadsNote) console.log(`TF.js wasm: ${e.info.wasmThreadsNote}`);
     for (const [b, err] of Object.entries(e.info.backendErrors)) console.log(`TF.js ${b} did not initialise: ${err}`);

@@ -132,7 +132,7 @@ export function footnotes(r: ResultFile): string {
   const i = r.info;
   const lines = [
     `- ${r.meta.mode === 'browser' ? 'Headless Chromium' : 'Node + Dawn'}: ${r.meta.runtime}; ${r.meta.quick ? '`--quick` (small sizes, few runs)' : 'full run'}; ${r.meta.date}; ${r.meta.totalSeconds.toFixed(0)} s in all.`,
-    `- convgpu adapter: ${i.adapter}; timestamp-query: ${i.hasTimestamps ? 'yes' : 'no'}. TF.js ${i.tfjsVersion} webgpu adapter: ${i.tfjsWebgpuAdapter ?? '—'}.`,
+    `- convgpu adapter: ${i.adapter}; timestamp-query: ${i.hasTimestamps ? 'yes' : 'no'}${i.tuning ? `; kernels ${i.tuning}` : ''}. TF.js ${i.tfjsVersion} webgpu adapter: ${i.tfjsWebgpuAdapter ?? '—'}.`,
     `- TF.js wasm threads: ${i.wasmThreads ?? '—'}${i.wasmThreadsNote ? ` (${i.wasmThreadsNote})` : ''}.`,
     `- Cells: throughput · median ms. "GPU time" is convgpu's GpuTimer (${r.cells.find((c) => c.backend === 'convgpu' && c.gpuSource)?.gpuSource ?? '—'}), the other columns are end-to-end: from the call to the output read back into JS (TF.js: \`await tensor.data()\`; convgpu: engine.run then readBuffer, one round trip; its GPU time comes from a separate timed pass). Ratios compare end-to-end times (×2 = convgpu twice as fast). ${r.meta.timing}`,
     ...(r.pairs?.length

@@ -91,6 +91,8 @@ export interface PageInfo {
   adapter: string;
   adapterInfo: Record<string, unknown>;
   hasTimestamps: boolean;
+  /** The kernels and tiling convgpu ran with (describeTuning), and whether autotune chose them. */
+  tuning?: string;
   tfjsWebgpuAdapter?: string;
   tfjsVersion: string;
   wasmThreads?: number;
@@ -123,6 +125,8 @@ export interface BenchConfig {
   tfjs?: string[];
   /** The CPU reference as ground truth only: the whole item under ~2 s (else an exact slice), one timed run (GPU machines, where it would dominate the run). */
   refTruthOnly?: boolean;
+  /** convgpu's engine made with autotune (cached per adapter) instead of the default tuning. */
+  autotune?: boolean;
 }
 
 export interface ResultFile {

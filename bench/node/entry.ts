@@ -4,13 +4,14 @@
 // so that both see the same Vulkan ICD, and so the same adapter.
 import * as os from 'node:os';
 import { Engine } from '../../src/runtime/engine.js';
+import { describeTuning } from '../../src/ops/tuning.js';
 import { buildItems } from '../lib/items.js';
 import { initTfjs, runSuite, tfjsInfo } from '../lib/suite.js';
 import type { BackendId, BenchConfig, BenchEvent, PageInfo } from '../lib/types.js';
 
 export async function runNodeSuite(config: BenchConfig, emit: (e: BenchEvent) => void, wasmDir: string): Promise<void> {
   const t0 = performance.now();
-  const engine = await Engine.create();
+  const engine = await Engine.create({ autotune: config.autotune });
   const dawn = (await import('webgpu')) as { create(flags: string[]): GPU; globals: object };
   Object.assign(globalThis, dawn.globals);
   // NOTE: tfjs-backend-webgpu registers itself at import time only if navigator.gpu exists.
@@ -27,6 +28,7 @@ export async function runNodeSuite(config: BenchConfig, emit: (e: BenchEvent) =>
     adapter: engine.describe(),
     adapterInfo: { ...engine.adapterInfo },
     hasTimestamps: engine.hasTimestamps,
+    tuning: `${config.autotune ? 'autotuned' : 'default'}: ${describeTuning(engine.tuning)}`,
     ...tfjsInfo(tf, ok),
     wasmThreads,
     wasmThreadsNote:

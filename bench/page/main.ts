@@ -8,6 +8,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgpu';
 import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
 import { Engine } from '../../src/runtime/engine.js';
+import { describeTuning } from '../../src/ops/tuning.js';
 import { buildItems } from '../lib/items.js';
 import { initTfjs, runSuite, tfjsInfo } from '../lib/suite.js';
 import type { BackendId, BenchConfig, BenchEvent, PageInfo } from '../lib/types.js';
@@ -36,7 +37,7 @@ async function main(): Promise<void> {
   const q = new URLSearchParams(location.search);
   const config: BenchConfig = window.__benchConfig ?? { quick: q.has('quick'), gpu: q.has('gpu'), deadline: Date.now() + 3_600_000, seed: 1 };
 
-  const engine = await Engine.create();
+  const engine = await Engine.create({ autotune: config.autotune });
   tfwasm.setWasmPaths(new URL('wasm/', location.href).href);
   const { ok, errors } = await initTfjs(tf, ['webgpu', 'wasm', 'cpu'].filter((n) => !config.tfjs || config.tfjs.includes(n)));
   let wasmThreads: number | undefined;
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
     adapter: engine.describe(),
     adapterInfo: { ...engine.adapterInfo },
     hasTimestamps: engine.hasTimestamps,
+    tuning: `${config.autotune ? 'autotuned' : 'default'}: ${describeTuning(engine.tuning)}`,
     ...tfjsInfo(tf, ok),
     wasmThreads,
     wasmThreadsNote,

@@ -1,6 +1,6 @@
 #!/bin/bash
 # On the GPU machine (see prepare.sh): unpack, then the adapter, the GEMM tiling sweep, what autotune picks, the readback probe, the Node
-# bench against TF.js webgpu (reference as ground truth only) and the GPU op tests. Logs and the
+# bench (autotuned, from the cache the step before fills) against TF.js webgpu (reference as ground truth only) and the GPU op tests. Logs and the
 # bench's JSON land in $OUT (the device tool brings them back).
 cd "$(dirname "$0")/../.."
 T0=$(date +%s); touch /tmp/t0
@@ -26,7 +26,7 @@ timeout 40 node --import ./scripts/register.mjs bench/kernels.ts --autotune --on
 el readback
 timeout 40 node --import ./scripts/register.mjs scripts/gpu-machine/readback.ts > "$OUT/readback.log" 2>&1
 el bench
-timeout 180 node --import ./scripts/register.mjs bench/run.ts --node --no-build --gpu --tfjs webgpu --ref-truth-only --no-readme --time-limit 170 > "$OUT/bench.log" 2>&1
+timeout 180 node --import ./scripts/register.mjs bench/run.ts --node --no-build --gpu --tfjs webgpu --ref-truth-only --no-readme --autotune --time-limit 170 > "$OUT/bench.log" 2>&1
 find bench/results -newer /tmp/t0 -name "*nvidia*" -exec cp {} "$OUT/" \;
 el tests
 timeout 150 node node_modules/vitest/vitest.mjs run tests/ops.test.ts tests/errors.test.ts tests/autotune.test.ts tests/reliability.test.ts tests/batchnorm.test.ts > "$OUT/tests.log" 2>&1

@@ -14,7 +14,7 @@ import { MODELS } from '../nn/models.js';
 import type { Schedule } from '../nn/optim.js';
 import { evaluate, stepsPerEpoch, trainEpochs, type AnyModel, type StepProgress } from '../nn/train.js';
 import { formatVerify, verify } from '../nn/verify.js';
-import type { Tuning } from '../ops/tuning.js';
+import { describeTuning } from '../ops/tuning.js';
 import { Engine } from '../runtime/engine.js';
 
 /** Defaults, in one place. epochs: lenet (seed 1) tests at 98.47% after 1 epoch and 98.79% after 2, so 2 clears 98.5%. */
@@ -226,17 +226,6 @@ function progressBar(label: string): { onStep: (p: StepProgress) => void; stop: 
   };
 }
 
-/** What --autotune chose, in a line: the kernels and their tiling. */
-function tuningSummary(t: Tuning): string {
-  const wg = (s: { WG_X: number; WG_Y: number }): string => `${s.WG_X}×${s.WG_Y}`;
-  if (t.gemm === 'subgroup') return `subgroup kernels (GEMM and convolutions), ${t.sgCols} columns per lane`;
-  const gemm =
-    t.gemm === 'shared'
-      ? `workgroup-memory GEMM on ${wg(t.tiled)}, K step ${t.gemmTileK}, ${t.gemmVec4 ? 'vec4' : 'scalar'} fetches, ${t.gemmStages} staging buffer${t.gemmStages > 1 ? 's' : ''}`
-      : `register-tiled GEMM on ${wg(t.tiled)}, ${t.gemmRows} rows per invocation`;
-  return `${gemm}; conv workgroups ${wg(t.conv)}`;
-}
-
 async function main(): Promise<number> {
   const wall0 = performance.now();
   const args = parse(process.argv.slice(2));
@@ -248,7 +237,7 @@ async function main(): Promise<number> {
 
   // Needs an engine for the webgpu backend, and for --verify (it compares against WebGPU).
   const engine = args.backend === 'webgpu' || args.verify ? await Engine.create({ autotune: args.autotune }) : null;
-  say(engine ? `adapter: ${engine.describe()}${args.autotune ? `; tuned: ${tuningSummary(engine.tuning)}` : ''}` : 'backend: cpu (float64 reference, no GPU)');
+  say(engine ? `adapter: ${engine.describe()}${args.autotune ? `; tuned: ${describeTuning(engine.tuning)}` : ''}` : 'backend: cpu (float64 reference, no GPU)');
   const gpu = args.backend === 'webgpu' ? engine : null;
 
   try {

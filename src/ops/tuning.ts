@@ -99,3 +99,14 @@ export function defaultTuning(isCpuAdapter: boolean, architecture = '', subgroup
     ? { gemm: sg ? 'subgroup' : 'registers', subgroupSize: sg, sgRows: sg ? 16 / sg : 0, sgCols: 8, gemmPack: sg && !/swiftshader/i.test(architecture) ? 'auto' : 'never', gemmTileK: 16, sharedTile: 4, gemmVec4: false, gemmStages: 1, sharedMinGroups: 0, gemmRows: rows, convPixels: rows, tiled: { WG_X: 16, WG_Y: 4 }, conv: { WG_X: 32, WG_Y: 2 }, pointwise: 64, reduce: 64, rowwise: true, convBwdInputDirect: sg ? (/swiftshader/i.test(architecture) ? 1 : 1.1) : null, convIm2col: false, convChannelCols: sg === 8 ? 'auto' : 'never' }
     : { gemm: 'shared', subgroupSize: 0, sgRows: 0, sgCols: 8, gemmPack: 'never', gemmTileK: 8, sharedTile: 8, gemmVec4: false, gemmStages: 1, sharedMinGroups: 128, gemmRows: 4, convPixels: 4, tiled: { WG_X: 16, WG_Y: 16 }, conv: { WG_X: 32, WG_Y: 4 }, pointwise: 256, reduce: 256, rowwise: false, convBwdInputDirect: null, convIm2col: true, convChannelCols: 'never' };
 }
+
+/** The kernels a tuning selects and their tiling, in a line (the CLI's and the bench's --autotune report). */
+export function describeTuning(t: Tuning): string {
+  const wg = (s: { WG_X: number; WG_Y: number }): string => `${s.WG_X}×${s.WG_Y}`;
+  if (t.gemm === 'subgroup') return `subgroup kernels (GEMM and convolutions), ${t.sgCols} columns per lane`;
+  const gemm =
+    t.gemm === 'shared'
+      ? `workgroup-memory GEMM on ${wg(t.tiled)}, K step ${t.gemmTileK}, ${t.gemmVec4 ? 'vec4' : 'scalar'} fetches, ${t.gemmStages} staging buffer${t.gemmStages > 1 ? 's' : ''}`
+      : `register-tiled GEMM on ${wg(t.tiled)}, ${t.gemmRows} rows per invocation`;
+  return `${gemm}; conv workgroups ${wg(t.conv)}`;
+}
