@@ -1,18 +1,35 @@
 // The autotuning pass picks one of its candidate workgroup shapes per kernel family, and
 // the kernels stay correct with whatever it picks.
-import { expect, it } from 'vitest';
-import { CpuBackend, compare } from '../src/backend.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeEach, expect, it } from 'vitest';
+import { CpuBackend, compare, type WebGpuBackend } from '../src/backend.js';
 import { adapterKey, autotune, cachedAutotune } from '../src/ops/autotune.js';
 import { gemmDispatch } from '../src/ops/gemm.js';
 import { defaultTuning, subgroupKernelsFit, type Tuning } from '../src/ops/tuning.js';
 import { gpuBackend } from './helpers/gpu.js';
 import { rng } from './helpers/rng.js';
 
+// One engine for the file, its default tuning put back before each test: every engine is a
+// device, and with several lavapipe devices left to the garbage collector the worker twice died at
+// exit inside the driver (a pthread mutex assertion) after all of this file's tests had passed.
+let shared: WebGpuBackend | undefined;
+let defaults: Tuning;
+const backend = async (): Promise<WebGpuBackend> => {
+  if (!shared) {
+    shared = await gpuBackend();
+    defaults = shared.engine.tuning;
+  }
+  return shared;
+};
+beforeEach(() => {
+  if (shared) shared.engine.tuning = defaults;
+});
+afterAll(() => shared?.engine.destroy());
+
 it('autotune times the candidates, keeps the fastest, and results still match the reference', async () => {
-  const gpu = await gpuBackend();
+  const gpu = await backend();
   try {
     const r = await autotune(gpu.engine, { reps: 1 });
     for (const family of ['tiled', 'conv'] as const) {
@@ -45,12 +62,12 @@ it('autotune times the candidates, keeps the fastest, and results still match th
     const m2 = await cpu.matmul(cpu.tensor(xs.subarray(0, 33 * 17), [33, 17]), cpu.tensor(xs.subarray(0, 17 * 21), [17, 21]));
     expect((await compare(m1, m2)).maxAbs).toBeLessThan(1e-4);
   } finally {
-    gpu.engine.destroy();
+    gpu.engine.tuning = defaults;
   }
 });
 
 it("on a GPU's tuning it also times the shared GEMM's K step, vec4 fetches and staging buffers, and keeps the fastest", async () => {
-  const gpu = await gpuBackend();
+  const gpu = await backend();
   try {
     const e = gpu.engine;
     e.tuning = { ...defaultTuning(false), sharedMinGroups: 0 }; // a GPU's, with no fixed subgroup size
@@ -73,12 +90,12 @@ it("on a GPU's tuning it also times the shared GEMM's K step, vec4 fetches and s
       expect((await compare(got, want)).maxAbs).toBeLessThan(1e-4); // K ≤ 36 terms in f32: see ops.test.ts
     }
   } finally {
-    gpu.engine.destroy();
+    gpu.engine.tuning = defaults;
   }
 });
 
 it('caches the result per adapter and applies a cached entry without timing, the shared GEMM\'s variants included', async () => {
-  const gpu = await gpuBackend();
+  const gpu = await backend();
   const dir = mkdtempSync(join(tmpdir(), 'convgpu-autotune-'));
   const saved = process.env.XDG_CACHE_HOME;
   process.env.XDG_CACHE_HOME = dir;
@@ -103,7 +120,6 @@ it('caches the result per adapter and applies a cached entry without timing, the
     if (saved === undefined) delete process.env.XDG_CACHE_HOME;
     else process.env.XDG_CACHE_HOME = saved;
     rmSync(dir, { recursive: true, force: true });
-    gpu.engine.destroy();
   }
 });
 
@@ -116,7 +132,7 @@ it('the default kernels follow the adapter: subgroup kernels need a fixed subgro
 });
 
 it('a subgroup tuning on an adapter whose subgroups the kernels do not fit takes another GEMM kernel', async () => {
-  const gpu = await gpuBackend();
+  const gpu = await backend();
   try {
     const e = gpu.engine;
     const g = { batch: 1, m: 33, n: 21, k: 17, transA: false, transB: false, broadcastB: false };
@@ -125,6 +141,6 @@ it('a subgroup tuning on an adapter whose subgroups the kernels do not fit takes
       expect(gemmDispatch(e, g, e.dummy, e.dummy, e.dummy).kernel.name).not.toBe('gemm.subgroup');
     }
   } finally {
-    gpu.engine.destroy();
+    gpu.engine.tuning = defaults;
   }
 });
