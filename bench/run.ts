@@ -9,6 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { chartSvg, detailsTable, footnotes, pairText, pairsTable, rate, summaryTable } from './lib/report.js';
 import { TOLERANCE } from './lib/suite.js';
+import type { Tuning } from '../src/ops/tuning.js';
 import type { BenchConfig, BenchEvent, Cell, ItemSpec, PageInfo, Pair, ResultFile } from './lib/types.js';
 import { BACKEND_LABEL } from './lib/types.js';
 
@@ -26,6 +27,8 @@ const HELP = `Usage: npm run bench -- [flags]
   --no-build         --node: reuse bench/dist-node from an earlier run (a machine with the built suite but no TF.js sources)
   --ref-truth-only   the CPU reference as ground truth only (whole items under ~2 s, else exact slices; one timed run): for GPU machines
   --autotune         convgpu with the tiling autotune picks for this adapter (timed once, cached) instead of the defaults
+  --tuning JSON      set these tuning fields on convgpu's engine (src/ops/tuning.ts), e.g. '{"convChannelCols":"auto"}'
+                     (with --autotune or --tuning the results are named -tuned and the README is left alone)
   --no-readme        do not update bench/README.md
   --help
 Environment: CHROME_PATH (default /usr/bin/chromium).`;
@@ -42,6 +45,7 @@ const { values: args } = parseArgs({
     'ref-truth-only': { type: 'boolean', default: false },
     'no-build': { type: 'boolean', default: false },
     autotune: { type: 'boolean', default: false },
+    tuning: { type: 'string' },
     only: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
@@ -67,6 +71,7 @@ const config: BenchConfig = {
   tfjs: args.tfjs ? args.tfjs.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
   refTruthOnly: args['ref-truth-only'],
   autotune: args.autotune,
+  tuning: args.tuning ? (JSON.parse(args.tuning) as Partial<Tuning>) : undefined,
 };
 const hardLimitMs = limitS * 1000;
 
@@ -252,7 +257,7 @@ async function finish(run: { runtime: string; flags?: string[]; incomplete?: str
   };
   const dir = join(HERE, 'results');
   mkdirSync(dir, { recursive: true });
-  const base = `${date}-${result.meta.mode === 'browser' ? 'chromium' : 'node'}-${adapterSlug(i)}${quick ? '-quick' : ''}${config.only || config.tfjs ? '-partial' : ''}`;
+  const base = `${date}-${result.meta.mode === 'browser' ? 'chromium' : 'node'}-${adapterSlug(i)}${quick ? '-quick' : ''}${config.autotune || config.tuning ? '-tuned' : ''}${config.only || config.tfjs ? '-partial' : ''}`;
   const jsonPath = join(dir, `${base}.json`);
   writeFileSync(jsonPath, `${JSON.stringify(result, null, 1)}\n`);
   const files = [jsonPath];
@@ -268,7 +273,7 @@ async function finish(run: { runtime: string; flags?: string[]; incomplete?: str
   const notes = footnotes(result);
   console.log(`\n${table}\n\n${notes}\n\n${detailsTable(result)}\n`);
   console.log(`wrote ${files.map((f) => relative(ROOT, f)).join(', ')} (${result.meta.totalSeconds.toFixed(0)} s)`);
-  if (!args['no-readme'] && !config.only && !config.tfjs) updateReadme(result, table, notes, files.map((f) => relative(HERE, f)));
+  if (!args['no-readme'] && !config.only && !config.tfjs && !config.autotune && !config.tuning) updateReadme(result, table, notes, files.map((f) => relative(HERE, f)));
 }
 
 main().catch((e: unknown) => {

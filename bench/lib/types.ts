@@ -1,5 +1,6 @@
 // Shapes of what the benchmark measures and reports; shared by the page, the Node suite
 // and the runner that writes the JSON, the table and the chart.
+import type { Tuning } from '../../src/ops/tuning.js';
 
 export type Kind = 'gemm' | 'conv' | 'pool' | 'train';
 export type Unit = 'GFLOP/s' | 'GB/s' | 'images/s';
@@ -127,6 +128,8 @@ export interface BenchConfig {
   refTruthOnly?: boolean;
   /** convgpu's engine made with autotune (cached per adapter) instead of the default tuning. */
   autotune?: boolean;
+  /** Tuning fields to set on convgpu's engine (--tuning), to compare kernel variants in the page as bench:kernels does in Node. */
+  tuning?: Partial<Tuning>;
 }
 
 export interface ResultFile {

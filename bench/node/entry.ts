@@ -11,7 +11,7 @@ import type { BackendId, BenchConfig, BenchEvent, PageInfo } from '../lib/types.
 
 export async function runNodeSuite(config: BenchConfig, emit: (e: BenchEvent) => void, wasmDir: string): Promise<void> {
   const t0 = performance.now();
-  const engine = await Engine.create({ autotune: config.autotune });
+  const engine = await Engine.create({ autotune: config.autotune, tuning: config.tuning });
   const dawn = (await import('webgpu')) as { create(flags: string[]): GPU; globals: object };
   Object.assign(globalThis, dawn.globals);
   // NOTE: tfjs-backend-webgpu registers itself at import time only if navigator.gpu exists.
@@ -28,7 +28,7 @@ export async function runNodeSuite(config: BenchConfig, emit: (e: BenchEvent) =>
     adapter: engine.describe(),
     adapterInfo: { ...engine.adapterInfo },
     hasTimestamps: engine.hasTimestamps,
-    tuning: `${config.autotune ? 'autotuned' : 'default'}: ${describeTuning(engine.tuning)}`,
+    tuning: `${config.autotune ? 'autotuned' : config.tuning ? `set (${JSON.stringify(config.tuning)})` : 'default'}: ${describeTuning(engine.tuning)}`,
     ...tfjsInfo(tf, ok),
     wasmThreads,
     wasmThreadsNote:

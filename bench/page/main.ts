@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   const q = new URLSearchParams(location.search);
   const config: BenchConfig = window.__benchConfig ?? { quick: q.has('quick'), gpu: q.has('gpu'), deadline: Date.now() + 3_600_000, seed: 1 };
 
-  const engine = await Engine.create({ autotune: config.autotune });
+  const engine = await Engine.create({ autotune: config.autotune, tuning: config.tuning });
   tfwasm.setWasmPaths(new URL('wasm/', location.href).href);
   const { ok, errors } = await initTfjs(tf, ['webgpu', 'wasm', 'cpu'].filter((n) => !config.tfjs || config.tfjs.includes(n)));
   let wasmThreads: number | undefined;
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
     adapter: engine.describe(),
     adapterInfo: { ...engine.adapterInfo },
     hasTimestamps: engine.hasTimestamps,
-    tuning: `${config.autotune ? 'autotuned' : 'default'}: ${describeTuning(engine.tuning)}`,
+    tuning: `${config.autotune ? 'autotuned' : config.tuning ? `set (${JSON.stringify(config.tuning)})` : 'default'}: ${describeTuning(engine.tuning)}`,
     ...tfjsInfo(tf, ok),
     wasmThreads,
     wasmThreadsNote,
