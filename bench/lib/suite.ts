@@ -4,6 +4,7 @@
 // skipped and say so.
 import type * as TF from '@tensorflow/tfjs-core';
 import type { Engine } from '../../src/runtime/engine.js';
+import { describeTuning } from '../../src/ops/tuning.js';
 import { GpuTimer } from '../../src/runtime/gpu-timer.js';
 import { prepareConvgpu } from './convgpu.js';
 import { relErr } from './data.js';
@@ -284,6 +285,12 @@ export async function initTfjs(tf: Tf, names: string[]): Promise<{ ok: string[];
     }
   }
   return { ok, errors };
+}
+
+/** What the page and the Node suite both report about convgpu's kernels: which tuning, and where it came from. */
+export function convgpuTuning(config: BenchConfig, engine: Engine): string {
+  const from = config.autotune ? 'autotuned' : config.tuning ? `set (${JSON.stringify(config.tuning)})` : 'default';
+  return `${from}: ${describeTuning(engine.tuning)}`;
 }
 
 /** What the page and the Node suite both report about TF.js. */

@@ -4,9 +4,8 @@
 // so that both see the same Vulkan ICD, and so the same adapter.
 import * as os from 'node:os';
 import { Engine } from '../../src/runtime/engine.js';
-import { describeTuning } from '../../src/ops/tuning.js';
 import { buildItems } from '../lib/items.js';
-import { initTfjs, runSuite, tfjsInfo } from '../lib/suite.js';
+import { convgpuTuning, initTfjs, runSuite, tfjsInfo } from '../lib/suite.js';
 import type { BackendId, BenchConfig, BenchEvent, PageInfo } from '../lib/types.js';
 
 export async function runNodeSuite(config: BenchConfig, emit: (e: BenchEvent) => void, wasmDir: string): Promise<void> {
@@ -28,7 +27,7 @@ export async function runNodeSuite(config: BenchConfig, emit: (e: BenchEvent) =>
     adapter: engine.describe(),
     adapterInfo: { ...engine.adapterInfo },
     hasTimestamps: engine.hasTimestamps,
-    tuning: `${config.autotune ? 'autotuned' : config.tuning ? `set (${JSON.stringify(config.tuning)})` : 'default'}: ${describeTuning(engine.tuning)}`,
+    tuning: convgpuTuning(config, engine),
     ...tfjsInfo(tf, ok),
     wasmThreads,
     wasmThreadsNote:

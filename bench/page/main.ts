@@ -8,9 +8,8 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgpu';
 import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
 import { Engine } from '../../src/runtime/engine.js';
-import { describeTuning } from '../../src/ops/tuning.js';
 import { buildItems } from '../lib/items.js';
-import { initTfjs, runSuite, tfjsInfo } from '../lib/suite.js';
+import { convgpuTuning, initTfjs, runSuite, tfjsInfo } from '../lib/suite.js';
 import type { BackendId, BenchConfig, BenchEvent, PageInfo } from '../lib/types.js';
 
 declare global {
@@ -54,7 +53,7 @@ async function main(): Promise<void> {
     adapter: engine.describe(),
     adapterInfo: { ...engine.adapterInfo },
     hasTimestamps: engine.hasTimestamps,
-    tuning: `${config.autotune ? 'autotuned' : config.tuning ? `set (${JSON.stringify(config.tuning)})` : 'default'}: ${describeTuning(engine.tuning)}`,
+    tuning: convgpuTuning(config, engine),
     ...tfjsInfo(tf, ok),
     wasmThreads,
     wasmThreadsNote,
