@@ -9,7 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { chartSvg, detailsTable, footnotes, pairText, pairsTable, rate, summaryTable } from './lib/report.js';
 import { TOLERANCE } from './lib/suite.js';
-import type { Tuning } from '../src/ops/tuning.js';
+import { defaultTuning, type Tuning } from '../src/ops/tuning.js';
 import type { BenchConfig, BenchEvent, Cell, ItemSpec, PageInfo, Pair, ResultFile } from './lib/types.js';
 import { BACKEND_LABEL } from './lib/types.js';
 
@@ -55,6 +55,26 @@ if (args.help) {
   process.exit(0);
 }
 
+/** --tuning: a JSON object whose keys are Tuning fields; anything else stops the run before it starts. */
+function parseTuning(text: string | undefined): Partial<Tuning> | undefined {
+  if (text === undefined) return undefined;
+  const stop = (why: string): never => {
+    console.error(`--tuning: ${why}; pass an object of fields from src/ops/tuning.ts, such as '{"convChannelCols":"auto"}'.`);
+    process.exit(2);
+  };
+  let t: unknown;
+  try {
+    t = JSON.parse(text);
+  } catch (e) {
+    stop(`not JSON (${(e as Error).message})`);
+  }
+  if (!t || typeof t !== 'object' || Array.isArray(t)) stop('not an object');
+  const known = Object.keys(defaultTuning(true));
+  const unknown = Object.keys(t as object).filter((k) => !known.includes(k));
+  if (unknown.length) stop(`unknown field${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (known: ${known.join(', ')})`);
+  return t as Partial<Tuning>;
+}
+
 const started = Date.now();
 const quick = args.quick;
 const hasGpuDevice = (): boolean =>
@@ -71,7 +91,7 @@ const config: BenchConfig = {
   tfjs: args.tfjs ? args.tfjs.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
   refTruthOnly: args['ref-truth-only'],
   autotune: args.autotune,
-  tuning: args.tuning ? (JSON.parse(args.tuning) as Partial<Tuning>) : undefined,
+  tuning: parseTuning(args.tuning),
 };
 const hardLimitMs = limitS * 1000;
 
