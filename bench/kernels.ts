@@ -2,7 +2,7 @@
 // backward. Timing: warm-up excluded (the first run also compiles), then the median of
 // `reps` runs, each timed by timestamp-query where the adapter has it (else the wall time
 // from submit to onSubmittedWorkDone); the source is printed at the end.
-// Usage: npm run bench:kernels [-- --quick] [--autotune] [--gemm subgroup|registers|shared] [--tiled 16x4] [--conv 32x2] [--rows 8] [--pixels 8] [--only gemm|conv] [--json]
+// Usage: npm run bench:kernels [-- --quick] [--sizes 1024,4096] [--autotune] [--gemm subgroup|registers|shared] [--tiled 16x4] [--conv 32x2] [--rows 8] [--pixels 8] [--only gemm|conv] [--json]
 import { parseArgs } from 'node:util';
 import { Engine, type Dispatch } from '../src/runtime/engine.js';
 import { GpuTimer } from '../src/runtime/gpu-timer.js';
@@ -12,7 +12,7 @@ import { conv2dGeom, type GemmGeom } from '../src/ops/geometry.js';
 import type { Tuning } from '../src/ops/tuning.js';
 
 const { values: args } = parseArgs({
-  options: { pixels: { type: 'string' }, rows: { type: 'string' }, autotune: { type: 'boolean' }, quick: { type: 'boolean' }, json: { type: 'boolean' }, reps: { type: 'string' }, tiled: { type: 'string' }, conv: { type: 'string' }, gemm: { type: 'string' }, only: { type: 'string' } },
+  options: { pixels: { type: 'string' }, rows: { type: 'string' }, autotune: { type: 'boolean' }, quick: { type: 'boolean' }, json: { type: 'boolean' }, reps: { type: 'string' }, tiled: { type: 'string' }, conv: { type: 'string' }, gemm: { type: 'string' }, only: { type: 'string' }, sizes: { type: 'string' } },
 });
 
 const wg = (s: string | undefined) => (s ? { WG_X: Number(s.split('x')[0]), WG_Y: Number(s.split('x')[1]) } : undefined);
@@ -53,7 +53,8 @@ async function row(item: string, flops: number, ds: Dispatch[]): Promise<void> {
   console.log(`${item.padEnd(44)} ${r.gflop.toFixed(3).padStart(8)} GFLOP/s  ${r.ms.toFixed(1).padStart(8)} ms (min ${r.min.toFixed(1)}, max ${r.max.toFixed(1)}; first ${r.first.toFixed(0)} ms)`);
 }
 
-const sizes = args.quick ? [256, 512] : [256, 512, 1024];
+// GEMM edges: --sizes (GPUs: 2048 and 4096 keep them busy), else 256–1024 (256 and 512 with --quick).
+const sizes = args.sizes ? args.sizes.split(',').map(Number) : args.quick ? [256, 512] : [256, 512, 1024];
 for (const n of sizes) {
   const a = buf(n * n), b = buf(n * n), c = buf(n * n);
   const g = { batch: 1, m: n, n, k: n, transA: false, transB: false, broadcastB: false };

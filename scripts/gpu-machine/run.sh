@@ -22,7 +22,7 @@ echo "fp32 peak $PEAK TFLOP/s" | tee -a "$OUT/gpu.txt"
 el sweep
 timeout 150 node --import ./scripts/register.mjs bench/gemm-sweep.ts --sizes 1024,2048,4096 --reps 9 --peak "$PEAK" --json "$OUT/sweep.json" > "$OUT/sweep.log" 2>&1
 el autotune
-timeout 40 node --import ./scripts/register.mjs bench/kernels.ts --autotune --only gemm --quick > "$OUT/autotune.log" 2>&1
+timeout 40 node --import ./scripts/register.mjs bench/kernels.ts --autotune --only gemm --sizes 1024,2048,4096 > "$OUT/autotune.log" 2>&1
 el readback
 timeout 40 node --import ./scripts/register.mjs scripts/gpu-machine/readback.ts > "$OUT/readback.log" 2>&1
 el bench
