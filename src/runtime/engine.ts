@@ -3,6 +3,7 @@
 import { DeviceError, DeviceLimitError, DisposedError, NonFiniteError, ShapeError, fmtShape } from '../errors.js';
 import { checkShape, sizeOf, type Shape } from '../shape.js';
 import { BufferPool, type PoolStats } from './buffer-pool.js';
+import { paceDawnPolling } from './dawn-pacer.js';
 import { acquireDevice, describeAdapter, type AcquireOptions, type AdapterSummary } from './device.js';
 import { PipelineCache, type Constants } from './pipeline-cache.js';
 import { Tensor } from './tensor.js';
@@ -64,6 +65,11 @@ export interface EngineOptions extends AcquireOptions {
   tuning?: Partial<Tuning>;
   /** Time the candidate workgroup shapes on this adapter and keep the fastest (cached per adapter; see ops/autotune.ts). */
   autotune?: boolean;
+  /**
+   * In Node on a CPU-emulated adapter, stop dawn.node's waits from spinning a core the emulator
+   * needs (runtime/dawn-pacer.ts; default true there, and never done on a GPU or in a browser).
+   */
+  pacePolling?: boolean;
 }
 
 export class Engine {
@@ -74,6 +80,7 @@ export class Engine {
   /** Why the device was lost, once it is. */
   lostReason: string | null = null;
   private destroyed = false;
+  private releasePacer: (() => void) | null = null;
   private scopes: Set<Tensor>[] = [];
   private lostListeners: Array<(reason: string) => void> = [];
   /** A 16-byte buffer bound where a kernel's optional input is absent. */
@@ -104,6 +111,7 @@ export class Engine {
   static async create(opts: EngineOptions = {}): Promise<Engine> {
     const { gpu, device, info } = await acquireDevice(opts);
     const engine = new Engine(device, info, gpu, opts);
+    if (info.via === 'dawn-node' && info.isFallbackAdapter && opts.pacePolling !== false) engine.releasePacer = paceDawnPolling();
     if (opts.autotune) {
       const { cachedAutotune } = await import('../ops/autotune.js');
       await cachedAutotune(engine);
@@ -336,6 +344,7 @@ export class Engine {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
+    this.releasePacer?.();
     this.pool.destroy();
     this.dummy.destroy();
     this.device.destroy();
