@@ -4,11 +4,14 @@
 // lavapipe) the core was one the emulator's workers needed: on 2 vCPUs, GEMM 512³ took
 // 73.8 ms on SwiftShader with the spin and 43.8 ms without, lavapipe 11.5 → 6.2 ms, which is
 // what Chromium's SwiftShader (whose GPU process waits without spinning) was measuring.
-// The pacer lets a run of polls spin for its first SPIN_MS, so short waits stay short, and
-// then polls once a millisecond. Only dawn.node's own callbacks are touched: every other
-// setImmediate goes straight through.
+// The pacer sleeps between dawn.node's polls, for an eighth of the time the wait has lasted
+// (50 µs to 1 ms): a wait overshoots by at most about 12%, so millisecond operations stay
+// millisecond operations, and a long wait costs a poll a millisecond. Sleeps under 1 ms block
+// the JS thread in Atomics.wait slices between event-loop turns (a timer cannot wait less than
+// 1 ms); longer ones are timers. Every other setImmediate goes straight through.
 
-const SPIN_MS = 0.5;
+const MIN_SLEEP_MS = 0.05;
+const MAX_SLEEP_MS = 1;
 
 type Immediate = (fn: (...args: unknown[]) => void, ...args: unknown[]) => unknown;
 
@@ -16,6 +19,7 @@ let installs = 0;
 let original: Immediate | null = null; // Node's setImmediate, once paced
 let pollsSince = -1; // performance.now() when the current run of polls began; -1: none
 let requeued = false;
+let sleeper: Int32Array | null = null; // made on install: browsers without cross-origin isolation have no SharedArrayBuffer
 
 /** dawn.node's poll callback: an anonymous native function of no arguments. */
 function isDawnPoll(fn: unknown): fn is () => void {
@@ -34,7 +38,12 @@ function paced(this: unknown, fn: (...args: unknown[]) => void, ...args: unknown
     fn();
     if (!requeued) pollsSince = -1; // nothing pending any more: the next poll starts a new wait
   };
-  return now - pollsSince < SPIN_MS ? immediate(poll) : setTimeout(poll, 1);
+  const sleep = Math.min(MAX_SLEEP_MS, Math.max(MIN_SLEEP_MS, (now - pollsSince) / 8));
+  if (sleep >= MAX_SLEEP_MS) return setTimeout(poll, MAX_SLEEP_MS);
+  return immediate(() => {
+    Atomics.wait(sleeper!, 0, 0, sleep);
+    poll();
+  });
 }
 
 /**
@@ -43,7 +52,8 @@ function paced(this: unknown, fn: (...args: unknown[]) => void, ...args: unknown
  */
 export function paceDawnPolling(): () => void {
   const g = globalThis as { setImmediate?: Immediate };
-  if (typeof g.setImmediate !== 'function') return () => {};
+  if (typeof g.setImmediate !== 'function' || typeof SharedArrayBuffer !== 'function') return () => {};
+  sleeper ??= new Int32Array(new SharedArrayBuffer(4));
   if (installs++ === 0 && g.setImmediate !== paced) {
     original = g.setImmediate;
     // Keep what hangs off Node's setImmediate, such as its util.promisify.custom.
