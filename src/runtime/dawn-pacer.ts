@@ -8,7 +8,8 @@
 // (50 µs to 1 ms): a wait overshoots by at most about 12%, so millisecond operations stay
 // millisecond operations, and a long wait costs a poll a millisecond. Sleeps under 1 ms block
 // the JS thread in Atomics.wait slices between event-loop turns (a timer cannot wait less than
-// 1 ms); longer ones are timers. Every other setImmediate goes straight through.
+// 1 ms); longer ones are timers. Only callbacks shaped like dawn.node's polls (anonymous native
+// functions of no arguments) are paced; every other setImmediate goes straight through.
 
 const MIN_SLEEP_MS = 0.05;
 const MAX_SLEEP_MS = 1;
