@@ -71,7 +71,7 @@ export function subgroupTile(engine: Engine, rows: number): { SG: number; R: num
 }
 
 /** Scratch tensors for an op's dispatches, checked against the device's limits first; empty sizes get none. */
-export function scratchTensors(engine: Engine, op: string, sizes: Record<string, number>): Record<string, Tensor> {
+function scratchTensors(engine: Engine, op: string, sizes: Record<string, number>): Record<string, Tensor> {
   const used = Object.entries(sizes).filter(([, f]) => f > 0);
   for (const [k, f] of used) engine.checkBytes(`${op} (${k})`, [f], f * 4);
   return Object.fromEntries(used.map(([k, f]) => [k, engine.empty([f], op)]));
@@ -109,4 +109,4 @@ export function mergeScratch(...sizes: Array<Record<string, number>>): Record<st
 /** The binding starts on a 16-byte boundary, so a shader may read it as vec4s. */
 export const vec4Aligned = (x: Binding): boolean => !('buffer' in x) || (x.offset ?? 0) % 16 === 0;
 
-export const buffersOf = (ts: Record<string, Tensor>): Record<string, Binding> => Object.fromEntries(Object.entries(ts).map(([k, t]) => [k, t.buffer]));
+const buffersOf = (ts: Record<string, Tensor>): Record<string, Binding> => Object.fromEntries(Object.entries(ts).map(([k, t]) => [k, t.buffer]));

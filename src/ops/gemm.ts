@@ -8,7 +8,7 @@ import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { sizeOf } from '../shape.js';
-import { REG_TILE, buffersOf, ceilDiv, mergeScratch, runInto, runWithScratch, sameEngine, scratchTensors, subgroupTile, vec4Aligned } from './dispatch.js';
+import { REG_TILE, ceilDiv, mergeScratch, runWithScratch, sameEngine, subgroupTile, vec4Aligned } from './dispatch.js';
 import { gemmGeom, gemmOutShape, type GemmAttrs, type GemmGeom } from './geometry.js';
 import { sumAxisDispatch } from './sum.js';
 
@@ -306,25 +306,18 @@ export async function matmulBackward(
   const gA = !transA ? { ...geom({ m, n: k, k: n, transA: false, transB: !transB }), broadcastB: shared } : geom({ m: k, n: m, k: n, transA: transB, transB: true });
   const optsA = { sharedA: transA && shared };
   const gB = !transB ? geom({ m: k, n, k: m, transA: !transA, transB: false }) : geom({ m: n, n: k, k: m, transA: true, transB: transA });
-  const scratch = scratchTensors(engine, op, mergeScratch(gemmScratch(engine, gA, optsA), gemmScratch(engine, gB)));
-  try {
-    const da = engine.empty(a.shape, op);
-    const dbAll = engine.empty(dbAllShape, op);
-    const sc = buffersOf(scratch);
+  const da = engine.empty(a.shape, op);
+  const dbAll = engine.empty(dbAllShape, op);
+  const db = shared ? engine.empty(b.shape, op) : dbAll;
+  await runWithScratch(engine, op, db === dbAll ? [da, db] : [da, dbAll, db], mergeScratch(gemmScratch(engine, gA, optsA), gemmScratch(engine, gB)), (sc) => {
     const ds: Dispatch[] = [];
     if (!transA) ds.push(...gemmDispatches(engine, gA, dy.buffer, b.buffer, da.buffer, optsA, sc));
     else ds.push(...gemmDispatches(engine, gA, b.buffer, dy.buffer, da.buffer, optsA, sc));
     if (!transB) ds.push(...gemmDispatches(engine, gB, a.buffer, dy.buffer, dbAll.buffer, {}, sc));
     else ds.push(...gemmDispatches(engine, gB, dy.buffer, a.buffer, dbAll.buffer, {}, sc));
-    let db = dbAll;
-    if (shared) {
-      db = engine.empty(b.shape, op);
-      ds.push(sumAxisDispatch(engine, dbAll.buffer, db.buffer, 1, batch, b.shape[0]! * b.shape[1]!));
-    }
-    await runInto(engine, op, db === dbAll ? [da, db] : [da, dbAll, db], ...ds);
-    if (shared) dbAll.dispose();
-    return { da, db };
-  } finally {
-    Object.values(scratch).forEach((t) => t.dispose());
-  }
+    if (shared) ds.push(sumAxisDispatch(engine, dbAll.buffer, db.buffer, 1, batch, b.shape[0]! * b.shape[1]!));
+    return ds;
+  });
+  if (shared) dbAll.dispose();
+  return { da, db };
 }
