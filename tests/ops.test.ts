@@ -462,6 +462,13 @@ suite('conv2d forward and filter gradient with channel columns, 1 row block and 
 suite('seeded random configurations match the reference', randomRows);
 suite("seeded random configurations on a GPU's default tuning match the reference", randomRows.filter((c) => /^(matmul|conv2d)/.test(c.name)), { ...defaultTuning(false), sharedMinGroups: 0 });
 suite('seeded random configurations on the register-tiled kernels match the reference', randomRows.filter((c) => /^(matmul|conv2d)/.test(c.name)), { gemm: 'registers' });
+// col2im's clipped tap loops (SwiftShader's default) on every input gradient that takes col2im
+// on a GPU's tuning; the suites on that tuning above run the masked loops.
+suite(
+  "col2im's clipped tap loops match the reference",
+  [...cases, ...randomRows].filter((c) => /^conv2dBackwardInput (?!large)/.test(c.name)),
+  { ...defaultTuning(false), sharedMinGroups: 0, col2imClip: true },
+);
 // The direct input-gradient kernel with the default tiles, on adapters that do not pick it.
 suite('the direct conv2d input-gradient kernel matches the reference', cases.filter((c) => /^conv2dBackwardInput wide batch/.test(c.name)), { gemm: 'subgroup', convBwdInputDirect: 1 });
 

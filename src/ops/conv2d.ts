@@ -358,7 +358,7 @@ export function conv2dBwdInputDispatches(engine: Engine, g: Conv2dGeom, dy: Bind
       gemmDispatch(engine, { batch: g.n, m, n: pixels, k: g.o, transA: true, transB: false, broadcastB: false }, w, dy, scratch.dcol!, { sharedA: true }),
     {
       kernel: conv2dKernels.col2im,
-      constants: { WG, KH: g.kh, KW: g.kw, SH: g.strideH, SW: g.strideW, DH: g.dilH, DW: g.dilW },
+      constants: { WG, KH: g.kh, KW: g.kw, SH: g.strideH, SW: g.strideW, DH: g.dilH, DW: g.dilW, CLIP: engine.tuning.col2imClip },
       buffers: [scratch.dcol!, dx],
       params: new Params().u32(total, g.h, g.w, g.oh, g.ow, g.padTop, g.padLeft).buffer(),
       workgroups: grid1d(engine, total, WG),

@@ -66,6 +66,15 @@ export interface Tuning {
    * "same", and ×2.55 over GEMM + col2im on a 5×5 valid).
    */
   convBwdInputDirect: number | null;
+  /**
+   * conv2d.col2im.wgsl loops over only the taps whose dy index can lie inside dy, instead of
+   * all KH·KW under a mask (CLIP). SwiftShader does not unroll loops and pays masked
+   * iterations in full: paired rounds, col2im alone ×1.4–1.5 on 5×5 kernels, ×1.3 at stride
+   * 2, ×1.05 on a 3×3 "same"; the whole input gradient (GEMM + col2im) ×1.05 on
+   * 4×32×14×14→64 5×5, ×1.20–1.24 on stride-2 3×3 and 5×5. lavapipe unrolls the constant
+   * bounds: col2im clipped ran ×0.7–1.0 there.
+   */
+  col2imClip: boolean;
   /** conv2d forward and filter gradient by im2col and the workgroup-memory GEMM (GPUs; conv2d.ts useIm2col). */
   convIm2col: boolean;
   /**
@@ -93,11 +102,12 @@ export const subgroupKernelsFit = (subgroupSize: number): boolean => subgroupSiz
  * to 8× (lavapipe) faster than the register-tiled one at 512³–1024³.
  */
 export function defaultTuning(isCpuAdapter: boolean, architecture = '', subgroupSize = 0): Tuning {
-  const rows = /swiftshader/i.test(architecture) ? 8 : 4;
+  const swiftshader = /swiftshader/i.test(architecture);
+  const rows = swiftshader ? 8 : 4;
   const sg = subgroupKernelsFit(subgroupSize) ? subgroupSize : 0;
   return isCpuAdapter
-    ? { gemm: sg ? 'subgroup' : 'registers', subgroupSize: sg, sgRows: sg ? 16 / sg : 0, sgCols: 8, gemmPack: sg && !/swiftshader/i.test(architecture) ? 'auto' : 'never', gemmTileK: 16, sharedTile: 4, gemmVec4: false, gemmStages: 1, sharedMinGroups: 0, gemmRows: rows, convPixels: rows, tiled: { WG_X: 16, WG_Y: 4 }, conv: { WG_X: 32, WG_Y: 2 }, pointwise: 64, reduce: 64, rowwise: true, convBwdInputDirect: sg ? (/swiftshader/i.test(architecture) ? 1 : 1.1) : null, convIm2col: false, convChannelCols: sg === 8 ? 'auto' : 'never' }
-    : { gemm: 'shared', subgroupSize: 0, sgRows: 0, sgCols: 8, gemmPack: 'never', gemmTileK: 8, sharedTile: 8, gemmVec4: false, gemmStages: 1, sharedMinGroups: 128, gemmRows: 4, convPixels: 4, tiled: { WG_X: 16, WG_Y: 16 }, conv: { WG_X: 32, WG_Y: 4 }, pointwise: 256, reduce: 256, rowwise: false, convBwdInputDirect: null, convIm2col: true, convChannelCols: 'never' };
+    ? { gemm: sg ? 'subgroup' : 'registers', subgroupSize: sg, sgRows: sg ? 16 / sg : 0, sgCols: 8, gemmPack: sg && !swiftshader ? 'auto' : 'never', gemmTileK: 16, sharedTile: 4, gemmVec4: false, gemmStages: 1, sharedMinGroups: 0, gemmRows: rows, convPixels: rows, tiled: { WG_X: 16, WG_Y: 4 }, conv: { WG_X: 32, WG_Y: 2 }, pointwise: 64, reduce: 64, rowwise: true, convBwdInputDirect: sg ? (swiftshader ? 1 : 1.1) : null, col2imClip: swiftshader, convIm2col: false, convChannelCols: sg === 8 ? 'auto' : 'never' }
+    : { gemm: 'shared', subgroupSize: 0, sgRows: 0, sgCols: 8, gemmPack: 'never', gemmTileK: 8, sharedTile: 8, gemmVec4: false, gemmStages: 1, sharedMinGroups: 128, gemmRows: 4, convPixels: 4, tiled: { WG_X: 16, WG_Y: 16 }, conv: { WG_X: 32, WG_Y: 4 }, pointwise: 256, reduce: 256, rowwise: false, convBwdInputDirect: null, col2imClip: false, convIm2col: true, convChannelCols: 'never' };
 }
 
 /** The kernels a tuning selects and their tiling, in a line (the CLI's and the bench's --autotune report). */
