@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 // convgpu: a CNN engine whose math runs in WGSL compute shaders on WebGPU,
 // with an independent CPU reference. Layouts: NCHW activations, OIHW conv weights,
 // [out, in] dense weights.
