@@ -30,6 +30,7 @@ const HELP = `Usage: npm run bench -- [flags]
   --tuning JSON      set these tuning fields on convgpu's engine (src/ops/tuning.ts), e.g. '{"convChannelCols":"auto"}'
                      (with --autotune or --tuning the results are named -tuned and the README is left alone)
   --no-readme        do not update bench/README.md
+  --report FILE      no run: print the tables of a saved results JSON (bench/results/…) and put them in bench/README.md
   --help
 Environment: CHROME_PATH (default /usr/bin/chromium).`;
 
@@ -47,6 +48,7 @@ const { values: args } = parseArgs({
     autotune: { type: 'boolean', default: false },
     tuning: { type: 'string' },
     only: { type: 'string' },
+    report: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -209,17 +211,21 @@ function adapterSlug(i: PageInfo): string {
   return slug([a.vendor, a.architecture || a.device || a.description].filter(Boolean).join(' '));
 }
 
+/** A result's name without the date: its section of bench/README.md (quick and full runs, and each adapter, apart). */
+function resultName(r: ResultFile): string {
+  return `${r.meta.mode === 'browser' ? 'chromium' : 'node'}-${adapterSlug(r.info)}${r.meta.quick ? '-quick' : ''}`;
+}
+
 function updateReadme(r: ResultFile, table: string, notes: string, files: string[]): void {
   const path = join(HERE, 'README.md');
   if (!existsSync(path)) return;
   const text = readFileSync(path, 'utf8');
-  const key = r.meta.mode === 'browser' ? 'browser' : 'node';
-  const start = `<!-- latest-${key}:start -->`;
-  const end = `<!-- latest-${key}:end -->`;
+  const start = `<!-- latest-${resultName(r)}:start -->`;
+  const end = `<!-- latest-${resultName(r)}:end -->`;
   const a = text.indexOf(start);
   const b = text.indexOf(end);
   if (a < 0 || b < a) {
-    console.warn(`bench/README.md has no ${start} … ${end} markers; not updated.`);
+    console.warn(`bench/README.md has no ${start} … ${end} markers; not updated (add them where this run's tables belong).`);
     return;
   }
   const svg = files.find((f) => f.endsWith('.svg'));
@@ -227,7 +233,31 @@ function updateReadme(r: ResultFile, table: string, notes: string, files: string
   writeFileSync(path, text.slice(0, a) + body + text.slice(b + end.length));
 }
 
+/** Prints a result's tables and, unless told not to, puts them in bench/README.md. */
+function publish(result: ResultFile, files: string[], readme: boolean): void {
+  const pairTable = pairsTable(result);
+  const table = summaryTable(result) + (pairTable ? `\n\n${pairTable}` : '');
+  const notes = footnotes(result);
+  console.log(`\n${table}\n\n${notes}\n\n${detailsTable(result)}\n`);
+  if (readme) updateReadme(result, table, notes, files.map((f) => relative(HERE, f)));
+}
+
+/** --report: a saved run's tables again, and its README section (for instance after the README's layout changed). */
+async function report(file: string): Promise<void> {
+  let result: ResultFile;
+  try {
+    result = JSON.parse(readFileSync(file, 'utf8')) as ResultFile;
+    if (!result.meta || !result.info || !Array.isArray(result.items) || !Array.isArray(result.cells)) throw new Error('no meta, info, items and cells');
+  } catch (e) {
+    console.error(`--report ${file}: not a results file of this benchmark (${e instanceof Error ? e.message : String(e)}); pass one of bench/results/*.json.`);
+    process.exit(2);
+  }
+  const svg = file.replace(/\.json$/, '.svg');
+  publish(result, [file, ...(existsSync(svg) ? [svg] : [])], !args['no-readme']);
+}
+
 async function main(): Promise<void> {
+  if (args.report) return report(args.report);
   console.log(`convgpu benchmark: ${args.node ? 'Node + Dawn' : 'headless Chromium'}${quick ? ', --quick' : ''}${gpu ? ', GPU' : ''}; time limit ${limitS} s`);
   let run: { runtime: string; flags?: string[]; incomplete?: string };
   if (args.node) {
@@ -288,12 +318,8 @@ async function finish(run: { runtime: string; flags?: string[]; incomplete?: str
   } catch (e) {
     console.error(`chart not drawn: ${String(e)}`);
   }
-  const pairTable = pairsTable(result);
-  const table = summaryTable(result) + (pairTable ? `\n\n${pairTable}` : '');
-  const notes = footnotes(result);
-  console.log(`\n${table}\n\n${notes}\n\n${detailsTable(result)}\n`);
+  publish(result, files, !args['no-readme'] && !config.only && !config.tfjs && !config.autotune && !config.tuning);
   console.log(`wrote ${files.map((f) => relative(ROOT, f)).join(', ')} (${result.meta.totalSeconds.toFixed(0)} s)`);
-  if (!args['no-readme'] && !config.only && !config.tfjs && !config.autotune && !config.tuning) updateReadme(result, table, notes, files.map((f) => relative(HERE, f)));
 }
 
 main().catch((e: unknown) => {
