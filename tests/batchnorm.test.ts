@@ -54,29 +54,32 @@ describe('BatchNorm2d on WebGPU', () => {
   });
   afterAll(() => engine?.destroy());
 
-  const net = () =>
-    new Sequential([2, 7, 6], [new Conv2d(2, 5, 3, { padding: 1 }), new BatchNorm2d(5), new ReLU(), new Flatten(), new Linear(5 * 42, 10)]);
+  // 7×6 planes run the per-element kernels one element an invocation; 8×6 as vec4s.
+  for (const [h, w] of [[7, 6], [8, 6]] as const) {
+    const net = () =>
+      new Sequential([2, h, w], [new Conv2d(2, 5, 3, { padding: 1 }), new BatchNorm2d(5), new ReLU(), new Flatten(), new Linear(5 * h * w, 10)]);
 
-  it('a training step matches the CPU reference layer by layer, running statistics included', async () => {
-    const m = new Model(engine, net(), { seed: 4, optimizer: { type: 'sgd', lr: 0.1, momentum: 0.9, weightDecay: 0.01 } });
-    const u = rng(8);
-    const B = 6;
-    const x = Float32Array.from({ length: B * 84 }, () => u() * 2 - 1);
-    const y = Float32Array.from({ length: B }, () => Math.floor(u() * 10));
-    const plan = await m.trainer(B);
-    for (let i = 0; i < 2; i++) await plan.step(x, y); // so momentum and running statistics are non-trivial
-    const rep = await verify(m, x, y, B);
-    expect(rep.ok, formatVerify(rep)).toBe(true);
-    expect(rep.rows.some((r) => r.what === 'batchnorm2d_0.running update')).toBe(true);
-    // Inference uses the running statistics, on both backends.
-    const cpu = new CpuModel(m.graph);
-    cpu.setParams(await m.getParams());
-    const gpuLogits = await (await m.predictor(B)).run(x);
-    const cpuLogits = cpu.predict(x, B);
-    gpuLogits.forEach((v, i) => expect(Math.abs(v - cpuLogits[i]!)).toBeLessThan(1e-4));
-    const running = (await m.getParams())['batchnorm2d_0.running']!.data;
-    expect(running.slice(5).every((v) => v > 0)).toBe(true); // variances moved from 1, still positive
-    expect(running.slice(0, 5).some((v) => v !== 0)).toBe(true); // means moved from 0
-    m.dispose();
-  });
+    it(`a training step on ${h}×${w} planes matches the CPU reference layer by layer, running statistics included`, async () => {
+      const m = new Model(engine, net(), { seed: 4, optimizer: { type: 'sgd', lr: 0.1, momentum: 0.9, weightDecay: 0.01 } });
+      const u = rng(8);
+      const B = 6;
+      const x = Float32Array.from({ length: B * 2 * h * w }, () => u() * 2 - 1);
+      const y = Float32Array.from({ length: B }, () => Math.floor(u() * 10));
+      const plan = await m.trainer(B);
+      for (let i = 0; i < 2; i++) await plan.step(x, y); // so momentum and running statistics are non-trivial
+      const rep = await verify(m, x, y, B);
+      expect(rep.ok, formatVerify(rep)).toBe(true);
+      expect(rep.rows.some((r) => r.what === 'batchnorm2d_0.running update')).toBe(true);
+      // Inference uses the running statistics, on both backends.
+      const cpu = new CpuModel(m.graph);
+      cpu.setParams(await m.getParams());
+      const gpuLogits = await (await m.predictor(B)).run(x);
+      const cpuLogits = cpu.predict(x, B);
+      gpuLogits.forEach((v, i) => expect(Math.abs(v - cpuLogits[i]!)).toBeLessThan(1e-4));
+      const running = (await m.getParams())['batchnorm2d_0.running']!.data;
+      expect(running.slice(5).every((v) => v > 0)).toBe(true); // variances moved from 1, still positive
+      expect(running.slice(0, 5).some((v) => v !== 0)).toBe(true); // means moved from 0
+      m.dispose();
+    });
+  }
 });

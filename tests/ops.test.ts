@@ -12,6 +12,8 @@ import type { Conv2dAttrs, Pool2dAttrs } from '../src/ops/geometry.js';
 import { conv2dGeom, pool2dGeom } from '../src/ops/geometry.js';
 import { conv2dBwdFilterDispatches, conv2dBwdInputRoute, conv2dFwdDispatches } from '../src/ops/conv2d.js';
 import { gemmScratch } from '../src/ops/gemm.js';
+import { elementwiseDispatch, elementwiseKernel } from '../src/ops/elementwise.js';
+import { vec4Kernel } from '../src/ops/dispatch.js';
 import { sizeOf } from '../src/shape.js';
 import { gpuBackend } from './helpers/gpu.js';
 import { defaultTuning, subgroupKernelsFit, type Tuning } from '../src/ops/tuning.js';
@@ -212,11 +214,12 @@ const cases: OpCase[] = [
     run: async (be, t) => [await be.globalAvgPool(t.x!), await be.globalAvgPoolBackward(t.dy!, [3, 5, 6, 7])],
   },
 
-  // Activations: forward, and backward from the tensor each one needs.
-  ...(['relu', 'leakyRelu', 'sigmoid', 'tanh'] as const).map(
-    (kind): OpCase => ({
-      name: `${kind} fwd+bwd`,
-      inputs: { x: { shape: [3, 7, 5, 3], kind: 'awayFromZero' }, dy: { shape: [3, 7, 5, 3] } },
+  // Activations: forward, and backward from the tensor each one needs; on 315 elements (one
+  // per invocation) and on 120 (as vec4s: ops/dispatch.ts pointwiseDispatch).
+  ...(['relu', 'leakyRelu', 'sigmoid', 'tanh'] as const).flatMap((kind) => [[3, 7, 5, 3], [2, 4, 5, 3]].map(
+    (shape): OpCase => ({
+      name: `${kind} fwd+bwd ${shape.join('×')}`,
+      inputs: { x: { shape, kind: 'awayFromZero' }, dy: { shape } },
       k: 1,
       run: async (be, t) => {
         const x = t.x!;
@@ -237,7 +240,7 @@ const cases: OpCase[] = [
         }
       },
     }),
-  ),
+  )),
 
   // Softmax cross-entropy, including large logits (stability).
   {
@@ -257,15 +260,15 @@ const cases: OpCase[] = [
   },
 
   // Elementwise and reductions.
-  {
-    name: 'add, mul, mulBackward, scale',
-    inputs: { a: { shape: [4, 3, 5] }, b: { shape: [4, 3, 5] }, dy: { shape: [4, 3, 5] } },
+  ...[[4, 3, 5], [3, 5, 7]].map((shape): OpCase => ({
+    name: `add, mul, mulBackward, scale ${shape.join('×')}`,
+    inputs: { a: { shape }, b: { shape }, dy: { shape } },
     k: 1,
     run: async (be, t) => {
       const { da, db } = await be.mulBackward(t.a!, t.b!, t.dy!);
       return [await be.add(t.a!, t.b!), await be.mul(t.a!, t.b!), da, db, await be.scale(t.a!, -2.5)];
     },
-  },
+  })),
   {
     name: 'sum over each axis of [4, 3, 5]',
     inputs: { x: { shape: [4, 3, 5] } },
@@ -273,28 +276,30 @@ const cases: OpCase[] = [
     run: async (be, t) => [await be.sum(t.x!, 0), await be.sum(t.x!, 1), await be.sum(t.x!, -1)],
   },
 
-  // Optimizers: three in-place steps.
-  {
-    name: 'sgdStep ×3 (momentum, weight decay)',
-    inputs: { p: { shape: [7, 13] }, g: { shape: [7, 13] } },
-    k: 3,
-    run: async (be, t) => {
-      const v = be.zeros([7, 13]);
-      for (let i = 0; i < 3; i++) await be.sgdStep(t.p!, t.g!, v, { lr: 0.1, momentum: 0.9, weightDecay: 0.01 });
-      return [t.p!, v];
+  // Optimizers: three in-place steps, on 91 parameters and on 104 (vec4s).
+  ...[[7, 13], [8, 13]].flatMap((shape): OpCase[] => [
+    {
+      name: `sgdStep ×3 (momentum, weight decay) ${shape.join('×')}`,
+      inputs: { p: { shape }, g: { shape } },
+      k: 3,
+      run: async (be, t) => {
+        const v = be.zeros(shape);
+        for (let i = 0; i < 3; i++) await be.sgdStep(t.p!, t.g!, v, { lr: 0.1, momentum: 0.9, weightDecay: 0.01 });
+        return [t.p!, v];
+      },
     },
-  },
-  {
-    name: 'adamStep ×3',
-    inputs: { p: { shape: [7, 13] }, g: { shape: [7, 13] } },
-    k: 3,
-    run: async (be, t) => {
-      const m = be.zeros([7, 13]);
-      const v = be.zeros([7, 13]);
-      for (let step = 1; step <= 3; step++) await be.adamStep(t.p!, t.g!, m, v, { lr: 0.01, step, weightDecay: 0.001 });
-      return [t.p!, m, v];
+    {
+      name: `adamStep ×3 ${shape.join('×')}`,
+      inputs: { p: { shape }, g: { shape } },
+      k: 3,
+      run: async (be, t) => {
+        const m = be.zeros(shape);
+        const v = be.zeros(shape);
+        for (let step = 1; step <= 3; step++) await be.adamStep(t.p!, t.g!, m, v, { lr: 0.01, step, weightDecay: 0.001 });
+        return [t.p!, m, v];
+      },
     },
-  },
+  ]),
 ];
 
 /**
@@ -471,6 +476,25 @@ suite(
 );
 // The direct input-gradient kernel with the default tiles, on adapters that do not pick it.
 suite('the direct conv2d input-gradient kernel matches the reference', cases.filter((c) => /^conv2dBackwardInput wide batch/.test(c.name)), { gemm: 'subgroup', convBwdInputDirect: 1 });
+
+describe('pointwise kernels (elementwise, activations, optimizers)', () => {
+  it('take 4 elements per invocation where the count is a multiple of 4 and every binding starts on 16 bytes', async () => {
+    const e = (await sharedGpu()).engine;
+    const buf = e.dummy;
+    const pick = (total: number, offset = 0) => {
+      const d = elementwiseDispatch(e, 'add', total, buf, { buffer: buf, offset }, buf);
+      return `${d.kernel.name} ${new Uint32Array(d.params!)[0]}`;
+    };
+    expect(pick(1024)).toBe('elementwise.vec4 256');
+    expect(pick(1022)).toBe('elementwise 1022');
+    expect(pick(1024, 256)).toBe('elementwise.vec4 256');
+    expect(pick(1024, 4)).toBe('elementwise 1024'); // a binding off the 16-byte grid: scalar
+  });
+  it('refuses a kernel that does not declare its element type as the alias', () => {
+    expect(vec4Kernel(elementwiseKernel).code).toContain('alias V = vec4<f32>;');
+    expect(() => vec4Kernel({ name: 'no-alias', code: '@compute @workgroup_size(1) fn main() {}' })).toThrow(/alias V = f32;/);
+  });
+});
 
 describe('which GEMMs the subgroup path packs (tuning.gemmPack auto)', () => {
   it('packs A where its rows alias in the cache, B where in place it cannot load vec4s, and only big GEMMs', async () => {

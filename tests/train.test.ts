@@ -395,6 +395,27 @@ describe('whole-model gradients vs the CPU reference', () => {
   }
 });
 
+describe('a Concat whose planes are not whole vec4s (5×5), and an Add on them', () => {
+  it('one step matches the CPU reference per layer', async () => {
+    const g = new Graph([1, 5, 5]);
+    const a = g.add(new ReLU(), g.add(new Conv2d(1, 2, 3, { padding: 1 })));
+    const b = g.add(new Conv2d(1, 2, 1), g.input);
+    g.add(new Concat(), a, g.add(new Add(), a, b), b);
+    g.add(new Flatten());
+    g.add(new Linear(6 * 25, 10));
+    const model = new Model(engine, g, SGD);
+    try {
+      const n = 3;
+      const x = Float32Array.from({ length: n * 25 }, (_, i) => Math.sin(i * 0.7));
+      const rep = await verify(model, x, Float32Array.from([1, 4, 7]), n);
+      if (!rep.ok) console.log(formatVerify(rep));
+      expect(rep.ok).toBe(true);
+    } finally {
+      model.dispose();
+    }
+  });
+});
+
 describe('an MLP whose Linear layers run the packed GEMM', () => {
   it('one step matches the CPU reference per layer, with the packing scratch in the plan', async () => {
     const saved = engine.tuning;

@@ -5,7 +5,7 @@ import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { finiteNum } from '../shape.js';
-import { grid1d, runInto, sameEngine } from './dispatch.js';
+import { pointwiseDispatch, runInto, sameEngine } from './dispatch.js';
 import { checkSame } from '../shape.js';
 
 export const activationKernels = {
@@ -20,26 +20,12 @@ export const ACTIVATION_OP: Record<Activation, number> = { relu: 0, leakyRelu: 1
 export const BACKWARD_USES_INPUT: Record<Activation, boolean> = { relu: true, leakyRelu: true, sigmoid: false, tanh: false };
 
 export function activationFwdDispatch(engine: Engine, kind: Activation, total: number, x: Binding, y: Binding, alpha = 0): Dispatch {
-  const WG = engine.tuning.pointwise;
-  return {
-    kernel: activationKernels.fwd,
-    constants: { WG, OP: ACTIVATION_OP[kind] },
-    buffers: [x, y],
-    params: new Params().u32(total).f32(alpha).buffer(),
-    workgroups: grid1d(engine, total, WG),
-  };
+  return pointwiseDispatch(engine, activationKernels.fwd, total, [x, y], { OP: ACTIVATION_OP[kind] }, (per) => new Params().u32(total / per).f32(alpha).buffer());
 }
 
 /** `t` is x for relu/leakyRelu and y for sigmoid/tanh (see BACKWARD_USES_INPUT). */
 export function activationBwdDispatch(engine: Engine, kind: Activation, total: number, t: Binding, dy: Binding, dx: Binding, alpha = 0): Dispatch {
-  const WG = engine.tuning.pointwise;
-  return {
-    kernel: activationKernels.bwd,
-    constants: { WG, OP: ACTIVATION_OP[kind] },
-    buffers: [t, dy, dx],
-    params: new Params().u32(total).f32(alpha).buffer(),
-    workgroups: grid1d(engine, total, WG),
-  };
+  return pointwiseDispatch(engine, activationKernels.bwd, total, [t, dy, dx], { OP: ACTIVATION_OP[kind] }, (per) => new Params().u32(total / per).f32(alpha).buffer());
 }
 
 export async function activation(engine: Engine, kind: Activation, x: Tensor, alpha = 0): Promise<Tensor> {

@@ -5,7 +5,7 @@ import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { checkSame, finiteNum } from '../shape.js';
-import { grid1d, sameEngine } from './dispatch.js';
+import { pointwiseDispatch, sameEngine } from './dispatch.js';
 
 export const adamKernel = { name: 'adam', code: wgsl };
 
@@ -32,18 +32,13 @@ export function checkAdam(o: AdamOptions, op = 'adam'): Required<AdamOptions> {
 }
 
 export function adamDispatch(engine: Engine, total: number, grad: Binding, param: Binding, m: Binding, v: Binding, o: AdamOptions): Dispatch {
-  const WG = engine.tuning.pointwise;
   const c = checkAdam(o);
-  return {
-    kernel: adamKernel,
-    constants: { WG },
-    buffers: [grad, param, m, v],
-    params: new Params()
-      .u32(total)
+  return pointwiseDispatch(engine, adamKernel, total, [grad, param, m, v], {}, (per) =>
+    new Params()
+      .u32(total / per)
       .f32(c.lr, c.beta1, c.beta2, c.eps, c.weightDecay, 1 - c.beta1 ** c.step, 1 - c.beta2 ** c.step)
       .buffer(),
-    workgroups: grid1d(engine, total, WG),
-  };
+  );
 }
 
 /** Updates param, m and v in place. */

@@ -6,7 +6,7 @@ import bwdReduceWgsl from '../../shaders/batchnorm2d/batchnorm2d.bwd_reduce.wgsl
 import statsWgsl from '../../shaders/batchnorm2d/batchnorm2d.stats.wgsl?raw';
 import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
-import { grid1d } from './dispatch.js';
+import { pointwiseDispatch } from './dispatch.js';
 
 export const batchNorm2dKernels = {
   stats: { name: 'batchnorm2d.stats', code: statsWgsl },
@@ -36,15 +36,9 @@ export function bnStatsDispatch(engine: Engine, g: BnGeom, x: Binding, stats: Bi
 }
 
 export function bnApplyDispatch(engine: Engine, g: BnGeom, x: Binding, stats: Binding, gamma: Binding, beta: Binding, y: Binding): Dispatch {
-  const WG = engine.tuning.pointwise;
   const total = g.n * g.c * g.s;
-  return {
-    kernel: batchNorm2dKernels.apply,
-    constants: { WG },
-    buffers: [x, stats, gamma, beta, y],
-    params: new Params().u32(total, g.c, g.s).f32(g.eps).buffer(),
-    workgroups: grid1d(engine, total, WG),
-  };
+  // vec4s where each channel's plane holds whole ones (S a multiple of 4).
+  return pointwiseDispatch(engine, batchNorm2dKernels.apply, total, [x, stats, gamma, beta, y], {}, (per) => new Params().u32(total / per, g.c, g.s / per).f32(g.eps).buffer(), g.s);
 }
 
 /** dgamma and dbeta, then dx when wanted; `stats` must hold the batch statistics of x. */
@@ -59,7 +53,6 @@ export function bnBackwardDispatches(
   dbeta: Binding,
   dx: Binding | null,
 ): Dispatch[] {
-  const WG = engine.tuning.pointwise;
   const total = g.n * g.c * g.s;
   const ds: Dispatch[] = [
     {
@@ -71,13 +64,8 @@ export function bnBackwardDispatches(
     },
   ];
   if (dx) {
-    ds.push({
-      kernel: batchNorm2dKernels.bwdApply,
-      constants: { WG },
-      buffers: [x, dy, stats, gamma, dgamma, dbeta, dx],
-      params: new Params().u32(total, g.c, g.s).f32(g.eps, g.n * g.s).buffer(),
-      workgroups: grid1d(engine, total, WG),
-    });
+    const buffers = [x, dy, stats, gamma, dgamma, dbeta, dx];
+    ds.push(pointwiseDispatch(engine, batchNorm2dKernels.bwdApply, total, buffers, {}, (per) => new Params().u32(total / per, g.c, g.s / per).f32(g.eps, g.n * g.s).buffer(), g.s));
   }
   return ds;
 }

@@ -2,7 +2,7 @@
 import wgsl from '../../shaders/elementwise/concat.wgsl?raw';
 import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
-import { grid1d } from './dispatch.js';
+import { pointwiseDispatch } from './dispatch.js';
 
 export const concatKernel = { name: 'concat', code: wgsl };
 
@@ -18,13 +18,7 @@ export function concatDispatch(
   src: Binding,
   dst: Binding,
 ): Dispatch {
-  const WG = engine.tuning.pointwise;
   const total = n * c * s;
-  return {
-    kernel: concatKernel,
-    constants: { WG, MODE: mode === 'scatter' ? 0 : 1 },
-    buffers: [src, dst],
-    params: new Params().u32(total, c, s, ctotal, c0).buffer(),
-    workgroups: grid1d(engine, total, WG),
-  };
+  // Each channel's S elements lie contiguous in both: vec4s where S is a multiple of 4.
+  return pointwiseDispatch(engine, concatKernel, total, [src, dst], { MODE: mode === 'scatter' ? 0 : 1 }, (per) => new Params().u32(total / per, c, s / per, ctotal, c0).buffer(), s);
 }

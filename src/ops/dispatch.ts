@@ -1,7 +1,8 @@
 // Small helpers shared by the op wiring: grid sizes and tensor checks.
 import { DeviceLimitError, DisposedError, ShapeError, fmtShape } from '../errors.js';
 import { sameShape, type Shape } from '../shape.js';
-import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
+import type { Binding, Dispatch, Engine, Kernel } from '../runtime/engine.js';
+import type { Constants } from '../runtime/pipeline-cache.js';
 import { subgroupKernelsFit } from './tuning.js';
 import type { Tensor } from '../runtime/tensor.js';
 
@@ -108,5 +109,47 @@ export function mergeScratch(...sizes: Array<Record<string, number>>): Record<st
 
 /** The binding starts on a 16-byte boundary, so a shader may read it as vec4s. */
 export const vec4Aligned = (x: Binding): boolean => !('buffer' in x) || (x.offset ?? 0) % 16 === 0;
+
+/** The line every pointwise kernel declares its element type with; vec4Kernel swaps it. */
+const SCALAR_ELEMENT = 'alias V = f32;';
+const vec4Kernels = new Map<string, Kernel>();
+
+/**
+ * A pointwise kernel over vec4<f32>: the same source with its `alias V = f32;` line swapped.
+ * Those kernels are written so that every expression holds for both (V(0.0) splats, scalar
+ * uniforms broadcast, select and the builtins work per component).
+ */
+export function vec4Kernel(k: Kernel): Kernel {
+  let v = vec4Kernels.get(k.name);
+  if (!v) {
+    if (k.code.split(SCALAR_ELEMENT).length !== 2) throw new Error(`${k.name}: a pointwise kernel declares its element type once, as \`${SCALAR_ELEMENT}\``);
+    v = { name: `${k.name}.vec4`, code: k.code.replace(SCALAR_ELEMENT, 'alias V = vec4<f32>;') };
+    vec4Kernels.set(k.name, v);
+  }
+  return v;
+}
+
+/**
+ * One invocation per element, on a 2-D grid; four elements (one vec4) per invocation where
+ * `run`, the elements that lie contiguous in every binding (the total for plain elementwise
+ * ops), is a multiple of 4 and every binding starts on 16 bytes. The emulators pay per load,
+ * store and invocation, not per byte: ReLU, add and axpy ran ×1.8–3.0 faster as vec4s on
+ * lavapipe and SwiftShader (301k and 1.6M elements, paired). `params(per)` encodes the
+ * uniform with its counts and extents in units of `per` elements.
+ */
+export function pointwiseDispatch(
+  engine: Engine,
+  kernel: Kernel,
+  total: number,
+  buffers: Binding[],
+  constants: Constants,
+  params: (per: 1 | 4) => ArrayBuffer,
+  run = total,
+): Dispatch {
+  const per = run % 4 === 0 && total % 4 === 0 && buffers.every(vec4Aligned) ? 4 : 1;
+  const n = total / per;
+  const WG = engine.tuning.pointwise;
+  return { kernel: per === 4 ? vec4Kernel(kernel) : kernel, constants: { WG, ...constants }, buffers, params: params(per), workgroups: grid1d(engine, n, WG) };
+}
 
 const buffersOf = (ts: Record<string, Tensor>): Record<string, Binding> => Object.fromEntries(Object.entries(ts).map(([k, t]) => [k, t.buffer]));

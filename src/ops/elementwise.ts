@@ -4,7 +4,7 @@ import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { checkSame, finiteNum } from '../shape.js';
-import { grid1d, runInto, sameEngine } from './dispatch.js';
+import { pointwiseDispatch, runInto, sameEngine } from './dispatch.js';
 
 export const elementwiseKernel = { name: 'elementwise', code: wgsl };
 
@@ -13,14 +13,7 @@ export const ELEMENTWISE_OP = { add: 0, mul: 1, scale: 2, axpy: 3, accumulate: 4
 export type ElementwiseOp = keyof typeof ELEMENTWISE_OP;
 
 export function elementwiseDispatch(engine: Engine, kind: ElementwiseOp, total: number, a: Binding, b: Binding, out: Binding, s = 0): Dispatch {
-  const WG = engine.tuning.pointwise;
-  return {
-    kernel: elementwiseKernel,
-    constants: { WG, OP: ELEMENTWISE_OP[kind] },
-    buffers: [a, b, out],
-    params: new Params().u32(total).f32(s).buffer(),
-    workgroups: grid1d(engine, total, WG),
-  };
+  return pointwiseDispatch(engine, elementwiseKernel, total, [a, b, out], { OP: ELEMENTWISE_OP[kind] }, (per) => new Params().u32(total / per).f32(s).buffer());
 }
 
 async function binary(engine: Engine, kind: ElementwiseOp, a: Tensor, b: Tensor, s = 0): Promise<Tensor> {

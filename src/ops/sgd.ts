@@ -4,7 +4,7 @@ import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { checkSame, finiteNum } from '../shape.js';
-import { grid1d, sameEngine } from './dispatch.js';
+import { pointwiseDispatch, sameEngine } from './dispatch.js';
 
 export const sgdKernel = { name: 'sgd', code: wgsl };
 
@@ -23,15 +23,8 @@ export function checkSgd(o: SgdOptions, op = 'sgd'): Required<SgdOptions> {
 }
 
 export function sgdDispatch(engine: Engine, total: number, grad: Binding, param: Binding, velocity: Binding, o: SgdOptions): Dispatch {
-  const WG = engine.tuning.pointwise;
   const c = checkSgd(o);
-  return {
-    kernel: sgdKernel,
-    constants: { WG },
-    buffers: [grad, param, velocity],
-    params: new Params().u32(total).f32(c.lr, c.momentum, c.weightDecay).buffer(),
-    workgroups: grid1d(engine, total, WG),
-  };
+  return pointwiseDispatch(engine, sgdKernel, total, [grad, param, velocity], {}, (per) => new Params().u32(total / per).f32(c.lr, c.momentum, c.weightDecay).buffer());
 }
 
 /** Updates param and velocity in place. */
