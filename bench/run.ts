@@ -243,7 +243,7 @@ function publish(result: ResultFile, files: string[], readme: boolean): void {
 }
 
 /** --report: a saved run's tables again, and its README section (for instance after the README's layout changed). */
-async function report(file: string): Promise<void> {
+function report(file: string): void {
   let result: ResultFile;
   try {
     result = JSON.parse(readFileSync(file, 'utf8')) as ResultFile;
