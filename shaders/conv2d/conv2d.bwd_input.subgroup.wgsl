@@ -15,6 +15,7 @@
 // R + TN / 4 loads per (SG·R)·TN FMAs. A workgroup covers SG·R input channels × SG·TN
 // images at one pixel: dispatch (image panels, channel blocks, H·W). Edge tiles mask their
 // stores. dx NCHW [N, C, H, W]; ungrouped.
+// The register tile (accumulate, tileRows) is ../common/subgroup_tile.wgsl, appended by ops/dispatch.ts.
 enable subgroups;
 
 override SG: u32 = 8;  // lanes per subgroup = invocations per workgroup: 4 or 8
@@ -32,21 +33,6 @@ struct Params {
 @group(0) @binding(1) var<storage, read> wp: array<f32>; // packed weights
 @group(0) @binding(2) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
-
-// One row of the lane's tile: c[j] += s · x[j], in named f32s as in gemm.subgroup.wgsl.
-fn row(s: f32, b0: vec4<f32>, b1: vec4<f32>, c0: ptr<function, f32>, c1: ptr<function, f32>, c2: ptr<function, f32>, c3: ptr<function, f32>,
-       c4: ptr<function, f32>, c5: ptr<function, f32>, c6: ptr<function, f32>, c7: ptr<function, f32>) {
-  *c0 = fma(s, b0.x, *c0);
-  *c1 = fma(s, b0.y, *c1);
-  *c2 = fma(s, b0.z, *c2);
-  *c3 = fma(s, b0.w, *c3);
-  if (TN == 8u) {
-    *c4 = fma(s, b1.x, *c4);
-    *c5 = fma(s, b1.y, *c5);
-    *c6 = fma(s, b1.z, *c6);
-    *c7 = fma(s, b1.w, *c7);
-  }
-}
 
 // The taps k of one axis whose output index t − k·d lies in [0, len): [lo, hi), hi ≤ lo when none.
 fn tapRange(t: u32, d: u32, k: u32, len: u32) -> vec2<u32> {
@@ -74,23 +60,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
   let wBase = wid.y * p.o * PW + lane;
   let wTap = p.blocks * p.o * PW;
 
-  var c0_0 = 0.0; var c0_1 = 0.0; var c0_2 = 0.0; var c0_3 = 0.0; var c0_4 = 0.0; var c0_5 = 0.0; var c0_6 = 0.0; var c0_7 = 0.0;
-  var c1_0 = 0.0; var c1_1 = 0.0; var c1_2 = 0.0; var c1_3 = 0.0; var c1_4 = 0.0; var c1_5 = 0.0; var c1_6 = 0.0; var c1_7 = 0.0;
-  var c2_0 = 0.0; var c2_1 = 0.0; var c2_2 = 0.0; var c2_3 = 0.0; var c2_4 = 0.0; var c2_5 = 0.0; var c2_6 = 0.0; var c2_7 = 0.0;
-  var c3_0 = 0.0; var c3_1 = 0.0; var c3_2 = 0.0; var c3_3 = 0.0; var c3_4 = 0.0; var c3_5 = 0.0; var c3_6 = 0.0; var c3_7 = 0.0;
-  var c4_0 = 0.0; var c4_1 = 0.0; var c4_2 = 0.0; var c4_3 = 0.0; var c4_4 = 0.0; var c4_5 = 0.0; var c4_6 = 0.0; var c4_7 = 0.0;
-  var c5_0 = 0.0; var c5_1 = 0.0; var c5_2 = 0.0; var c5_3 = 0.0; var c5_4 = 0.0; var c5_5 = 0.0; var c5_6 = 0.0; var c5_7 = 0.0;
-  var c6_0 = 0.0; var c6_1 = 0.0; var c6_2 = 0.0; var c6_3 = 0.0; var c6_4 = 0.0; var c6_5 = 0.0; var c6_6 = 0.0; var c6_7 = 0.0;
-  var c7_0 = 0.0; var c7_1 = 0.0; var c7_2 = 0.0; var c7_3 = 0.0; var c7_4 = 0.0; var c7_5 = 0.0; var c7_6 = 0.0; var c7_7 = 0.0;
-  var c8_0 = 0.0; var c8_1 = 0.0; var c8_2 = 0.0; var c8_3 = 0.0; var c8_4 = 0.0; var c8_5 = 0.0; var c8_6 = 0.0; var c8_7 = 0.0;
-  var c9_0 = 0.0; var c9_1 = 0.0; var c9_2 = 0.0; var c9_3 = 0.0; var c9_4 = 0.0; var c9_5 = 0.0; var c9_6 = 0.0; var c9_7 = 0.0;
-  var c10_0 = 0.0; var c10_1 = 0.0; var c10_2 = 0.0; var c10_3 = 0.0; var c10_4 = 0.0; var c10_5 = 0.0; var c10_6 = 0.0; var c10_7 = 0.0;
-  var c11_0 = 0.0; var c11_1 = 0.0; var c11_2 = 0.0; var c11_3 = 0.0; var c11_4 = 0.0; var c11_5 = 0.0; var c11_6 = 0.0; var c11_7 = 0.0;
-  var c12_0 = 0.0; var c12_1 = 0.0; var c12_2 = 0.0; var c12_3 = 0.0; var c12_4 = 0.0; var c12_5 = 0.0; var c12_6 = 0.0; var c12_7 = 0.0;
-  var c13_0 = 0.0; var c13_1 = 0.0; var c13_2 = 0.0; var c13_3 = 0.0; var c13_4 = 0.0; var c13_5 = 0.0; var c13_6 = 0.0; var c13_7 = 0.0;
-  var c14_0 = 0.0; var c14_1 = 0.0; var c14_2 = 0.0; var c14_3 = 0.0; var c14_4 = 0.0; var c14_5 = 0.0; var c14_6 = 0.0; var c14_7 = 0.0;
-  var c15_0 = 0.0; var c15_1 = 0.0; var c15_2 = 0.0; var c15_3 = 0.0; var c15_4 = 0.0; var c15_5 = 0.0; var c15_6 = 0.0; var c15_7 = 0.0;
-
   for (var kh = rh.x; kh < rh.y; kh++) {
     for (var kw = rw.x; kw < rw.y; kw++) {
       // dy[n, o, th − kh·DH, tw − kw·DW] (u32 arithmetic wraps back into range) and W[o, c, kh, kw].
@@ -108,49 +77,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
         if (R > 1u) { av1 = wp[woff + SG]; }
         if (R > 2u) { av2 = wp[woff + 2u * SG]; }
         if (R > 3u) { av3 = wp[woff + 3u * SG]; }
-        if (SG == 8u) {
-          row(subgroupBroadcast(av0, 0u), x0, x1, &c0_0, &c0_1, &c0_2, &c0_3, &c0_4, &c0_5, &c0_6, &c0_7);
-          row(subgroupBroadcast(av0, 1u), x0, x1, &c1_0, &c1_1, &c1_2, &c1_3, &c1_4, &c1_5, &c1_6, &c1_7);
-          row(subgroupBroadcast(av0, 2u), x0, x1, &c2_0, &c2_1, &c2_2, &c2_3, &c2_4, &c2_5, &c2_6, &c2_7);
-          row(subgroupBroadcast(av0, 3u), x0, x1, &c3_0, &c3_1, &c3_2, &c3_3, &c3_4, &c3_5, &c3_6, &c3_7);
-          row(subgroupBroadcast(av0, 4u), x0, x1, &c4_0, &c4_1, &c4_2, &c4_3, &c4_4, &c4_5, &c4_6, &c4_7);
-          row(subgroupBroadcast(av0, 5u), x0, x1, &c5_0, &c5_1, &c5_2, &c5_3, &c5_4, &c5_5, &c5_6, &c5_7);
-          row(subgroupBroadcast(av0, 6u), x0, x1, &c6_0, &c6_1, &c6_2, &c6_3, &c6_4, &c6_5, &c6_6, &c6_7);
-          row(subgroupBroadcast(av0, 7u), x0, x1, &c7_0, &c7_1, &c7_2, &c7_3, &c7_4, &c7_5, &c7_6, &c7_7);
-          if (R > 1u) {
-            row(subgroupBroadcast(av1, 0u), x0, x1, &c8_0, &c8_1, &c8_2, &c8_3, &c8_4, &c8_5, &c8_6, &c8_7);
-            row(subgroupBroadcast(av1, 1u), x0, x1, &c9_0, &c9_1, &c9_2, &c9_3, &c9_4, &c9_5, &c9_6, &c9_7);
-            row(subgroupBroadcast(av1, 2u), x0, x1, &c10_0, &c10_1, &c10_2, &c10_3, &c10_4, &c10_5, &c10_6, &c10_7);
-            row(subgroupBroadcast(av1, 3u), x0, x1, &c11_0, &c11_1, &c11_2, &c11_3, &c11_4, &c11_5, &c11_6, &c11_7);
-            row(subgroupBroadcast(av1, 4u), x0, x1, &c12_0, &c12_1, &c12_2, &c12_3, &c12_4, &c12_5, &c12_6, &c12_7);
-            row(subgroupBroadcast(av1, 5u), x0, x1, &c13_0, &c13_1, &c13_2, &c13_3, &c13_4, &c13_5, &c13_6, &c13_7);
-            row(subgroupBroadcast(av1, 6u), x0, x1, &c14_0, &c14_1, &c14_2, &c14_3, &c14_4, &c14_5, &c14_6, &c14_7);
-            row(subgroupBroadcast(av1, 7u), x0, x1, &c15_0, &c15_1, &c15_2, &c15_3, &c15_4, &c15_5, &c15_6, &c15_7);
-          }
-        } else {
-          row(subgroupBroadcast(av0, 0u), x0, x1, &c0_0, &c0_1, &c0_2, &c0_3, &c0_4, &c0_5, &c0_6, &c0_7);
-          row(subgroupBroadcast(av0, 1u), x0, x1, &c1_0, &c1_1, &c1_2, &c1_3, &c1_4, &c1_5, &c1_6, &c1_7);
-          row(subgroupBroadcast(av0, 2u), x0, x1, &c2_0, &c2_1, &c2_2, &c2_3, &c2_4, &c2_5, &c2_6, &c2_7);
-          row(subgroupBroadcast(av0, 3u), x0, x1, &c3_0, &c3_1, &c3_2, &c3_3, &c3_4, &c3_5, &c3_6, &c3_7);
-          if (R > 1u) {
-            row(subgroupBroadcast(av1, 0u), x0, x1, &c4_0, &c4_1, &c4_2, &c4_3, &c4_4, &c4_5, &c4_6, &c4_7);
-            row(subgroupBroadcast(av1, 1u), x0, x1, &c5_0, &c5_1, &c5_2, &c5_3, &c5_4, &c5_5, &c5_6, &c5_7);
-            row(subgroupBroadcast(av1, 2u), x0, x1, &c6_0, &c6_1, &c6_2, &c6_3, &c6_4, &c6_5, &c6_6, &c6_7);
-            row(subgroupBroadcast(av1, 3u), x0, x1, &c7_0, &c7_1, &c7_2, &c7_3, &c7_4, &c7_5, &c7_6, &c7_7);
-          }
-          if (R > 2u) {
-            row(subgroupBroadcast(av2, 0u), x0, x1, &c8_0, &c8_1, &c8_2, &c8_3, &c8_4, &c8_5, &c8_6, &c8_7);
-            row(subgroupBroadcast(av2, 1u), x0, x1, &c9_0, &c9_1, &c9_2, &c9_3, &c9_4, &c9_5, &c9_6, &c9_7);
-            row(subgroupBroadcast(av2, 2u), x0, x1, &c10_0, &c10_1, &c10_2, &c10_3, &c10_4, &c10_5, &c10_6, &c10_7);
-            row(subgroupBroadcast(av2, 3u), x0, x1, &c11_0, &c11_1, &c11_2, &c11_3, &c11_4, &c11_5, &c11_6, &c11_7);
-          }
-          if (R > 3u) {
-            row(subgroupBroadcast(av3, 0u), x0, x1, &c12_0, &c12_1, &c12_2, &c12_3, &c12_4, &c12_5, &c12_6, &c12_7);
-            row(subgroupBroadcast(av3, 1u), x0, x1, &c13_0, &c13_1, &c13_2, &c13_3, &c13_4, &c13_5, &c13_6, &c13_7);
-            row(subgroupBroadcast(av3, 2u), x0, x1, &c14_0, &c14_1, &c14_2, &c14_3, &c14_4, &c14_5, &c14_6, &c14_7);
-            row(subgroupBroadcast(av3, 3u), x0, x1, &c15_0, &c15_1, &c15_2, &c15_3, &c15_4, &c15_5, &c15_6, &c15_7);
-          }
-        }
+        accumulate(av0, av1, av2, av3, x0, x1);
         off += ohw * PV;
         woff += PW;
       }
@@ -158,8 +85,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
   }
 
   if (img0 >= p.n) { return; }
-  // A plain loop over a copy (see gemm.subgroup.wgsl): keeps acc in registers above and the JIT short.
-  let tile = array<vec4<f32>, 32>(vec4<f32>(c0_0, c0_1, c0_2, c0_3), vec4<f32>(c0_4, c0_5, c0_6, c0_7), vec4<f32>(c1_0, c1_1, c1_2, c1_3), vec4<f32>(c1_4, c1_5, c1_6, c1_7), vec4<f32>(c2_0, c2_1, c2_2, c2_3), vec4<f32>(c2_4, c2_5, c2_6, c2_7), vec4<f32>(c3_0, c3_1, c3_2, c3_3), vec4<f32>(c3_4, c3_5, c3_6, c3_7), vec4<f32>(c4_0, c4_1, c4_2, c4_3), vec4<f32>(c4_4, c4_5, c4_6, c4_7), vec4<f32>(c5_0, c5_1, c5_2, c5_3), vec4<f32>(c5_4, c5_5, c5_6, c5_7), vec4<f32>(c6_0, c6_1, c6_2, c6_3), vec4<f32>(c6_4, c6_5, c6_6, c6_7), vec4<f32>(c7_0, c7_1, c7_2, c7_3), vec4<f32>(c7_4, c7_5, c7_6, c7_7), vec4<f32>(c8_0, c8_1, c8_2, c8_3), vec4<f32>(c8_4, c8_5, c8_6, c8_7), vec4<f32>(c9_0, c9_1, c9_2, c9_3), vec4<f32>(c9_4, c9_5, c9_6, c9_7), vec4<f32>(c10_0, c10_1, c10_2, c10_3), vec4<f32>(c10_4, c10_5, c10_6, c10_7), vec4<f32>(c11_0, c11_1, c11_2, c11_3), vec4<f32>(c11_4, c11_5, c11_6, c11_7), vec4<f32>(c12_0, c12_1, c12_2, c12_3), vec4<f32>(c12_4, c12_5, c12_6, c12_7), vec4<f32>(c13_0, c13_1, c13_2, c13_3), vec4<f32>(c13_4, c13_5, c13_6, c13_7), vec4<f32>(c14_0, c14_1, c14_2, c14_3), vec4<f32>(c14_4, c14_5, c14_6, c14_7), vec4<f32>(c15_0, c15_1, c15_2, c15_3), vec4<f32>(c15_4, c15_5, c15_6, c15_7));
+  let tile = tileRows(); // stored by plain loops (subgroup_tile.wgsl)
   let nch = min(SG * R, p.c - c0);
   let nimg = min(TN, p.n - img0);
   let plane = p.h * p.w;

@@ -10,6 +10,7 @@
 // Also an input gradient: this kernel on the upsampled, padded dy with flipped weights
 // (grouped and "same" convolutions; others use a GEMM and conv2d.col2im.wgsl).
 // Layouts: x NCHW (padded to hp × wp), w OIHW (I = C / groups), y NCHW.
+// The register tile (accumulate, tileRows) is ../common/subgroup_tile.wgsl, appended by ops/dispatch.ts.
 enable subgroups;
 
 override SG: u32 = 8;  // lanes per subgroup = invocations per workgroup: 4 or 8
@@ -30,14 +31,6 @@ struct Params {
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<uniform> p: Params;
-
-// One row of the lane's tile: (c0, c1) += s · (x0, x1). The tile lives in 32 named vec4s,
-// not an array: SwiftShader keeps a function-scope array in memory (5× slower).
-fn rank1(c0: ptr<function, vec4<f32>>, c1: ptr<function, vec4<f32>>, s: f32, x0: vec4<f32>, x1: vec4<f32>) {
-  let sv = vec4<f32>(s);
-  *c0 = fma(sv, x0, *c0);
-  if (TN == 8u) { *c1 = fma(sv, x1, *c1); }
-}
 
 @compute @workgroup_size(SG, 1, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
@@ -66,10 +59,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
     wrow[r] = (g * p.og + min(oc0 + r * SG + lane, p.og - 1u)) * p.cg * ksz;
   }
 
-  var c0_0: vec4<f32>; var c0_1: vec4<f32>; var c1_0: vec4<f32>; var c1_1: vec4<f32>; var c2_0: vec4<f32>; var c2_1: vec4<f32>; var c3_0: vec4<f32>; var c3_1: vec4<f32>;
-  var c4_0: vec4<f32>; var c4_1: vec4<f32>; var c5_0: vec4<f32>; var c5_1: vec4<f32>; var c6_0: vec4<f32>; var c6_1: vec4<f32>; var c7_0: vec4<f32>; var c7_1: vec4<f32>;
-  var c8_0: vec4<f32>; var c8_1: vec4<f32>; var c9_0: vec4<f32>; var c9_1: vec4<f32>; var c10_0: vec4<f32>; var c10_1: vec4<f32>; var c11_0: vec4<f32>; var c11_1: vec4<f32>;
-  var c12_0: vec4<f32>; var c12_1: vec4<f32>; var c13_0: vec4<f32>; var c13_1: vec4<f32>; var c14_0: vec4<f32>; var c14_1: vec4<f32>; var c15_0: vec4<f32>; var c15_1: vec4<f32>;
   // One flat loop over the taps (c, kh, kw), with the offset stepped by counters: nested
   // loops of 3–5 trips cost their loop overhead per tap on the CPU emulators.
   let ntaps = p.cg * ksz;
@@ -91,49 +80,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
     if (R > 1u) { av1 = wt[wrow[1] + kidx]; }
     if (R > 2u) { av2 = wt[wrow[2] + kidx]; }
     if (R > 3u) { av3 = wt[wrow[3] + kidx]; }
-    if (SG == 8u) {
-      rank1(&c0_0, &c0_1, subgroupBroadcast(av0, 0u), x0, x1);
-      rank1(&c1_0, &c1_1, subgroupBroadcast(av0, 1u), x0, x1);
-      rank1(&c2_0, &c2_1, subgroupBroadcast(av0, 2u), x0, x1);
-      rank1(&c3_0, &c3_1, subgroupBroadcast(av0, 3u), x0, x1);
-      rank1(&c4_0, &c4_1, subgroupBroadcast(av0, 4u), x0, x1);
-      rank1(&c5_0, &c5_1, subgroupBroadcast(av0, 5u), x0, x1);
-      rank1(&c6_0, &c6_1, subgroupBroadcast(av0, 6u), x0, x1);
-      rank1(&c7_0, &c7_1, subgroupBroadcast(av0, 7u), x0, x1);
-      if (R > 1u) {
-        rank1(&c8_0, &c8_1, subgroupBroadcast(av1, 0u), x0, x1);
-        rank1(&c9_0, &c9_1, subgroupBroadcast(av1, 1u), x0, x1);
-        rank1(&c10_0, &c10_1, subgroupBroadcast(av1, 2u), x0, x1);
-        rank1(&c11_0, &c11_1, subgroupBroadcast(av1, 3u), x0, x1);
-        rank1(&c12_0, &c12_1, subgroupBroadcast(av1, 4u), x0, x1);
-        rank1(&c13_0, &c13_1, subgroupBroadcast(av1, 5u), x0, x1);
-        rank1(&c14_0, &c14_1, subgroupBroadcast(av1, 6u), x0, x1);
-        rank1(&c15_0, &c15_1, subgroupBroadcast(av1, 7u), x0, x1);
-      }
-    } else {
-      rank1(&c0_0, &c0_1, subgroupBroadcast(av0, 0u), x0, x1);
-      rank1(&c1_0, &c1_1, subgroupBroadcast(av0, 1u), x0, x1);
-      rank1(&c2_0, &c2_1, subgroupBroadcast(av0, 2u), x0, x1);
-      rank1(&c3_0, &c3_1, subgroupBroadcast(av0, 3u), x0, x1);
-      if (R > 1u) {
-        rank1(&c4_0, &c4_1, subgroupBroadcast(av1, 0u), x0, x1);
-        rank1(&c5_0, &c5_1, subgroupBroadcast(av1, 1u), x0, x1);
-        rank1(&c6_0, &c6_1, subgroupBroadcast(av1, 2u), x0, x1);
-        rank1(&c7_0, &c7_1, subgroupBroadcast(av1, 3u), x0, x1);
-      }
-      if (R > 2u) {
-        rank1(&c8_0, &c8_1, subgroupBroadcast(av2, 0u), x0, x1);
-        rank1(&c9_0, &c9_1, subgroupBroadcast(av2, 1u), x0, x1);
-        rank1(&c10_0, &c10_1, subgroupBroadcast(av2, 2u), x0, x1);
-        rank1(&c11_0, &c11_1, subgroupBroadcast(av2, 3u), x0, x1);
-      }
-      if (R > 3u) {
-        rank1(&c12_0, &c12_1, subgroupBroadcast(av3, 0u), x0, x1);
-        rank1(&c13_0, &c13_1, subgroupBroadcast(av3, 1u), x0, x1);
-        rank1(&c14_0, &c14_1, subgroupBroadcast(av3, 2u), x0, x1);
-        rank1(&c15_0, &c15_1, subgroupBroadcast(av3, 3u), x0, x1);
-      }
-    }
+    accumulate(av0, av1, av2, av3, x0, x1);
     off += p.dilW;
     kw++;
     if (kw == p.kw) {
@@ -148,9 +95,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
   }
 
   if (pix0 >= npix) { return; }
-  // A plain loop over a copy (see gemm.subgroup.wgsl): keeps acc in registers above and the JIT short.
-  let tile = array<vec4<f32>, 32>(c0_0, c0_1, c1_0, c1_1, c2_0, c2_1, c3_0, c3_1, c4_0, c4_1, c5_0, c5_1, c6_0, c6_1, c7_0, c7_1,
-    c8_0, c8_1, c9_0, c9_1, c10_0, c10_1, c11_0, c11_1, c12_0, c12_1, c13_0, c13_1, c14_0, c14_1, c15_0, c15_1);
+  let tile = tileRows(); // stored by plain loops (subgroup_tile.wgsl)
   let nch = min(SG * R, p.og - oc0);
   let npx = min(TN, npix - pix0);
   for (var i = 0u; i < nch; i++) {

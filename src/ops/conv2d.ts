@@ -20,23 +20,23 @@ import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { checkRank, type Shape } from '../shape.js';
-import { REG_TILE, ceilDiv, expectShape, grid1d, runWithScratch, sameEngine, subgroupTile, vec4Aligned } from './dispatch.js';
+import { REG_TILE, ceilDiv, expectShape, grid1d, runWithScratch, sameEngine, subgroupTile, vec4Aligned, withSubgroupTile } from './dispatch.js';
 import { conv2dGeom, type Conv2dAttrs, type Conv2dGeom } from './geometry.js';
 import { sumAxisDispatch } from './sum.js';
 import { gemmDispatch, gemmImagesDispatch, gemmPackDispatch } from './gemm.js';
 
 export const conv2dKernels = {
   fwd: { name: 'conv2d.fwd', code: fwdWgsl },
-  fwdSubgroup: { name: 'conv2d.fwd.subgroup', code: fwdSubgroupWgsl },
-  fwdChannelCols: { name: 'conv2d.fwd.channel_cols', code: fwdChannelColsWgsl },
+  fwdSubgroup: { name: 'conv2d.fwd.subgroup', code: withSubgroupTile(fwdSubgroupWgsl) },
+  fwdChannelCols: { name: 'conv2d.fwd.channel_cols', code: withSubgroupTile(fwdChannelColsWgsl) },
   pad: { name: 'conv2d.pad', code: padWgsl },
   flip: { name: 'conv2d.flip', code: flipWgsl },
   col2im: { name: 'conv2d.col2im', code: col2imWgsl },
   im2col: { name: 'conv2d.im2col', code: im2colWgsl },
-  bwdInputSubgroup: { name: 'conv2d.bwd_input.subgroup', code: bwdInputSubgroupWgsl },
+  bwdInputSubgroup: { name: 'conv2d.bwd_input.subgroup', code: withSubgroupTile(bwdInputSubgroupWgsl) },
   bwdFilter: { name: 'conv2d.bwd_filter', code: bwdFilterWgsl },
-  bwdFilterSubgroup: { name: 'conv2d.bwd_filter.subgroup', code: bwdFilterSubgroupWgsl },
-  bwdFilterChannelCols: { name: 'conv2d.bwd_filter.channel_cols', code: bwdFilterChannelColsWgsl },
+  bwdFilterSubgroup: { name: 'conv2d.bwd_filter.subgroup', code: withSubgroupTile(bwdFilterSubgroupWgsl) },
+  bwdFilterChannelCols: { name: 'conv2d.bwd_filter.channel_cols', code: withSubgroupTile(bwdFilterChannelColsWgsl) },
   bwdBias: { name: 'conv2d.bwd_bias', code: bwdBiasWgsl },
   bwdBiasPlanes: { name: 'conv2d.bwd_bias.planes', code: bwdBiasPlanesWgsl },
 };

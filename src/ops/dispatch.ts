@@ -1,4 +1,5 @@
 // Small helpers shared by the op wiring: grid sizes and tensor checks.
+import subgroupTileWgsl from '../../shaders/common/subgroup_tile.wgsl?raw';
 import { DeviceLimitError, DisposedError, ShapeError, fmtShape } from '../errors.js';
 import { sameShape, type Shape } from '../shape.js';
 import type { Binding, Dispatch, Engine, Kernel } from '../runtime/engine.js';
@@ -59,7 +60,8 @@ export async function runInto(engine: Engine, op: string, outs: readonly Tensor[
 }
 
 /**
- * Constants of the subgroup-broadcast kernels (gemm.subgroup.wgsl, conv2d.*.subgroup.wgsl)
+ * Constants of the subgroup-broadcast kernels (gemm.subgroup.wgsl, conv2d.*.subgroup.wgsl,
+ * conv2d.*.channel_cols.wgsl)
  * when the tuning selects them, else null. Rows per workgroup are SG·R, with R no larger
  * than the rows need, so small layers (6 channels, say) waste fewer lanes.
  */
@@ -70,6 +72,13 @@ export function subgroupTile(engine: Engine, rows: number): { SG: number; R: num
   const blocks = Math.ceil(rows / t.subgroupSize); // no more row blocks than there are rows
   return { SG: t.subgroupSize, R: Math.max(1, Math.min(t.sgRows, maxR, blocks)), TN: t.sgCols === 4 ? 4 : 8 };
 }
+
+/**
+ * A subgroup-broadcast kernel's source with the register tile they share appended
+ * (shaders/common/subgroup_tile.wgsl: accumulate() and tileRows(); after the kernel, since
+ * its `enable subgroups;` must come first).
+ */
+export const withSubgroupTile = (code: string): string => `${code}\n${subgroupTileWgsl}`;
 
 /** Scratch tensors for an op's dispatches, checked against the device's limits first; empty sizes get none. */
 function scratchTensors(engine: Engine, op: string, sizes: Record<string, number>): Record<string, Tensor> {

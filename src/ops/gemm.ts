@@ -8,13 +8,13 @@ import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { sizeOf } from '../shape.js';
-import { REG_TILE, ceilDiv, mergeScratch, runWithScratch, sameEngine, subgroupTile, vec4Aligned } from './dispatch.js';
+import { REG_TILE, ceilDiv, mergeScratch, runWithScratch, sameEngine, subgroupTile, vec4Aligned, withSubgroupTile } from './dispatch.js';
 import { gemmGeom, gemmOutShape, type GemmAttrs, type GemmGeom } from './geometry.js';
 import { sumAxisDispatch } from './sum.js';
 
 export const gemmKernel = { name: 'gemm', code: gemmWgsl };
 export const gemmSharedKernel = { name: 'gemm.shared', code: gemmSharedWgsl };
-export const gemmSubgroupKernel = { name: 'gemm.subgroup', code: gemmSubgroupWgsl };
+export const gemmSubgroupKernel = { name: 'gemm.subgroup', code: withSubgroupTile(gemmSubgroupWgsl) };
 export const gemmPackKernel = { name: 'gemm.pack', code: gemmPackWgsl };
 
 export interface MatmulOptions extends GemmAttrs {
