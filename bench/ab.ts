@@ -3,8 +3,9 @@
 // revision (B; default HEAD), on the working tree's dispatches (routes, tiles, bindings).
 // Paired rounds, the order swapped each round, so the machine's drifting load falls on both;
 // timestamp-query per op where the adapter has it, wall time per training step. It also says
-// whether A's output equals B's (max |A − B| / max |B|): a kernel whose interface changed
-// shows up there. Only cases that run a kernel whose code differs are timed.
+// whether A's output equals B's (max |A − B| / max |B|). A case whose B kernels cannot take the
+// working tree's dispatches (other overrides or bindings) says so and is not compared. Only
+// cases that run a kernel whose code differs are timed.
 // Usage: npm run bench:ab [-- --base REV] [--rounds 9] [--only conv,train] [--quick]
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
@@ -139,15 +140,26 @@ async function paired(a: () => Promise<number>, b: () => Promise<number>): Promi
   }
   return { a: ta, b: tb, ratio };
 }
-async function output(c: Case, base: boolean): Promise<Float32Array> {
+/** Runs f with B's kernels (or A's), whatever f throws. */
+async function withKernels<T>(base: boolean, f: () => Promise<T>): Promise<T> {
   useBase = base;
-  await engine.run(...c.ds);
-  useBase = false;
+  try {
+    return await f();
+  } finally {
+    useBase = false;
+  }
+}
+async function output(c: Case, base: boolean): Promise<Float32Array> {
+  await withKernels(base, () => engine.run(...c.ds));
   return engine.readBuffer(c.out, c.floats * 4);
 }
-for (const c of cases) {
-  const kernels = changed(c.ds);
-  if (!wanted(c.label) || kernels.length === 0) continue;
+/** A row that says why B could not run (a kernel whose bindings or constants changed). */
+function failed(label: string, kernels: string[], e: unknown): void {
+  const why = (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 160);
+  rows.push([label, kernels.join(', '), '—', '—', `not compared: ${why}`, '—']);
+  console.log(`  ${label}: not compared (${why})`);
+}
+async function compareCase(c: Case, kernels: string[]): Promise<void> {
   const [oa, ob] = [await output(c, false), await output(c, true)];
   let diff = 0;
   let scale = 0;
@@ -155,44 +167,39 @@ for (const c of cases) {
     diff = Math.max(diff, Math.abs(oa[i]! - ob[i]!));
     scale = Math.max(scale, Math.abs(ob[i]!));
   }
-  const time = (base: boolean) => async (): Promise<number> => {
-    useBase = base;
-    try {
-      return (await timer.time(c.ds)).ms;
-    } finally {
-      useBase = false;
-    }
-  };
+  const time = (base: boolean) => async (): Promise<number> => (await withKernels(base, () => timer.time(c.ds))).ms;
   const t = await paired(time(false), time(true));
   rows.push([c.label, kernels.join(', '), median(t.a).toFixed(3), median(t.b).toFixed(3), ratioText(t.ratio), diff === 0 ? 'identical' : (diff / (scale || 1)).toExponential(1)]);
   console.log(`  ${c.label}: ${rows.at(-1)![4]}`);
 }
+for (const c of cases) {
+  const kernels = changed(c.ds);
+  if (!wanted(c.label) || kernels.length === 0) continue;
+  await compareCase(c, kernels).catch((e: unknown) => failed(c.label, kernels, e));
+}
 
 // Whole training steps (batch 64): each model's trainer is recorded with A's kernels and again
 // with B's; a step is timed from step() to onSubmittedWorkDone.
-for (const name of args.quick ? ['lenet'] : ['lenet', 'lenet32', 'deepcnn']) {
-  const label = `train step ${name}, batch 64`;
-  if (!wanted(label)) continue;
+async function compareStep(name: string, label: string, models: Model[]): Promise<void> {
   const batch = 64;
   const make = MODELS[name]!;
   const [c, h, w] = make().inputShape as [number, number, number];
   const xd = Float32Array.from({ length: batch * c * h * w }, (_, i) => ((i * 7919) % 255) / 255);
   const labels = Float32Array.from({ length: batch }, (_, i) => i % 10);
-  const models: Model[] = [];
   const plans: Array<Awaited<ReturnType<Model['trainer']>>> = [];
   let kernels: string[] = [];
   for (const base of [false, true]) {
     seen.clear();
-    useBase = base;
     const m = new Model(engine, make(), { seed: 1 });
     models.push(m);
-    plans.push(await m.trainer(batch));
-    useBase = false;
+    try {
+      plans.push(await withKernels(base, () => m.trainer(batch)));
+    } catch (e) {
+      failed(label, kernels, e);
+      return;
+    }
     if (!base) kernels = [...seen.values()].filter((k) => baseCode(k) !== k.code).map((k) => k.name);
-  }
-  if (kernels.length === 0) {
-    for (const m of models) m.dispose();
-    continue;
+    if (kernels.length === 0) return;
   }
   const losses = [];
   for (const p of plans) losses.push((await p.step(xd, labels, true))!.loss);
@@ -206,6 +213,12 @@ for (const name of args.quick ? ['lenet'] : ['lenet', 'lenet32', 'deepcnn']) {
   const d = Math.abs(losses[0]! - losses[1]!);
   rows.push([label, kernels.join(', '), median(t.a).toFixed(2), median(t.b).toFixed(2), ratioText(t.ratio), d === 0 ? 'identical loss' : `loss ${(d / Math.abs(losses[1]!)).toExponential(1)}`]);
   console.log(`  ${label}: ${rows.at(-1)![4]}`);
+}
+for (const name of args.quick ? ['lenet'] : ['lenet', 'lenet32', 'deepcnn']) {
+  const label = `train step ${name}, batch 64`;
+  if (!wanted(label)) continue;
+  const models: Model[] = [];
+  await compareStep(name, label, models).catch((e: unknown) => failed(label, [], e));
   for (const m of models) m.dispose();
 }
 
