@@ -3,12 +3,13 @@
 // revision (B; default HEAD), on the working tree's dispatches (routes, tiles, bindings).
 // Paired rounds, the order swapped each round, so the machine's drifting load falls on both;
 // timestamp-query per op where the adapter has it, wall time per training step. It also says
-// whether A's output equals B's (max |A − B| / max |B|). A case whose B kernels cannot take the
-// working tree's dispatches (other overrides or bindings) says so and is not compared. Only
-// cases that run a kernel whose code differs are timed.
-// Usage: npm run bench:ab [-- --base REV] [--rounds 9] [--only conv,train] [--quick]
+// whether A's output equals B's (max |A − B| / max |B|). Every run is inside a validation error
+// scope, so a case whose B kernels cannot take the working tree's dispatches (another override
+// or binding), or that has a kernel the base revision lacks, says so and is not compared.
+// Only cases that run a kernel whose code differs are timed.
+// Usage: npm run bench:ab -- [--base REV] [--rounds 9] [--only conv,train] [--quick]
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -22,33 +23,54 @@ import { conv2dGeom, pool2dGeom } from '../src/ops/geometry.js';
 import { Model } from '../src/nn/model.js';
 import { MODELS } from '../src/nn/models.js';
 
+const USAGE = `Usage: npm run bench:ab -- [--base REV] [--rounds N] [--only A,B] [--quick]
+  A: the working tree's kernels; B: those of REV (default HEAD), by name, on the working tree's dispatches.
+  --rounds N   paired rounds per case (default 9, 5 with --quick)
+  --only A,B   only the cases whose label contains A or B (e.g. "bwd input", "train")
+  --quick      GEMM 256³ and 512³, LeNet's two convolutions, the LeNet step`;
 const { values: args } = parseArgs({
   options: { base: { type: 'string', default: 'HEAD' }, rounds: { type: 'string' }, only: { type: 'string' }, quick: { type: 'boolean' }, help: { type: 'boolean' } },
 });
 if (args.help) {
-  console.log('Usage: npm run bench:ab [-- --base REV] [--rounds N] [--only A,B] [--quick]\n  A: the working tree\'s kernels; B: those of REV (default HEAD), by name, on the working tree\'s dispatches.');
+  console.log(USAGE);
   process.exit(0);
 }
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const rounds = Number(args.rounds ?? (args.quick ? 5 : 9));
+if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`bench:ab: --rounds ${args.rounds} is not a whole number ≥ 1.\n${USAGE}`);
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const only = args.only?.split(',').map((s) => s.trim()).filter(Boolean);
 const wanted = (label: string): boolean => !only || only.some((o) => label.includes(o));
 
-// The base revision's src/ and shaders/, unpacked under scratch/ (git-ignored); its kernel
-// tables are imported from there, so each kernel's code is exactly what that revision ran.
-const sha = execFileSync('git', ['rev-parse', args.base!], { cwd: ROOT, encoding: 'utf8' }).trim();
+// The base revision's src/ and shaders/, unpacked under scratch/ (git-ignored; unpacked beside
+// and renamed, so an interrupted unpack is never reused); its kernel tables are imported from
+// there, so each kernel's code is exactly what that revision ran.
+const sha = execFileSync('git', ['rev-parse', '--verify', `${args.base!}^{commit}`], { cwd: ROOT, encoding: 'utf8' }).trim();
 const baseDir = join(ROOT, 'scratch', 'ab', sha.slice(0, 12));
-if (!existsSync(join(baseDir, 'src'))) {
-  rmSync(baseDir, { recursive: true, force: true });
-  mkdirSync(baseDir, { recursive: true });
-  const tar = execFileSync('git', ['archive', sha, 'src', 'shaders'], { cwd: ROOT, maxBuffer: 1 << 28 });
-  execFileSync('tar', ['-x', '-C', baseDir], { input: tar });
+if (!existsSync(baseDir)) {
+  const tmp = `${baseDir}.${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  let tar: Buffer;
+  try {
+    tar = execFileSync('git', ['archive', sha, 'src', 'shaders'], { cwd: ROOT, maxBuffer: 1 << 28, stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw new Error(`bench:ab: ${args.base} (${sha.slice(0, 12)}) has no src/ or shaders/: ${String((e as { stderr?: Buffer }).stderr ?? e).trim()}`);
+  }
+  execFileSync('tar', ['-x', '-C', tmp], { input: tar });
+  renameSync(tmp, baseDir);
 }
 const isKernel = (v: unknown): v is Kernel => typeof v === 'object' && v !== null && typeof (v as Kernel).name === 'string' && typeof (v as Kernel).code === 'string';
 const baseKernels = new Map<string, string>();
 for (const f of await readdir(join(baseDir, 'src', 'ops'))) {
   if (!f.endsWith('.ts')) continue;
-  const mod = (await import(pathToFileURL(join(baseDir, 'src', 'ops', f)).href)) as Record<string, unknown>;
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(join(baseDir, 'src', 'ops', f)).href)) as Record<string, unknown>;
+  } catch (e) {
+    console.warn(`bench:ab: src/ops/${f} of ${args.base} did not load (${e instanceof Error ? e.message.split('\n')[0] : e}); its kernels count as missing there`);
+    continue;
+  }
   for (const v of Object.values(mod)) {
     for (const k of isKernel(v) ? [v] : typeof v === 'object' && v !== null ? Object.values(v) : []) {
       if (isKernel(k)) baseKernels.set(k.name, k.code);
@@ -56,175 +78,214 @@ for (const f of await readdir(join(baseDir, 'src', 'ops'))) {
   }
 }
 // Pointwise kernels also run as vec4 copies (ops/dispatch.ts vec4Kernel), named <name>.vec4.
-const VEC4_SWAP = ['alias V = f32;', 'alias V = vec4<f32>;'] as const;
+const SCALAR = 'alias V = f32;';
+/** The base revision's code for a kernel, or undefined where it has none. */
 function baseCode(k: Kernel): string | undefined {
   const code = baseKernels.get(k.name);
   if (code !== undefined || !k.name.endsWith('.vec4')) return code;
-  return baseKernels.get(k.name.slice(0, -'.vec4'.length))?.replace(...VEC4_SWAP);
+  const scalar = baseKernels.get(k.name.slice(0, -'.vec4'.length));
+  return scalar?.split(SCALAR).length === 2 ? scalar.replace(SCALAR, 'alias V = vec4<f32>;') : undefined;
+}
+/** Of these kernels, which differ from the base revision's and which it lacks. */
+function compareKernels(ks: Kernel[]): { differ: string[]; missing: string[] } {
+  const unique = [...new Map(ks.map((k) => [k.name, k])).values()];
+  return {
+    differ: unique.filter((k) => baseCode(k) !== undefined && baseCode(k) !== k.code).map((k) => k.name),
+    missing: unique.filter((k) => baseCode(k) === undefined).map((k) => k.name),
+  };
 }
 
 const engine = await Engine.create();
-console.log(`adapter: ${engine.describe()}\nA: the working tree; B: ${args.base} (${sha.slice(0, 12)})`);
-// B's kernels go through the engine's own pipeline cache under their own names, so a trainer
-// recorded while `useBase` is set keeps B's pipelines.
-let useBase = false;
-const seen = new Map<string, Kernel>(); // every kernel compiled, by name: a trainer's, for one
-const pipeline = engine.pipeline.bind(engine);
-engine.pipeline = (k, constants) => {
-  seen.set(k.name, k);
-  const code = useBase ? baseCode(k) : undefined;
-  return pipeline(code !== undefined && code !== k.code ? { name: `${k.name}@base`, code } : k, constants);
-};
-const changed = (ds: Dispatch[]): string[] => [...new Set(ds.filter((d) => baseCode(d.kernel) !== d.kernel.code).map((d) => d.kernel.name))];
-
 const timer = new GpuTimer(engine);
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-const rnd = (n: number, seed: number): Float32Array => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 + seed));
-const buf = (data: number | Float32Array): GPUBuffer =>
-  (typeof data === 'number' ? engine.empty([Math.max(data, 4)]) : engine.tensor(data, [data.length])).buffer;
-const scratchOf = (sizes: Record<string, number>): Record<string, GPUBuffer> => Object.fromEntries(Object.entries(sizes).map(([k, f]) => [k, buf(f)]));
-
-interface Case { label: string; ds: Dispatch[]; out: GPUBuffer; floats: number }
-const cases: Case[] = [];
-for (const n of args.quick ? [256, 512] : [256, 512, 1024]) {
-  const g = { batch: 1, m: n, n, k: n, transA: false, transB: false, broadcastB: false };
-  const out = buf(n * n);
-  cases.push({ label: `gemm ${n}³`, ds: gemmDispatches(engine, g, buf(rnd(n * n, 1)), buf(rnd(n * n, 2)), out, {}, scratchOf(gemmScratch(engine, g))), out, floats: n * n });
-}
-// LeNet's two convolutions, the bench's 5×5 one at batch 64 and 4, and a "same" 3×3 one.
-const convs: Array<[number[], number[], number]> = [
-  [[64, 1, 28, 28], [6, 1, 5, 5], 2],
-  [[64, 6, 14, 14], [16, 6, 5, 5], 0],
-  [[64, 32, 14, 14], [64, 32, 5, 5], 0],
-  [[4, 32, 14, 14], [64, 32, 5, 5], 0],
-  [[8, 64, 32, 32], [64, 64, 3, 3], 1],
-];
-for (const [x, w, pad] of args.quick ? convs.slice(0, 2) : convs) {
-  const g = conv2dGeom(x, w, { padding: pad });
-  const xs = x.reduce((a, b) => a * b), ws = w.reduce((a, b) => a * b), ys = g.n * g.o * g.oh * g.ow;
-  const xb = buf(rnd(xs, 3)), wb = buf(rnd(ws, 4)), dyb = buf(rnd(ys, 5));
-  const name = `conv ${x.join('×')}→${w[0]} ${w[2]}×${w[3]}${pad ? ` pad ${pad}` : ''}`;
-  const y = buf(ys), dx = buf(xs), dw = buf(ws);
-  cases.push({ label: `${name} fwd`, ds: conv.conv2dFwdDispatches(engine, g, xb, wb, y, scratchOf(conv.conv2dScratch(engine, g, 'fwd'))), out: y, floats: ys });
-  cases.push({ label: `${name} bwd input`, ds: conv.conv2dBwdInputDispatches(engine, g, dyb, wb, dx, scratchOf(conv.conv2dScratch(engine, g, 'bwdInput'))), out: dx, floats: xs });
-  cases.push({ label: `${name} bwd filter`, ds: conv.conv2dBwdFilterDispatches(engine, g, xb, dyb, dw, scratchOf(conv.conv2dScratch(engine, g, 'bwdFilter'))), out: dw, floats: ws });
-}
-{
-  const x = [64, 32, 28, 28];
-  const g = pool2dGeom(x, { kernelSize: 2 }, 'bench:ab');
-  const xs = x.reduce((a, b) => a * b), ys = xs / 4;
-  const xb = buf(rnd(xs, 6)), y = buf(ys), dx = buf(xs);
-  cases.push({ label: 'max pool 2×2 64×32×28×28 fwd', ds: [maxPool2dFwdDispatch(engine, g, xb, y)], out: y, floats: ys });
-  cases.push({ label: 'max pool 2×2 64×32×28×28 bwd', ds: [maxPool2dBwdDispatch(engine, g, xb, buf(rnd(ys, 7)), dx)], out: dx, floats: xs });
+try {
+  await main();
+} finally {
+  timer.destroy();
+  engine.destroy();
 }
 
-const rows: string[][] = [];
-const ratioText = (r: number[]): string => `×${median(r).toFixed(3)} (${Math.min(...r).toFixed(2)}–${Math.max(...r).toFixed(2)})`;
-async function paired(a: () => Promise<number>, b: () => Promise<number>): Promise<{ a: number[]; b: number[]; ratio: number[] }> {
-  await a();
-  await b();
-  const ta: number[] = [], tb: number[] = [], ratio: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    let x: number;
-    let y: number;
-    if (r % 2) {
-      x = await a();
-      y = await b();
-    } else {
-      y = await b();
-      x = await a();
-    }
-    ta.push(x);
-    tb.push(y);
-    ratio.push(x / y);
-  }
-  return { a: ta, b: tb, ratio };
-}
-/** Runs f with B's kernels (or A's), whatever f throws. */
-async function withKernels<T>(base: boolean, f: () => Promise<T>): Promise<T> {
-  useBase = base;
-  try {
-    return await f();
-  } finally {
-    useBase = false;
-  }
-}
-async function output(c: Case, base: boolean): Promise<Float32Array> {
-  await withKernels(base, () => engine.run(...c.ds));
-  return engine.readBuffer(c.out, c.floats * 4);
-}
-/** A row that says why B could not run (a kernel whose bindings or constants changed). */
-function failed(label: string, kernels: string[], e: unknown): void {
-  const why = (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 160);
-  rows.push([label, kernels.join(', '), '—', '—', `not compared: ${why}`, '—']);
-  console.log(`  ${label}: not compared (${why})`);
-}
-async function compareCase(c: Case, kernels: string[]): Promise<void> {
-  const [oa, ob] = [await output(c, false), await output(c, true)];
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < c.floats; i++) {
-    diff = Math.max(diff, Math.abs(oa[i]! - ob[i]!));
-    scale = Math.max(scale, Math.abs(ob[i]!));
-  }
-  const time = (base: boolean) => async (): Promise<number> => (await withKernels(base, () => timer.time(c.ds))).ms;
-  const t = await paired(time(false), time(true));
-  rows.push([c.label, kernels.join(', '), median(t.a).toFixed(3), median(t.b).toFixed(3), ratioText(t.ratio), diff === 0 ? 'identical' : (diff / (scale || 1)).toExponential(1)]);
-  console.log(`  ${c.label}: ${rows.at(-1)![4]}`);
-}
-for (const c of cases) {
-  const kernels = changed(c.ds);
-  if (!wanted(c.label) || kernels.length === 0) continue;
-  await compareCase(c, kernels).catch((e: unknown) => failed(c.label, kernels, e));
-}
-
-// Whole training steps (batch 64): each model's trainer is recorded with A's kernels and again
-// with B's; a step is timed from step() to onSubmittedWorkDone.
-async function compareStep(name: string, label: string, models: Model[]): Promise<void> {
-  const batch = 64;
-  const make = MODELS[name]!;
-  const [c, h, w] = make().inputShape as [number, number, number];
-  const xd = Float32Array.from({ length: batch * c * h * w }, (_, i) => ((i * 7919) % 255) / 255);
-  const labels = Float32Array.from({ length: batch }, (_, i) => i % 10);
-  const plans: Array<Awaited<ReturnType<Model['trainer']>>> = [];
-  let kernels: string[] = [];
-  for (const base of [false, true]) {
-    seen.clear();
-    const m = new Model(engine, make(), { seed: 1 });
-    models.push(m);
-    try {
-      plans.push(await withKernels(base, () => m.trainer(batch)));
-    } catch (e) {
-      failed(label, kernels, e);
-      return;
-    }
-    if (!base) kernels = [...seen.values()].filter((k) => baseCode(k) !== k.code).map((k) => k.name);
-    if (kernels.length === 0) return;
-  }
-  const losses = [];
-  for (const p of plans) losses.push((await p.step(xd, labels, true))!.loss);
-  const step = (i: number) => async (): Promise<number> => {
-    const t0 = performance.now();
-    await plans[i]!.step(xd, labels, false);
-    await engine.sync();
-    return performance.now() - t0;
+async function main(): Promise<void> {
+  console.log(`adapter: ${engine.describe()}\nA: the working tree; B: ${args.base} (${sha.slice(0, 12)})`);
+  // B's kernels go through the engine's own pipeline cache under their own names, so a trainer
+  // recorded while `useBase` is set keeps B's pipelines.
+  let useBase = false;
+  const seen = new Map<string, Kernel>(); // every kernel compiled, by name: a trainer's, for one
+  const pipeline = engine.pipeline.bind(engine);
+  engine.pipeline = (k, constants) => {
+    seen.set(k.name, k);
+    const code = useBase ? baseCode(k) : undefined;
+    return pipeline(code !== undefined && code !== k.code ? { name: `${k.name}@base`, code } : k, constants);
   };
-  const t = await paired(step(0), step(1));
-  const d = Math.abs(losses[0]! - losses[1]!);
-  rows.push([label, kernels.join(', '), median(t.a).toFixed(2), median(t.b).toFixed(2), ratioText(t.ratio), d === 0 ? 'identical loss' : `loss ${(d / Math.abs(losses[1]!)).toExponential(1)}`]);
-  console.log(`  ${label}: ${rows.at(-1)![4]}`);
-}
-for (const name of args.quick ? ['lenet'] : ['lenet', 'lenet32', 'deepcnn']) {
-  const label = `train step ${name}, batch 64`;
-  if (!wanted(label)) continue;
-  const models: Model[] = [];
-  await compareStep(name, label, models).catch((e: unknown) => failed(label, [], e));
-  for (const m of models) m.dispose();
-}
+  /**
+   * Runs f with B's kernels (or A's) inside a validation error scope: WebGPU reports a bind group
+   * that does not fit a pipeline, or a submit of an invalid command buffer, there and not by
+   * throwing, and such a run would leave the last output and timestamps in place.
+   */
+  async function run<T>(base: boolean, f: () => Promise<T>): Promise<T> {
+    useBase = base;
+    engine.device.pushErrorScope('validation');
+    let result: T;
+    try {
+      result = await f();
+    } finally {
+      useBase = false;
+      const err = await engine.device.popErrorScope();
+      if (err) throw new Error(`${base ? 'B' : 'A'} did not run: ${err.message}`);
+    }
+    return result;
+  }
 
-const head = ['case', 'kernels that differ', 'A ms', 'B ms', 'A ÷ B per round: median (min–max)', 'A vs B output'];
-console.log(`\n| ${head.join(' | ')} |\n|${head.map(() => '---').join('|')}|`);
-for (const r of rows) console.log(`| ${r.join(' | ')} |`);
-if (rows.length === 0) console.log('(no case runs a kernel that differs from the base revision)');
-console.log(`\nA ÷ B under 1: the working tree is faster. ${rounds} paired rounds; ops timed by ${engine.hasTimestamps ? 'timestamp-query' : 'the wall time to onSubmittedWorkDone'}, training steps by the wall time.`);
-engine.destroy();
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+  const rnd = (n: number, seed: number): Float32Array => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 + seed));
+  const buf = (data: number | Float32Array): GPUBuffer =>
+    (typeof data === 'number' ? engine.empty([Math.max(data, 4)]) : engine.tensor(data, [data.length])).buffer;
+  const scratchOf = (sizes: Record<string, number>): Record<string, GPUBuffer> => Object.fromEntries(Object.entries(sizes).map(([k, f]) => [k, buf(f)]));
+
+  interface Case { label: string; ds: Dispatch[]; out: GPUBuffer; floats: number }
+  const cases: Case[] = [];
+  for (const n of args.quick ? [256, 512] : [256, 512, 1024]) {
+    const g = { batch: 1, m: n, n, k: n, transA: false, transB: false, broadcastB: false };
+    const out = buf(n * n);
+    cases.push({ label: `gemm ${n}³`, ds: gemmDispatches(engine, g, buf(rnd(n * n, 1)), buf(rnd(n * n, 2)), out, {}, scratchOf(gemmScratch(engine, g))), out, floats: n * n });
+  }
+  // LeNet's two convolutions, the bench's 5×5 one at batch 64 and 4, and a "same" 3×3 one.
+  const convs: Array<[number[], number[], number]> = [
+    [[64, 1, 28, 28], [6, 1, 5, 5], 2],
+    [[64, 6, 14, 14], [16, 6, 5, 5], 0],
+    [[64, 32, 14, 14], [64, 32, 5, 5], 0],
+    [[4, 32, 14, 14], [64, 32, 5, 5], 0],
+    [[8, 64, 32, 32], [64, 64, 3, 3], 1],
+  ];
+  for (const [x, w, pad] of args.quick ? convs.slice(0, 2) : convs) {
+    const g = conv2dGeom(x, w, { padding: pad });
+    const xs = x.reduce((a, b) => a * b), ws = w.reduce((a, b) => a * b), ys = g.n * g.o * g.oh * g.ow;
+    const xb = buf(rnd(xs, 3)), wb = buf(rnd(ws, 4)), dyb = buf(rnd(ys, 5));
+    const name = `conv ${x.join('×')}→${w[0]} ${w[2]}×${w[3]}${pad ? ` pad ${pad}` : ''}`;
+    const y = buf(ys), dx = buf(xs), dw = buf(ws);
+    cases.push({ label: `${name} fwd`, ds: conv.conv2dFwdDispatches(engine, g, xb, wb, y, scratchOf(conv.conv2dScratch(engine, g, 'fwd'))), out: y, floats: ys });
+    cases.push({ label: `${name} bwd input`, ds: conv.conv2dBwdInputDispatches(engine, g, dyb, wb, dx, scratchOf(conv.conv2dScratch(engine, g, 'bwdInput'))), out: dx, floats: xs });
+    cases.push({ label: `${name} bwd filter`, ds: conv.conv2dBwdFilterDispatches(engine, g, xb, dyb, dw, scratchOf(conv.conv2dScratch(engine, g, 'bwdFilter'))), out: dw, floats: ws });
+  }
+  {
+    const x = [64, 32, 28, 28];
+    const g = pool2dGeom(x, { kernelSize: 2 }, 'bench:ab');
+    const xs = x.reduce((a, b) => a * b), ys = xs / 4;
+    const xb = buf(rnd(xs, 6)), y = buf(ys), dx = buf(xs);
+    cases.push({ label: 'max pool 2×2 64×32×28×28 fwd', ds: [maxPool2dFwdDispatch(engine, g, xb, y)], out: y, floats: ys });
+    cases.push({ label: 'max pool 2×2 64×32×28×28 bwd', ds: [maxPool2dBwdDispatch(engine, g, xb, buf(rnd(ys, 7)), dx)], out: dx, floats: xs });
+  }
+
+  const rows: string[][] = [];
+  const ratioText = (r: number[]): string => `×${median(r).toFixed(3)} (${Math.min(...r).toFixed(2)}–${Math.max(...r).toFixed(2)})`;
+  const report = (row: string[]): void => {
+    rows.push(row);
+    console.log(`  ${row[0]}: ${row[4]}`);
+  };
+  const notCompared = (label: string, kernels: string[], why: string): void => report([label, kernels.join(', '), '—', '—', `not compared: ${why}`, '—']);
+  const reason = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 200);
+  async function paired(a: () => Promise<number>, b: () => Promise<number>): Promise<{ a: number[]; b: number[]; ratio: number[] }> {
+    await a();
+    await b();
+    const ta: number[] = [], tb: number[] = [], ratio: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      let x: number;
+      let y: number;
+      if (r % 2) {
+        x = await a();
+        y = await b();
+      } else {
+        y = await b();
+        x = await a();
+      }
+      ta.push(x);
+      tb.push(y);
+      ratio.push(x / y);
+    }
+    return { a: ta, b: tb, ratio };
+  }
+
+  const nan = (floats: number): Float32Array<ArrayBuffer> => new Float32Array(floats).fill(Number.NaN);
+  for (const c of cases) {
+    const { differ, missing } = compareKernels(c.ds.map((d) => d.kernel));
+    if (!wanted(c.label) || differ.length + missing.length === 0) continue;
+    if (missing.length) {
+      notCompared(c.label, [...differ, ...missing], `${args.base} has no ${missing.join(', ')}`);
+      continue;
+    }
+    try {
+      const outputs: Float32Array[] = [];
+      for (const base of [false, true]) {
+        engine.device.queue.writeBuffer(c.out, 0, nan(c.floats)); // a run that does not happen leaves NaN
+        await run(base, () => engine.run(...c.ds));
+        outputs.push(await engine.readBuffer(c.out, c.floats * 4));
+      }
+      const [oa, ob] = outputs as [Float32Array, Float32Array];
+      let diff = 0;
+      let scale = 0;
+      let same = true;
+      for (let i = 0; i < c.floats; i++) {
+        if (!Object.is(oa[i], ob[i])) same = false;
+        diff = Math.max(diff, Math.abs(oa[i]! - ob[i]!));
+        scale = Math.max(scale, Math.abs(ob[i]!));
+      }
+      const time = (base: boolean) => async (): Promise<number> => (await run(base, () => timer.time(c.ds))).ms;
+      const t = await paired(time(false), time(true));
+      report([c.label, differ.join(', '), median(t.a).toFixed(3), median(t.b).toFixed(3), ratioText(t.ratio), same ? 'identical' : Number.isNaN(diff) ? 'NaN in one' : (diff / (scale || 1)).toExponential(1)]);
+    } catch (e) {
+      notCompared(c.label, differ, reason(e));
+    }
+  }
+
+  // Whole training steps (batch 64): each model's trainer is recorded with A's kernels and again
+  // with B's; a step is timed from step() to onSubmittedWorkDone.
+  for (const name of args.quick ? ['lenet'] : ['lenet', 'lenet32', 'deepcnn']) {
+    const label = `train step ${name}, batch 64`;
+    if (!wanted(label)) continue;
+    const batch = 64;
+    const make = MODELS[name]!;
+    const [c, h, w] = make().inputShape as [number, number, number];
+    const xd = Float32Array.from({ length: batch * c * h * w }, (_, i) => ((i * 7919) % 255) / 255);
+    const labels = Float32Array.from({ length: batch }, (_, i) => i % 10);
+    const models: Model[] = [];
+    let kernels: string[] = [];
+    try {
+      const plans: Array<Awaited<ReturnType<Model['trainer']>>> = [];
+      const losses: number[] = [];
+      for (const base of [false, true]) {
+        const m = new Model(engine, make(), { seed: 1 });
+        models.push(m);
+        seen.clear();
+        const plan = await run(base, () => m.trainer(batch));
+        if (!base) {
+          const k = compareKernels([...seen.values()]);
+          kernels = [...k.differ, ...k.missing];
+          if (k.missing.length) throw new Error(`${args.base} has no ${k.missing.join(', ')}`);
+          if (kernels.length === 0) break;
+        }
+        plans.push(plan);
+        losses.push((await run(base, () => plan.step(xd, labels, true)))!.loss);
+      }
+      if (kernels.length === 0) continue;
+      const step = (i: number) => async (): Promise<number> =>
+        run(i === 1, async () => {
+          const t0 = performance.now();
+          await plans[i]!.step(xd, labels, false);
+          await engine.sync();
+          return performance.now() - t0;
+        });
+      const t = await paired(step(0), step(1));
+      const d = Math.abs(losses[0]! - losses[1]!);
+      report([label, kernels.join(', '), median(t.a).toFixed(2), median(t.b).toFixed(2), ratioText(t.ratio), d === 0 ? 'identical loss' : `loss ${(d / Math.abs(losses[1]!)).toExponential(1)}`]);
+    } catch (e) {
+      notCompared(label, kernels, reason(e));
+    } finally {
+      for (const m of models) m.dispose();
+    }
+  }
+
+  const head = ['case', 'kernels that differ', 'A ms', 'B ms', 'A ÷ B per round: median (min–max)', 'A vs B output'];
+  console.log(`\n| ${head.join(' | ')} |\n|${head.map(() => '---').join('|')}|`);
+  for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+  if (rows.length === 0) console.log('(no case runs a kernel that differs from the base revision)');
+  console.log(`\nA ÷ B under 1: the working tree is faster. ${rounds} paired rounds; ops timed by ${engine.hasTimestamps ? 'timestamp-query' : 'the wall time to onSubmittedWorkDone'}, training steps by the wall time.`);
+}

@@ -28,7 +28,7 @@ var<private> c14_0: f32; var<private> c14_1: f32; var<private> c14_2: f32; var<p
 var<private> c15_0: f32; var<private> c15_1: f32; var<private> c15_2: f32; var<private> c15_3: f32; var<private> c15_4: f32; var<private> c15_5: f32; var<private> c15_6: f32; var<private> c15_7: f32;
 
 // One row of the tile: c[j] += s · b[j].
-fn row(s: f32, b0: vec4<f32>, b1: vec4<f32>, c0: ptr<private, f32>, c1: ptr<private, f32>, c2: ptr<private, f32>, c3: ptr<private, f32>,
+fn tileRow(s: f32, b0: vec4<f32>, b1: vec4<f32>, c0: ptr<private, f32>, c1: ptr<private, f32>, c2: ptr<private, f32>, c3: ptr<private, f32>,
        c4: ptr<private, f32>, c5: ptr<private, f32>, c6: ptr<private, f32>, c7: ptr<private, f32>) {
   *c0 = fma(s, b0.x, *c0);
   *c1 = fma(s, b0.y, *c1);
@@ -46,46 +46,46 @@ fn row(s: f32, b0: vec4<f32>, b1: vec4<f32>, c0: ptr<private, f32>, c1: ptr<priv
 // flow: every lane of the subgroup calls it for the same k.
 fn accumulate(av0: f32, av1: f32, av2: f32, av3: f32, b0: vec4<f32>, b1: vec4<f32>) {
   if (SG == 8u) {
-    row(subgroupBroadcast(av0, 0u), b0, b1, &c0_0, &c0_1, &c0_2, &c0_3, &c0_4, &c0_5, &c0_6, &c0_7);
-    row(subgroupBroadcast(av0, 1u), b0, b1, &c1_0, &c1_1, &c1_2, &c1_3, &c1_4, &c1_5, &c1_6, &c1_7);
-    row(subgroupBroadcast(av0, 2u), b0, b1, &c2_0, &c2_1, &c2_2, &c2_3, &c2_4, &c2_5, &c2_6, &c2_7);
-    row(subgroupBroadcast(av0, 3u), b0, b1, &c3_0, &c3_1, &c3_2, &c3_3, &c3_4, &c3_5, &c3_6, &c3_7);
-    row(subgroupBroadcast(av0, 4u), b0, b1, &c4_0, &c4_1, &c4_2, &c4_3, &c4_4, &c4_5, &c4_6, &c4_7);
-    row(subgroupBroadcast(av0, 5u), b0, b1, &c5_0, &c5_1, &c5_2, &c5_3, &c5_4, &c5_5, &c5_6, &c5_7);
-    row(subgroupBroadcast(av0, 6u), b0, b1, &c6_0, &c6_1, &c6_2, &c6_3, &c6_4, &c6_5, &c6_6, &c6_7);
-    row(subgroupBroadcast(av0, 7u), b0, b1, &c7_0, &c7_1, &c7_2, &c7_3, &c7_4, &c7_5, &c7_6, &c7_7);
+    tileRow(subgroupBroadcast(av0, 0u), b0, b1, &c0_0, &c0_1, &c0_2, &c0_3, &c0_4, &c0_5, &c0_6, &c0_7);
+    tileRow(subgroupBroadcast(av0, 1u), b0, b1, &c1_0, &c1_1, &c1_2, &c1_3, &c1_4, &c1_5, &c1_6, &c1_7);
+    tileRow(subgroupBroadcast(av0, 2u), b0, b1, &c2_0, &c2_1, &c2_2, &c2_3, &c2_4, &c2_5, &c2_6, &c2_7);
+    tileRow(subgroupBroadcast(av0, 3u), b0, b1, &c3_0, &c3_1, &c3_2, &c3_3, &c3_4, &c3_5, &c3_6, &c3_7);
+    tileRow(subgroupBroadcast(av0, 4u), b0, b1, &c4_0, &c4_1, &c4_2, &c4_3, &c4_4, &c4_5, &c4_6, &c4_7);
+    tileRow(subgroupBroadcast(av0, 5u), b0, b1, &c5_0, &c5_1, &c5_2, &c5_3, &c5_4, &c5_5, &c5_6, &c5_7);
+    tileRow(subgroupBroadcast(av0, 6u), b0, b1, &c6_0, &c6_1, &c6_2, &c6_3, &c6_4, &c6_5, &c6_6, &c6_7);
+    tileRow(subgroupBroadcast(av0, 7u), b0, b1, &c7_0, &c7_1, &c7_2, &c7_3, &c7_4, &c7_5, &c7_6, &c7_7);
     if (R > 1u) {
-      row(subgroupBroadcast(av1, 0u), b0, b1, &c8_0, &c8_1, &c8_2, &c8_3, &c8_4, &c8_5, &c8_6, &c8_7);
-      row(subgroupBroadcast(av1, 1u), b0, b1, &c9_0, &c9_1, &c9_2, &c9_3, &c9_4, &c9_5, &c9_6, &c9_7);
-      row(subgroupBroadcast(av1, 2u), b0, b1, &c10_0, &c10_1, &c10_2, &c10_3, &c10_4, &c10_5, &c10_6, &c10_7);
-      row(subgroupBroadcast(av1, 3u), b0, b1, &c11_0, &c11_1, &c11_2, &c11_3, &c11_4, &c11_5, &c11_6, &c11_7);
-      row(subgroupBroadcast(av1, 4u), b0, b1, &c12_0, &c12_1, &c12_2, &c12_3, &c12_4, &c12_5, &c12_6, &c12_7);
-      row(subgroupBroadcast(av1, 5u), b0, b1, &c13_0, &c13_1, &c13_2, &c13_3, &c13_4, &c13_5, &c13_6, &c13_7);
-      row(subgroupBroadcast(av1, 6u), b0, b1, &c14_0, &c14_1, &c14_2, &c14_3, &c14_4, &c14_5, &c14_6, &c14_7);
-      row(subgroupBroadcast(av1, 7u), b0, b1, &c15_0, &c15_1, &c15_2, &c15_3, &c15_4, &c15_5, &c15_6, &c15_7);
+      tileRow(subgroupBroadcast(av1, 0u), b0, b1, &c8_0, &c8_1, &c8_2, &c8_3, &c8_4, &c8_5, &c8_6, &c8_7);
+      tileRow(subgroupBroadcast(av1, 1u), b0, b1, &c9_0, &c9_1, &c9_2, &c9_3, &c9_4, &c9_5, &c9_6, &c9_7);
+      tileRow(subgroupBroadcast(av1, 2u), b0, b1, &c10_0, &c10_1, &c10_2, &c10_3, &c10_4, &c10_5, &c10_6, &c10_7);
+      tileRow(subgroupBroadcast(av1, 3u), b0, b1, &c11_0, &c11_1, &c11_2, &c11_3, &c11_4, &c11_5, &c11_6, &c11_7);
+      tileRow(subgroupBroadcast(av1, 4u), b0, b1, &c12_0, &c12_1, &c12_2, &c12_3, &c12_4, &c12_5, &c12_6, &c12_7);
+      tileRow(subgroupBroadcast(av1, 5u), b0, b1, &c13_0, &c13_1, &c13_2, &c13_3, &c13_4, &c13_5, &c13_6, &c13_7);
+      tileRow(subgroupBroadcast(av1, 6u), b0, b1, &c14_0, &c14_1, &c14_2, &c14_3, &c14_4, &c14_5, &c14_6, &c14_7);
+      tileRow(subgroupBroadcast(av1, 7u), b0, b1, &c15_0, &c15_1, &c15_2, &c15_3, &c15_4, &c15_5, &c15_6, &c15_7);
     }
-  } else {
-    row(subgroupBroadcast(av0, 0u), b0, b1, &c0_0, &c0_1, &c0_2, &c0_3, &c0_4, &c0_5, &c0_6, &c0_7);
-    row(subgroupBroadcast(av0, 1u), b0, b1, &c1_0, &c1_1, &c1_2, &c1_3, &c1_4, &c1_5, &c1_6, &c1_7);
-    row(subgroupBroadcast(av0, 2u), b0, b1, &c2_0, &c2_1, &c2_2, &c2_3, &c2_4, &c2_5, &c2_6, &c2_7);
-    row(subgroupBroadcast(av0, 3u), b0, b1, &c3_0, &c3_1, &c3_2, &c3_3, &c3_4, &c3_5, &c3_6, &c3_7);
+  } else { // SG == 4
+    tileRow(subgroupBroadcast(av0, 0u), b0, b1, &c0_0, &c0_1, &c0_2, &c0_3, &c0_4, &c0_5, &c0_6, &c0_7);
+    tileRow(subgroupBroadcast(av0, 1u), b0, b1, &c1_0, &c1_1, &c1_2, &c1_3, &c1_4, &c1_5, &c1_6, &c1_7);
+    tileRow(subgroupBroadcast(av0, 2u), b0, b1, &c2_0, &c2_1, &c2_2, &c2_3, &c2_4, &c2_5, &c2_6, &c2_7);
+    tileRow(subgroupBroadcast(av0, 3u), b0, b1, &c3_0, &c3_1, &c3_2, &c3_3, &c3_4, &c3_5, &c3_6, &c3_7);
     if (R > 1u) {
-      row(subgroupBroadcast(av1, 0u), b0, b1, &c4_0, &c4_1, &c4_2, &c4_3, &c4_4, &c4_5, &c4_6, &c4_7);
-      row(subgroupBroadcast(av1, 1u), b0, b1, &c5_0, &c5_1, &c5_2, &c5_3, &c5_4, &c5_5, &c5_6, &c5_7);
-      row(subgroupBroadcast(av1, 2u), b0, b1, &c6_0, &c6_1, &c6_2, &c6_3, &c6_4, &c6_5, &c6_6, &c6_7);
-      row(subgroupBroadcast(av1, 3u), b0, b1, &c7_0, &c7_1, &c7_2, &c7_3, &c7_4, &c7_5, &c7_6, &c7_7);
+      tileRow(subgroupBroadcast(av1, 0u), b0, b1, &c4_0, &c4_1, &c4_2, &c4_3, &c4_4, &c4_5, &c4_6, &c4_7);
+      tileRow(subgroupBroadcast(av1, 1u), b0, b1, &c5_0, &c5_1, &c5_2, &c5_3, &c5_4, &c5_5, &c5_6, &c5_7);
+      tileRow(subgroupBroadcast(av1, 2u), b0, b1, &c6_0, &c6_1, &c6_2, &c6_3, &c6_4, &c6_5, &c6_6, &c6_7);
+      tileRow(subgroupBroadcast(av1, 3u), b0, b1, &c7_0, &c7_1, &c7_2, &c7_3, &c7_4, &c7_5, &c7_6, &c7_7);
     }
     if (R > 2u) {
-      row(subgroupBroadcast(av2, 0u), b0, b1, &c8_0, &c8_1, &c8_2, &c8_3, &c8_4, &c8_5, &c8_6, &c8_7);
-      row(subgroupBroadcast(av2, 1u), b0, b1, &c9_0, &c9_1, &c9_2, &c9_3, &c9_4, &c9_5, &c9_6, &c9_7);
-      row(subgroupBroadcast(av2, 2u), b0, b1, &c10_0, &c10_1, &c10_2, &c10_3, &c10_4, &c10_5, &c10_6, &c10_7);
-      row(subgroupBroadcast(av2, 3u), b0, b1, &c11_0, &c11_1, &c11_2, &c11_3, &c11_4, &c11_5, &c11_6, &c11_7);
+      tileRow(subgroupBroadcast(av2, 0u), b0, b1, &c8_0, &c8_1, &c8_2, &c8_3, &c8_4, &c8_5, &c8_6, &c8_7);
+      tileRow(subgroupBroadcast(av2, 1u), b0, b1, &c9_0, &c9_1, &c9_2, &c9_3, &c9_4, &c9_5, &c9_6, &c9_7);
+      tileRow(subgroupBroadcast(av2, 2u), b0, b1, &c10_0, &c10_1, &c10_2, &c10_3, &c10_4, &c10_5, &c10_6, &c10_7);
+      tileRow(subgroupBroadcast(av2, 3u), b0, b1, &c11_0, &c11_1, &c11_2, &c11_3, &c11_4, &c11_5, &c11_6, &c11_7);
     }
     if (R > 3u) {
-      row(subgroupBroadcast(av3, 0u), b0, b1, &c12_0, &c12_1, &c12_2, &c12_3, &c12_4, &c12_5, &c12_6, &c12_7);
-      row(subgroupBroadcast(av3, 1u), b0, b1, &c13_0, &c13_1, &c13_2, &c13_3, &c13_4, &c13_5, &c13_6, &c13_7);
-      row(subgroupBroadcast(av3, 2u), b0, b1, &c14_0, &c14_1, &c14_2, &c14_3, &c14_4, &c14_5, &c14_6, &c14_7);
-      row(subgroupBroadcast(av3, 3u), b0, b1, &c15_0, &c15_1, &c15_2, &c15_3, &c15_4, &c15_5, &c15_6, &c15_7);
+      tileRow(subgroupBroadcast(av3, 0u), b0, b1, &c12_0, &c12_1, &c12_2, &c12_3, &c12_4, &c12_5, &c12_6, &c12_7);
+      tileRow(subgroupBroadcast(av3, 1u), b0, b1, &c13_0, &c13_1, &c13_2, &c13_3, &c13_4, &c13_5, &c13_6, &c13_7);
+      tileRow(subgroupBroadcast(av3, 2u), b0, b1, &c14_0, &c14_1, &c14_2, &c14_3, &c14_4, &c14_5, &c14_6, &c14_7);
+      tileRow(subgroupBroadcast(av3, 3u), b0, b1, &c15_0, &c15_1, &c15_2, &c15_3, &c15_4, &c15_5, &c15_6, &c15_7);
     }
   }
 }
