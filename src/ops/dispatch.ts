@@ -61,9 +61,8 @@ export async function runInto(engine: Engine, op: string, outs: readonly Tensor[
 
 /**
  * Constants of the subgroup-broadcast kernels (gemm.subgroup.wgsl, conv2d.*.subgroup.wgsl,
- * conv2d.*.channel_cols.wgsl)
- * when the tuning selects them, else null. Rows per workgroup are SG·R, with R no larger
- * than the rows need, so small layers (6 channels, say) waste fewer lanes.
+ * conv2d.*.channel_cols.wgsl) when the tuning selects them, else null. Rows per workgroup are
+ * SG·R, with R no larger than the rows need, so small layers (6 channels, say) waste fewer lanes.
  */
 export function subgroupTile(engine: Engine, rows: number): { SG: number; R: number; TN: number } | null {
   const t = engine.tuning;
