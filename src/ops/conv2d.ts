@@ -374,15 +374,15 @@ export function conv2dBwdInputDispatches(engine: Engine, g: Conv2dGeom, dy: Bind
 function upsampledBwdInput(engine: Engine, g: Conv2dGeom, dy: Binding, w: Binding, dx: Binding, scratch: Record<string, Binding>): Dispatch[] {
   const f = upsampledGeom(g);
   const WG = engine.tuning.pointwise;
-  const wTotal = g.o * g.cg * g.kh * g.kw;
+  const filters = g.o * g.cg; // = C·og
   return [
     padDispatch(engine, g.n * g.o, g.oh, g.ow, f.hp, f.wp, (g.kh - 1) * g.dilH - g.padTop, (g.kw - 1) * g.dilW - g.padLeft, g.strideH, g.strideW, dy, scratch.dyUp!),
     {
       kernel: conv2dKernels.flip,
       constants: { WG },
       buffers: [w, scratch.wf!],
-      params: new Params().u32(wTotal, g.og, g.cg, g.kh, g.kw).buffer(),
-      workgroups: grid1d(engine, wTotal, WG),
+      params: new Params().u32(filters, g.og, g.cg, g.kh * g.kw).buffer(),
+      workgroups: grid1d(engine, filters, WG),
     },
     ...implicitGemm(engine, f, scratch.dyUp!, scratch.wf!, dx, scratch),
   ];
