@@ -124,15 +124,15 @@ async function main(): Promise<void> {
   async function run<T>(base: boolean, f: () => Promise<T>): Promise<T> {
     useBase = base;
     engine.device.pushErrorScope('validation');
-    let result: T;
-    try {
-      result = await f();
-    } finally {
-      useBase = false;
-      const err = await engine.device.popErrorScope();
-      if (err) throw new Error(`${base ? 'B' : 'A'} did not run: ${err.message}`);
-    }
-    return result;
+    const outcome = await f().then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error }),
+    );
+    useBase = false;
+    const err = await engine.device.popErrorScope();
+    if (err) throw new Error(`${base ? 'B' : 'A'} did not run: ${err.message}`);
+    if ('error' in outcome) throw outcome.error;
+    return outcome.value;
   }
 
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
