@@ -22,6 +22,7 @@ import { maxPool2dBwdDispatch, maxPool2dFwdDispatch } from '../src/ops/maxpool2d
 import { conv2dGeom, pool2dGeom } from '../src/ops/geometry.js';
 import { Model } from '../src/nn/model.js';
 import { MODELS } from '../src/nn/models.js';
+import { alternate } from './lib/alternate.js';
 
 const USAGE = `Usage: npm run bench:ab -- [--base REV] [--rounds N] [--only A,B] [--quick]
   A: the working tree's kernels; B: those of REV (default HEAD), by name, on the working tree's dispatches.
@@ -61,7 +62,8 @@ if (!existsSync(baseDir)) {
   renameSync(tmp, baseDir);
 }
 const isKernel = (v: unknown): v is Kernel => typeof v === 'object' && v !== null && typeof (v as Kernel).name === 'string' && typeof (v as Kernel).code === 'string';
-const baseKernels = new Map<string, string>();
+const baseKernels = new Map<string, Kernel>();
+let baseVec4: ((k: Kernel) => Kernel) | undefined; // the base's ops/dispatch.ts vec4Kernel, where it has one
 for (const f of await readdir(join(baseDir, 'src', 'ops'))) {
   if (!f.endsWith('.ts')) continue;
   let mod: Record<string, unknown>;
@@ -71,20 +73,24 @@ for (const f of await readdir(join(baseDir, 'src', 'ops'))) {
     console.warn(`bench:ab: src/ops/${f} of ${args.base} did not load (${e instanceof Error ? e.message.split('\n')[0] : e}); its kernels count as missing there`);
     continue;
   }
+  if (f === 'dispatch.ts' && typeof mod.vec4Kernel === 'function') baseVec4 = mod.vec4Kernel as (k: Kernel) => Kernel;
   for (const v of Object.values(mod)) {
     for (const k of isKernel(v) ? [v] : typeof v === 'object' && v !== null ? Object.values(v) : []) {
-      if (isKernel(k)) baseKernels.set(k.name, k.code);
+      if (isKernel(k)) baseKernels.set(k.name, k);
     }
   }
 }
-// Pointwise kernels also run as vec4 copies (ops/dispatch.ts vec4Kernel), named <name>.vec4.
-const SCALAR = 'alias V = f32;';
-/** The base revision's code for a kernel, or undefined where it has none. */
+/** The base revision's code for a kernel, or undefined where it has none; pointwise kernels' vec4 copies (<name>.vec4) as its vec4Kernel makes them. */
 function baseCode(k: Kernel): string | undefined {
-  const code = baseKernels.get(k.name);
-  if (code !== undefined || !k.name.endsWith('.vec4')) return code;
+  const base = baseKernels.get(k.name);
+  if (base || !k.name.endsWith('.vec4')) return base?.code;
   const scalar = baseKernels.get(k.name.slice(0, -'.vec4'.length));
-  return scalar?.split(SCALAR).length === 2 ? scalar.replace(SCALAR, 'alias V = vec4<f32>;') : undefined;
+  if (!scalar || !baseVec4) return undefined;
+  try {
+    return baseVec4(scalar).code;
+  } catch {
+    return undefined; // not a pointwise kernel there
+  }
 }
 /** Of these kernels, which differ from the base revision's and which it lacks. */
 function compareKernels(ks: Kernel[]): { differ: string[]; missing: string[] } {
@@ -183,25 +189,12 @@ async function main(): Promise<void> {
   };
   const notCompared = (label: string, kernels: string[], why: string): void => report([label, kernels.join(', '), '—', '—', `not compared: ${why}`, '—']);
   const reason = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 200);
+  /** One warm run each, then `rounds` alternating rounds (bench/lib/alternate.ts); A ÷ B per round. */
   async function paired(a: () => Promise<number>, b: () => Promise<number>): Promise<{ a: number[]; b: number[]; ratio: number[] }> {
     await a();
     await b();
-    const ta: number[] = [], tb: number[] = [], ratio: number[] = [];
-    for (let r = 0; r < rounds; r++) {
-      let x: number;
-      let y: number;
-      if (r % 2) {
-        x = await a();
-        y = await b();
-      } else {
-        y = await b();
-        x = await a();
-      }
-      ta.push(x);
-      tb.push(y);
-      ratio.push(x / y);
-    }
-    return { a: ta, b: tb, ratio };
+    const t = await alternate(a, b, (n) => n < rounds);
+    return { ...t, ratio: t.a.map((x, i) => x / t.b[i]!) };
   }
 
   const nan = (floats: number): Float32Array<ArrayBuffer> => new Float32Array(floats).fill(Number.NaN);

@@ -6,6 +6,7 @@ import type * as TF from '@tensorflow/tfjs-core';
 import type { Engine } from '../../src/runtime/engine.js';
 import { describeTuning } from '../../src/ops/tuning.js';
 import { GpuTimer } from '../../src/runtime/gpu-timer.js';
+import { alternate } from './alternate.js';
 import { prepareConvgpu } from './convgpu.js';
 import { relErr } from './data.js';
 import { fullTruth, prepareReference, sliceTruth, sliceWork, type Truth } from './reference.js';
@@ -170,18 +171,12 @@ export async function runSuite(env: SuiteEnv, items: ItemSpec[]): Promise<void> 
       b = await prepareOther();
       await a.run(false);
       await b.run(false);
-      const aMs: number[] = [];
-      const bMs: number[] = [];
       const t0 = performance.now();
-      while (aMs.length < lim.pairRounds && (aMs.length < 3 || performance.now() - t0 < lim.pairBudgetMs) && !overDeadline()) {
-        if (aMs.length % 2) {
-          bMs.push((await b.run(false)).wallMs);
-          aMs.push((await a.run(false)).wallMs);
-        } else {
-          aMs.push((await a.run(false)).wallMs);
-          bMs.push((await b.run(false)).wallMs);
-        }
-      }
+      const { a: aMs, b: bMs } = await alternate(
+        async () => (await a!.run(false)).wallMs,
+        async () => (await b!.run(false)).wallMs,
+        (n) => n < lim.pairRounds && (n < 3 || performance.now() - t0 < lim.pairBudgetMs) && !overDeadline(),
+      );
       if (!aMs.length) return;
       const pair: Pair = { item: item.id, a: 'convgpu', b: other, rounds: aMs.length, aMs: stats(aMs), bMs: stats(bMs), ratio: stats(bMs.map((x, i) => x / aMs[i]!)) };
       env.emit({ type: 'pair', pair });
