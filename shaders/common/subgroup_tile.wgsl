@@ -43,7 +43,8 @@ fn tileRow(s: f32, b0: vec4<f32>, b1: vec4<f32>, c0: ptr<private, f32>, c1: ptr<
 }
 
 // tile += (the SG·R A values of the subgroup) ⊗ (this lane's TN B values). In uniform control
-// flow: every lane of the subgroup calls it for the same k.
+// flow: every lane of the subgroup calls it for the same k. The two branches are the same tile
+// for 8 and 4 lanes, written out so that every broadcast's source lane is a constant.
 fn accumulate(av0: f32, av1: f32, av2: f32, av3: f32, b0: vec4<f32>, b1: vec4<f32>) {
   if (SG == 8u) {
     tileRow(subgroupBroadcast(av0, 0u), b0, b1, &c0_0, &c0_1, &c0_2, &c0_3, &c0_4, &c0_5, &c0_6, &c0_7);
