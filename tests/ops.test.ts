@@ -359,7 +359,15 @@ function randomCases(seed: number, counts: { conv: number; pool: number; gemm: n
   }
   return out;
 }
-const randomRows = randomCases(2026, { conv: 12, pool: 8, gemm: 8 });
+// CONVGPU_TEST_SEED and CONVGPU_TEST_CONFIGS (a multiplier of the counts) draw other or more
+// configurations, for a wider sweep by hand; the default set is the same on every run.
+const randomSeed = Number(process.env.CONVGPU_TEST_SEED ?? 2026);
+const randomScale = Number(process.env.CONVGPU_TEST_CONFIGS ?? 1);
+if (!Number.isInteger(randomSeed) || !Number.isInteger(randomScale) || randomScale < 1) {
+  throw new Error(`CONVGPU_TEST_SEED must be an integer and CONVGPU_TEST_CONFIGS a positive integer (got ${process.env.CONVGPU_TEST_SEED}, ${process.env.CONVGPU_TEST_CONFIGS})`);
+}
+const randomRows = randomCases(randomSeed, { conv: 12 * randomScale, pool: 8 * randomScale, gemm: 8 * randomScale });
+const randomKernelRows = randomRows.filter((c) => /^(matmul|conv2d)/.test(c.name));
 
 // One device for the whole file, as the helper intends; each suite swaps its tuning into the
 // engine and restores it after (pipelines are cached by their constants). Dawn keeps a
@@ -420,11 +428,15 @@ describe(title, () => {
 }
 
 suite('ops on WebGPU match the CPU reference', cases);
+// Small workgroups, so that most GEMMs here have full slices, which take the vec4 fetches.
+const sharedSmall: Partial<Tuning> = {
+  gemm: 'shared', gemmTileK: 8, gemmVec4: true, gemmStages: 2, tiled: { WG_X: 4, WG_Y: 8 }, conv: { WG_X: 8, WG_Y: 2 }, rowwise: false,
+};
 // The GPU-oriented GEMM (workgroup-memory staging), element-wise padding and other workgroup shapes, on this adapter too.
 suite(
   'gemm with workgroup-memory tiles, and other workgroup shapes, match the reference',
   cases.filter((c) => /^(matmul|conv2d 3-ch|conv2dBackward\w* (stride 2|same|wide batch)|conv2d groups)/.test(c.name)),
-  { gemm: 'shared', gemmTileK: 8, gemmVec4: true, gemmStages: 2, tiled: { WG_X: 4, WG_Y: 8 }, conv: { WG_X: 8, WG_Y: 2 }, rowwise: false },
+  sharedSmall,
 );
 // A GPU's defaults (8×8 register tiles in 128×128 blocks even on small GEMMs), and 8×8 tiles
 // on a small workgroup, where the K step is halved to fit the staging budget. The other two
@@ -464,9 +476,16 @@ suite('conv2d forward and filter gradient with channel columns, 1 row block and 
 });
 // The seeded random configurations on this adapter's tuning, on a GPU's default tuning
 // (im2col, col2im and the workgroup-memory GEMM), and on the register-tiled kernels.
-suite('seeded random configurations match the reference', randomRows);
-suite("seeded random configurations on a GPU's default tuning match the reference", randomRows.filter((c) => /^(matmul|conv2d)/.test(c.name)), { ...defaultTuning(false), sharedMinGroups: 0 });
-suite('seeded random configurations on the register-tiled kernels match the reference', randomRows.filter((c) => /^(matmul|conv2d)/.test(c.name)), { gemm: 'registers' });
+// Then on the variants the defaults leave out: subgroup tiles of 1 row block and 4 columns,
+// the packed GEMM, channel columns, and the workgroup-memory GEMM with vec4 fetches and two
+// staging buffers.
+suite(`seeded random configurations (seed ${randomSeed}) match the reference`, randomRows);
+suite("seeded random configurations on a GPU's default tuning match the reference", randomKernelRows, { ...defaultTuning(false), sharedMinGroups: 0 });
+suite('seeded random configurations on the register-tiled kernels match the reference', randomKernelRows, { gemm: 'registers' });
+suite('seeded random configurations on the subgroup kernels with 1 row block and 4 columns per lane match the reference', randomKernelRows, { gemm: 'subgroup', sgRows: 1, sgCols: 4 });
+suite('seeded random configurations on the packed subgroup GEMM with 3 row blocks match the reference', randomKernelRows.filter((c) => /^matmul/.test(c.name)), { gemm: 'subgroup', gemmPack: 'both', sgRows: 3 });
+suite('seeded random configurations with channel columns match the reference', randomKernelRows.filter((c) => /^conv2d/.test(c.name)), { gemm: 'subgroup', convChannelCols: 'always' });
+suite('seeded random configurations on the workgroup-memory GEMM with vec4 fetches and two stages match the reference', randomKernelRows, sharedSmall);
 // col2im's clipped tap loops (SwiftShader's default) on every input gradient that takes col2im
 // on a GPU's tuning; the suites on that tuning above run the masked loops.
 suite(
