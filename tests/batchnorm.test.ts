@@ -54,6 +54,8 @@ describe('BatchNorm2d on WebGPU', () => {
   });
   afterAll(() => engine?.destroy());
 
+  const net8 = () => new Sequential([2, 8, 6], [new Conv2d(2, 5, 3, { padding: 1 }), new BatchNorm2d(5), new ReLU(), new Flatten(), new Linear(5 * 8 * 6, 10)]);
+
   // 7×6 planes run the per-element kernels one element an invocation; 8×6 as vec4s.
   for (const [h, w] of [[7, 6], [8, 6]] as const) {
     const net = () =>
@@ -82,4 +84,20 @@ describe('BatchNorm2d on WebGPU', () => {
       m.dispose();
     });
   }
+
+  it('with Adam, verify passes where a conv bias feeds BatchNorm (its gradient is zero up to rounding)', async () => {
+    // BatchNorm removes the bias, so its exact gradient is 0 and each backend's is rounding
+    // noise, which Adam scales to ±lr steps: the update rows check Adam on WebGPU's gradients.
+    const m = new Model(engine, net8(), { seed: 3, optimizer: { type: 'adam', lr: 1e-3 } });
+    const u = rng(9);
+    const B = 4;
+    const x = Float32Array.from({ length: B * 2 * 8 * 6 }, () => u() * 2 - 1);
+    const y = Float32Array.from({ length: B }, () => Math.floor(u() * 10));
+    const plan = await m.trainer(B);
+    for (let i = 0; i < 2; i++) await plan.step(x, y); // Adam's moments non-trivial
+    const rep = await verify(m, x, y, B);
+    expect(rep.ok, formatVerify(rep)).toBe(true);
+    expect(rep.rows.find((r) => r.what === 'conv2d_0.bias update')!.maxAbs).toBeLessThan(1e-7); // lr is 1e-3
+    m.dispose();
+  });
 });

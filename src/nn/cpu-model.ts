@@ -109,11 +109,12 @@ export class CpuModel {
       });
       for (const [name, g] of Object.entries(r.dp)) paramGrads[`${n.layer!.name}.${name}`] = g;
     }
-    this.update(paramGrads);
+    this.applyGradients(paramGrads);
     return { loss, acts, grads, paramGrads };
   }
 
-  private update(paramGrads: Record<string, HostTensor>): void {
+  /** The optimizer step (and step count) for these gradients of every trainable parameter. */
+  applyGradients(paramGrads: Record<string, HostTensor>): void {
     const o = this.optimizer;
     const lr = lrAt(o.lr, this.schedule, this.step);
     for (const e of this.paramEntries) {
