@@ -393,6 +393,18 @@ describe('whole-model gradients vs the CPU reference', () => {
       }
     });
   }
+
+  it('lenet at a learning rate of 1e-5 verifies: the f32 rounding of each stored weight is forgiven', async () => {
+    // Storing a weight of ~0.1 in f32 rounds its update by up to ~1e-8: over 1e-3 of an update at this rate.
+    const model = new Model(engine, lenet(), { seed: 1, optimizer: { type: 'sgd', lr: 1e-5, momentum: 0.9 } });
+    try {
+      const n = 3;
+      const rep = await verify(model, head(train, n).images.slice(), Float32Array.from(head(train, n).labels), n);
+      expect(rep.ok, formatVerify(rep)).toBe(true);
+    } finally {
+      model.dispose();
+    }
+  });
 });
 
 describe('a Concat whose planes are not whole vec4s (5×5), and an Add on them', () => {
