@@ -27,6 +27,9 @@ import { evaluate, trainEpochs } from '../src/nn/train.js';
 import { formatVerify, verify } from '../src/nn/verify.js';
 import type { Engine } from '../src/runtime/engine.js';
 import { gpuBackend } from './helpers/gpu.js';
+import { randomGraph } from './helpers/random-graph.js';
+import { rng } from './helpers/rng.js';
+import { sizeOf } from '../src/shape.js';
 import { gemmScratch } from '../src/ops/gemm.js';
 import { subgroupKernelsFit } from '../src/ops/tuning.js';
 
@@ -374,6 +377,55 @@ describe('ReLU fusion', () => {
     expect(fused.labels.filter((l) => /^relu_[23] \(ReLU\) backward/.test(l))).toHaveLength(2); // Linear → ReLU → Linear: not a pool
     expectSame(fused, plain);
   });
+});
+
+describe('seeded random graphs: the planned step (shared buffers, fused ReLUs) matches the unplanned one', () => {
+  // The same kernels run in both plans, so the results agree to the last bit on the emulators;
+  // 1e-6 of each kind's largest value leaves room for a GPU compiler that contracts a fused
+  // epilogue differently. A buffer shared while still live shows up as an O(1) difference.
+  const kindClose = (a: Record<string, NamedTensor>, b: Record<string, NamedTensor>, what: string): void => {
+    let scale = 0;
+    for (const t of Object.values(b)) for (const v of t.data) scale = Math.max(scale, Math.abs(v));
+    for (const [k, t] of Object.entries(b)) {
+      const got = a[k]!.data;
+      t.data.forEach((v, i) => expect(Math.abs(got[i]! - v), `${what} ${k}[${i}]: ${got[i]} vs ${v}`).toBeLessThanOrEqual(1e-6 * scale));
+    }
+  };
+  for (let i = 0; i < 16; i++) {
+    const { graph, label, batch } = randomGraph(100 + i);
+    it(label, async () => {
+      const u = rng(i);
+      const x = Float32Array.from({ length: batch * sizeOf(graph.inputShape) }, () => u());
+      const y = Float32Array.from({ length: batch }, () => Math.floor(u() * 10));
+      const run = async (reuse: boolean) => {
+        const model = new Model(engine, graph, { seed: i, optimizer: { type: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 1e-4 } });
+        try {
+          const start = await model.getParams();
+          const plan = await model.trainer(batch, { reuse });
+          const steps = [];
+          for (let s = 0; s < 2; s++) {
+            const r = await plan.step(x, y, true);
+            const params = await model.getParams();
+            const updates = Object.fromEntries(Object.entries(params).map(([k, t]) => [k, { ...t, data: t.data.map((v, j) => v - start[k]!.data[j]!) }]));
+            steps.push({ loss: r!.loss, grads: await model.grads.readAll(), updates });
+          }
+          return { steps, memory: plan.info.memory };
+        } finally {
+          model.dispose();
+        }
+      };
+      const planned = await run(true);
+      const plain = await run(false);
+      expect(planned.memory.plannedBytes).toBeLessThan(planned.memory.naiveBytes); // buffers really are shared
+      planned.steps.forEach((p, s) => {
+        const q = plain.steps[s]!;
+        expect(Number.isFinite(q.loss)).toBe(true);
+        expect(Math.abs(p.loss - q.loss)).toBeLessThanOrEqual(1e-6 * Math.abs(q.loss));
+        kindClose(p.grads, q.grads, `step ${s} gradient`);
+        kindClose(p.updates, q.updates, `step ${s} update`);
+      });
+    });
+  }
 });
 
 describe('whole-model gradients vs the CPU reference', () => {
