@@ -115,7 +115,14 @@ export async function verify(
     const kindMax = new Map<string, number>();
     for (const p of pending) kindMax.set(p.kind, Math.max(kindMax.get(p.kind) ?? 0, scaleOf(p.cpu)));
     const rows: VerifyRow[] = [diff('loss', Float32Array.of(r!.loss), [rec.loss], tolerance, 1e-5)];
-    for (const p of pending) rows.push(diff(p.what, p.gpu, p.cpu, tolerance, Math.max(1e-5, 1e-3 * kindMax.get(p.kind)!), p.slack));
+    for (const p of pending) {
+      const m = kindMax.get(p.kind)!;
+      // A parameter gradient that is zero in float64 (a conv bias before BatchNorm, which
+      // removes it) is, in f32, the rounding noise of a sum that cancels exactly: seen up to
+      // 5e-6 of the largest gradient in random graphs. It is held to 1e-4 of that instead.
+      const exactZero = p.kind === 'pgrad' && scaleOf(p.cpu) <= 1e-9 * m;
+      rows.push(diff(p.what, p.gpu, p.cpu, tolerance, Math.max(1e-5, (exactZero ? 0.1 : 1e-3) * m), p.slack));
+    }
     return { rows, ok: rows.every((x) => x.ok), tolerance, lossGpu: r!.loss, lossCpu: rec.loss };
   } finally {
     plan.dispose();
