@@ -133,6 +133,6 @@ export function formatVerify(rep: VerifyReport): string {
   const w = Math.max(...rep.rows.map((r) => r.what.length), 8);
   const lines = [`${'tensor'.padEnd(w)}  ${'max |Δ|'.padStart(10)}  ${'rel'.padStart(10)}  ok`];
   for (const r of rep.rows) lines.push(`${r.what.padEnd(w)}  ${r.maxAbs.toExponential(2).padStart(10)}  ${r.rel.toExponential(2).padStart(10)}  ${r.ok ? 'yes' : 'NO'}`);
-  lines.push(`tolerance: rel ≤ ${rep.tolerance}; loss webgpu ${rep.lossGpu.toFixed(6)}, cpu ${rep.lossCpu.toFixed(6)}; ${rep.ok ? 'PASS' : 'FAIL'}`);
+  lines.push(`tolerance: rel ≤ ${rep.tolerance} (for updates, of what exceeds the f32 rounding of the stored weight); loss webgpu ${rep.lossGpu.toFixed(6)}, cpu ${rep.lossCpu.toFixed(6)}; ${rep.ok ? 'PASS' : 'FAIL'}`);
   return lines.join('\n');
 }
