@@ -18,6 +18,7 @@ import { sizeOf } from '../src/shape.js';
 import { gpuBackend } from './helpers/gpu.js';
 import { defaultTuning, subgroupKernelsFit, type Tuning } from '../src/ops/tuning.js';
 import { rng } from './helpers/rng.js';
+import { sweep } from './helpers/sweep.js';
 
 type Inputs<T> = Record<string, T>;
 interface InputSpec {
@@ -359,13 +360,7 @@ function randomCases(seed: number, counts: { conv: number; pool: number; gemm: n
   }
   return out;
 }
-// CONVGPU_TEST_SEED and CONVGPU_TEST_CONFIGS (a multiplier of the counts) draw other or more
-// configurations, for a wider sweep by hand; the default set is the same on every run.
-const randomSeed = Number(process.env.CONVGPU_TEST_SEED ?? 2026);
-const randomScale = Number(process.env.CONVGPU_TEST_CONFIGS ?? 1);
-if (!Number.isInteger(randomSeed) || !Number.isInteger(randomScale) || randomScale < 1) {
-  throw new Error(`CONVGPU_TEST_SEED must be an integer and CONVGPU_TEST_CONFIGS a positive integer (got ${process.env.CONVGPU_TEST_SEED}, ${process.env.CONVGPU_TEST_CONFIGS})`);
-}
+const { seed: randomSeed, count: randomScale } = sweep(2026, 1); // CONVGPU_TEST_SEED / CONVGPU_TEST_CONFIGS
 const randomRows = randomCases(randomSeed, { conv: 12 * randomScale, pool: 8 * randomScale, gemm: 8 * randomScale });
 const randomKernelRows = randomRows.filter((c) => /^(matmul|conv2d)/.test(c.name));
 

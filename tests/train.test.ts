@@ -28,6 +28,7 @@ import { formatVerify, verify } from '../src/nn/verify.js';
 import type { Engine } from '../src/runtime/engine.js';
 import { gpuBackend } from './helpers/gpu.js';
 import { randomGraph } from './helpers/random-graph.js';
+import { sweep } from './helpers/sweep.js';
 import { rng } from './helpers/rng.js';
 import { sizeOf } from '../src/shape.js';
 import { gemmScratch } from '../src/ops/gemm.js';
@@ -391,8 +392,9 @@ describe('seeded random graphs: the planned step (shared buffers, fused ReLUs) m
       t.data.forEach((v, i) => expect(Math.abs(got[i]! - v), `${what} ${k}[${i}]: ${got[i]} vs ${v}`).toBeLessThanOrEqual(1e-6 * scale));
     }
   };
-  for (let i = 0; i < 16; i++) {
-    const { graph, label, batch } = randomGraph(100 + i);
+  const graphs = sweep(100, 16); // CONVGPU_TEST_SEED / CONVGPU_TEST_CONFIGS draw others
+  for (let i = 0; i < graphs.count; i++) {
+    const { graph, label, batch } = randomGraph(graphs.seed + i);
     it(label, async () => {
       const u = rng(i);
       const x = Float32Array.from({ length: batch * sizeOf(graph.inputShape) }, () => u());
