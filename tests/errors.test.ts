@@ -3,7 +3,7 @@
 // engine's live memory must be exactly what it was: a failed op leaks nothing, and (except
 // where a dispatch limit is only known once the op runs) it allocates nothing either.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WebGpuBackend } from '../src/backend.js';
+import { CpuBackend, type WebGpuBackend } from '../src/backend.js';
 import {
   AttributeError,
   DeviceError,
@@ -939,6 +939,36 @@ describe('hostile inputs to the public op API', () => {
     expectMessage(err, 'relu', [[2, 2]], 'keep it alive');
     kept.dispose();
     expect(e.memory().liveBytes).toBe(before);
+  });
+
+  it('a scope whose body throws disposes every tensor made inside it, and rethrows the error', async () => {
+    const e = gpu.engine;
+    const before = e.memory();
+    let x: Tensor | undefined;
+    const err = await caught(() =>
+      e.scope(async () => {
+        x = gpu.tensor([1, 2, 3, 4, 5, 6], [1, 1, 2, 3]);
+        const w = gpu.tensor([1, 1, 1, 1], [1, 1, 2, 2]);
+        await gpu.relu(x);
+        return gpu.conv2d(x, w, { stride: 0 });
+      }),
+    );
+    expect(err).toBeInstanceOf(AttributeError);
+    expectMessage(err, 'conv2d', [[1, 1, 2, 3]], 'positive integer');
+    expect(x!.isDisposed).toBe(true);
+    expect(e.memory().liveBytes).toBe(before.liveBytes);
+    expect(e.memory().liveBuffers).toBe(before.liveBuffers);
+  });
+});
+
+describe('the CPU reference backend', () => {
+  it('an output too large to allocate (a padding of 1e9) is a DeviceLimitError naming the shape', async () => {
+    const cpu = new CpuBackend();
+    const x = cpu.tensor(new Float32Array(2 * 5 * 4), [2, 1, 5, 4]);
+    const w = cpu.tensor(new Float32Array(10), [2, 1, 5, 1]);
+    const err = await caught(() => cpu.conv2d(x, w, { padding: 1e9 }));
+    expect(err).toBeInstanceOf(DeviceLimitError);
+    expectMessage(err, 'CPU reference', [[2, 2, 2000000001, 2000000004]], 'use smaller inputs');
   });
 });
 

@@ -1,5 +1,5 @@
 // Host tensors for the CPU reference: float64, row-major (NCHW for images).
-import { ShapeError, fmtShape } from '../errors.js';
+import { DeviceLimitError, ShapeError, fmtShape } from '../errors.js';
 import { checkShape, sizeOf, type Shape } from '../shape.js';
 
 export interface HostTensor {
@@ -16,5 +16,14 @@ export function host(data: ArrayLike<number>, shape: Shape): HostTensor {
 }
 
 export function hostZeros(shape: Shape): HostTensor {
-  return { shape: [...shape], data: new Float64Array(sizeOf(shape)) };
+  const n = sizeOf(shape);
+  try {
+    return { shape: [...shape], data: new Float64Array(n) };
+  } catch (e) {
+    // An output shape an attribute made absurd (a padding of 1e9): say so, not "Invalid typed array length".
+    if (!(e instanceof RangeError)) throw e;
+    throw new DeviceLimitError(
+      `CPU reference: a tensor ${fmtShape(shape)} (${n.toExponential(2)} values) is more than it can allocate; it is a float64 reference for checks at small sizes, so use smaller inputs or attributes.`,
+    );
+  }
 }

@@ -302,7 +302,8 @@ export class Engine {
 
   /**
    * Runs fn and disposes every tensor created inside it, except those it returns
-   * (a tensor, or an array or object of tensors). Scopes must not interleave.
+   * (a tensor, or an array or object of tensors); if fn throws, every one of them.
+   * Scopes must not interleave.
    */
   async scope<T>(fn: () => Promise<T> | T): Promise<T> {
     const mine = new Set<Tensor>();
@@ -310,6 +311,9 @@ export class Engine {
     let result: T;
     try {
       result = await fn();
+    } catch (e) {
+      for (const t of mine) if (!t.isDisposed) t.dispose();
+      throw e;
     } finally {
       this.scopes.pop();
     }
