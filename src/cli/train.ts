@@ -1,6 +1,7 @@
 // `npm run train`: trains a model-zoo CNN on MNIST, evaluates it on the test set and
 // saves a checkpoint after every epoch and on Ctrl-C. `npm run train -- --help` for flags.
 // The loop itself is src/nn/train.ts; this file parses flags and prints.
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { shiftImages } from '../data/batches.js';
@@ -244,7 +245,11 @@ async function main(): Promise<number> {
     let ck: CheckpointContents | null = null;
     const ckPath = (name: string): string => args.checkpoint ?? `${DEFAULTS.checkpointDir}/${name}.safetensors`;
     if (args.resume) {
-      ck = await loadCheckpoint(ckPath(args.model ?? DEFAULTS.model));
+      const path = ckPath(args.model ?? DEFAULTS.model);
+      if (!existsSync(path)) {
+        throw new UsageError(`--resume: there is no checkpoint at ${path}; train once without --resume to make one${args.checkpoint ? '' : ', or pass --checkpoint PATH'}.`);
+      }
+      ck = await loadCheckpoint(path);
       say(`resuming ${ckPath(args.model ?? DEFAULTS.model)}: model ${ck.meta.modelName}, ${ck.meta.epoch} epoch(s) done, step ${ck.meta.step}`);
     }
     const limit = ck ? ((ck.meta.extra.limit as number | null | undefined) ?? undefined) : args.limit;

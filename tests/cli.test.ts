@@ -1,0 +1,72 @@
+// `npm run train` as a user runs it: a child process, its exit code, its last JSON line, and
+// the checkpoint it leaves; then --resume from it, and flags that must be refused.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function train(args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', './scripts/register.mjs', 'src/cli/train.ts', ...args], { cwd: process.cwd(), env: process.env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const summary = (r: Run): Record<string, unknown> => JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+
+describe('npm run train (the CLI, as a child process)', () => {
+  let dir: string;
+  let ck: string;
+  const small = ['--limit', '512', '--test-limit', '128', '--batch', '64'];
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'convgpu-cli-'));
+    ck = join(dir, 'lenet.safetensors');
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('trains LeNet for an epoch, prints a JSON summary, and saves a checkpoint', async () => {
+    const r = await train([...small, '--epochs', '1', '--checkpoint', ck, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const s = summary(r);
+    expect(s).toMatchObject({ backend: 'webgpu', model: 'lenet', params: 61706, steps: 8, trainImages: 512, testImages: 128, checkpoint: ck, stopped: false, resumedFromStep: null });
+    expect(typeof s.adapter).toBe('string');
+    expect(s.trainLoss as number).toBeLessThan(Math.log(10)); // below chance after 8 steps
+    expect(s.testAccuracy as number).toBeGreaterThan(0.2); // chance is 0.1
+    expect(existsSync(ck)).toBe(true);
+  });
+
+  it('--resume continues from that checkpoint', async () => {
+    const r = await train([...small, '--epochs', '2', '--checkpoint', ck, '--resume', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`resuming ${ck}`);
+    const s = summary(r);
+    expect(s.resumedFromStep).toBe(8);
+    expect(s.steps).toBe(16); // the whole run: 8 before the checkpoint, 8 after
+  });
+
+  it('refuses a flag that contradicts the checkpoint, an unknown model, and a missing checkpoint, with exit code 2', async () => {
+    const batch = await train(['--limit', '512', '--batch', '32', '--epochs', '2', '--checkpoint', ck, '--resume']);
+    expect(batch.code).toBe(2);
+    expect(batch.stderr).toContain("--batch 32 differs from the checkpoint's 64");
+    const model = await train(['--model', 'resnet50']);
+    expect(model.code).toBe(2);
+    expect(model.stderr).toContain('--model must be one of lenet');
+    const missing = join(dir, 'missing.safetensors');
+    const none = await train(['--resume', '--checkpoint', missing]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain(`--resume: there is no checkpoint at ${missing}; train once without --resume to make one.`);
+  });
+});
