@@ -30,6 +30,7 @@ const HELP = `Usage: npm run bench -- [flags]
   --tuning JSON      set these tuning fields on convgpu's engine (src/ops/tuning.ts), e.g. '{"convChannelCols":"auto"}'
                      (with --autotune or --tuning the results are named -tuned and the README is left alone)
   --no-readme        do not update bench/README.md
+  --out DIR          write the results JSON and chart into DIR (default bench/results)
   --report FILE      no run: print the tables of a saved results JSON (bench/results/…) and put them in bench/README.md
   --help
 Environment: CHROME_PATH (default /usr/bin/chromium).`;
@@ -49,6 +50,7 @@ const { values: args } = parseArgs({
     tuning: { type: 'string' },
     only: { type: 'string' },
     report: { type: 'string' },
+    out: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -305,7 +307,7 @@ async function finish(run: { runtime: string; flags?: string[]; incomplete?: str
     cells,
     pairs,
   };
-  const dir = join(HERE, 'results');
+  const dir = args.out ?? join(HERE, 'results');
   mkdirSync(dir, { recursive: true });
   const base = `${date}-${result.meta.mode === 'browser' ? 'chromium' : 'node'}-${adapterSlug(i)}${quick ? '-quick' : ''}${config.autotune || config.tuning ? '-tuned' : ''}${config.only || config.tfjs ? '-partial' : ''}`;
   const jsonPath = join(dir, `${base}.json`);
