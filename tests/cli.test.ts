@@ -1,31 +1,15 @@
 // `npm run train` as a user runs it: a child process, its exit code, its last JSON line, and
 // the checkpoint it leaves; then --resume from it, and flags that must be refused.
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runScript, type ScriptRun } from './helpers/run-script.js';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+const train = (args: string[]): Promise<ScriptRun> => runScript('src/cli/train.ts', args);
 
-function train(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', './scripts/register.mjs', 'src/cli/train.ts', ...args], { cwd: process.cwd(), env: process.env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-const summary = (r: Run): Record<string, unknown> => JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+const summary = (r: ScriptRun): Record<string, unknown> => JSON.parse(r.stdout.trim().split('\n').at(-1)!);
 
 describe('npm run train (the CLI, as a child process)', () => {
   let dir: string;
