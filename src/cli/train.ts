@@ -250,7 +250,7 @@ async function main(): Promise<number> {
         throw new UsageError(`--resume: there is no checkpoint at ${path}; train once without --resume to make one${args.checkpoint ? '' : ', or pass --checkpoint PATH'}.`);
       }
       ck = await loadCheckpoint(path);
-      say(`resuming ${ckPath(args.model ?? DEFAULTS.model)}: model ${ck.meta.modelName}, ${ck.meta.epoch} epoch(s) done, step ${ck.meta.step}`);
+      say(`resuming ${path}: model ${ck.meta.modelName}, ${ck.meta.epoch} epoch(s) done, step ${ck.meta.step}`);
     }
     const limit = ck ? ((ck.meta.extra.limit as number | null | undefined) ?? undefined) : args.limit;
     const [train, test] = await Promise.all([loadMnist({ split: 'train', limit }), loadMnist({ split: 'test', limit: args.testLimit })]);
