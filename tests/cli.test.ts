@@ -25,7 +25,7 @@ describe('npm run train (the CLI, as a child process)', () => {
     const r = await train([...small, '--epochs', '1', '--checkpoint', ck, '--json']);
     expect(r.code, r.stderr).toBe(0);
     const s = summary(r);
-    expect(s).toMatchObject({ backend: 'webgpu', model: 'lenet', params: 61706, steps: 8, trainImages: 512, testImages: 128, checkpoint: ck, stopped: false, resumedFromStep: null });
+    expect(s).toMatchObject({ backend: 'webgpu', model: 'lenet', params: 61706, optimizer: 'sgd', lr: 0.05, steps: 8, trainImages: 512, testImages: 128, checkpoint: ck, stopped: false, resumedFromStep: null });
     expect(typeof s.adapter).toBe('string');
     expect(s.trainLoss as number).toBeLessThan(Math.log(10)); // below chance after 8 steps
     expect(s.testAccuracy as number).toBeGreaterThan(0.2); // chance is 0.1
@@ -39,6 +39,24 @@ describe('npm run train (the CLI, as a child process)', () => {
     const s = summary(r);
     expect(s.resumedFromStep).toBe(8);
     expect(s.steps).toBe(16); // the whole run: 8 before the checkpoint, 8 after
+  });
+
+  it('--optimizer adam trains with Adam, records it in the checkpoint, and --resume refuses another optimizer', async () => {
+    const adamCk = join(dir, 'adam.safetensors');
+    const r = await train([...small, '--epochs', '1', '--optimizer', 'adam', '--checkpoint', adamCk, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('adam lr 0.003, cosine');
+    expect(summary(r)).toMatchObject({ optimizer: 'adam', lr: 0.003, steps: 8 });
+    expect(summary(r).testAccuracy as number).toBeGreaterThan(0.2);
+    const sgd = await train([...small, '--epochs', '2', '--optimizer', 'sgd', '--checkpoint', adamCk, '--resume']);
+    expect(sgd.code).toBe(2);
+    expect(sgd.stderr).toContain("--optimizer sgd differs from the checkpoint's adam");
+    const resumed = await train([...small, '--epochs', '2', '--checkpoint', adamCk, '--resume', '--json']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(summary(resumed)).toMatchObject({ optimizer: 'adam', steps: 16, resumedFromStep: 8 });
+    const bad = await train(['--optimizer', 'rmsprop']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--optimizer must be sgd or adam, got "rmsprop"');
   });
 
   it('refuses a flag that contradicts the checkpoint, an unknown model, and a missing checkpoint, with exit code 2', async () => {
