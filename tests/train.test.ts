@@ -365,6 +365,38 @@ describe('compiled step', () => {
       model.dispose();
     }
   });
+
+  it('overlapping calls (not awaited one by one) all run, in call order, as awaited ones do', async () => {
+    // An app may call predict() from every input event. A second read used to copy into the
+    // staging buffer the first was still mapping: a validation error that dropped its submit
+    // (the training step lost, model.step counted anyway) and a rejection with no message.
+    const errors: string[] = [];
+    const onError = (ev: Event): void => void errors.push((ev as GPUUncapturedErrorEvent).error.message);
+    engine.device.addEventListener('uncapturederror', onError);
+    const [a, b] = [new Model(engine, lenet(), SGD), new Model(engine, lenet(), SGD)];
+    try {
+      const [pa, pb] = [await a.trainer(16), await b.trainer(16)];
+      const batches = [0, 1, 2].map((i) => ({ x: train.images.slice(i * 16 * 784, (i + 1) * 16 * 784), y: Float32Array.from(train.labels.subarray(i * 16, (i + 1) * 16)) }));
+      const awaited = [];
+      for (const { x, y } of batches) awaited.push(await pa.step(x, y, true));
+      const overlapped = await Promise.all(batches.map(({ x, y }, i) => pb.step(x, y, i !== 1)));
+      expect(overlapped[0]).toEqual(awaited[0]);
+      expect(overlapped[1]).toBeNull();
+      expect(overlapped[2]).toEqual(awaited[2]);
+      expect(b.step).toBe(3);
+      expectSameTensors(await a.getParams(), await b.getParams());
+
+      const [ia, ib] = [await a.predictor(16), await b.predictor(16)];
+      const one = await Promise.all(batches.map(({ x }) => ia.run(x)));
+      for (const [i, { x }] of batches.entries()) expect(await ib.run(x), `prediction ${i}`).toEqual(one[i]);
+      await engine.sync();
+      expect(errors).toEqual([]);
+    } finally {
+      engine.device.removeEventListener('uncapturederror', onError);
+      a.dispose();
+      b.dispose();
+    }
+  });
 });
 
 /**

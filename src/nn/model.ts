@@ -9,6 +9,7 @@ import { elementwiseDispatch } from '../ops/elementwise.js';
 import { sgdDispatch } from '../ops/sgd.js';
 import { softmaxXentBwdDispatch, softmaxXentFwdDispatch } from '../ops/softmax_xent.js';
 import type { Binding, Engine } from '../runtime/engine.js';
+import { StagingBuffers } from '../runtime/staging.js';
 import { sizeOf } from '../shape.js';
 import { Graph, type ParamEntry } from './graph.js';
 import { initParam, paramSeed } from './init.js';
@@ -17,7 +18,6 @@ import { planMemory, type MemoryPlan, type Value } from './memory-plan.js';
 import { lrAt, optimizerSlots, type OptimizerSpec, type Schedule } from './optim.js';
 
 const STORAGE = 0x80 | 0x08 | 0x04;
-const READBACK = 0x01 | 0x08;
 
 export interface NamedTensor {
   shape: number[];
@@ -105,6 +105,7 @@ abstract class Plan {
   protected recorded: Recorded[] = [];
   protected buffers: GPUBuffer[] = [];
   protected uniforms: GPUBuffer[] = [];
+  protected staging: StagingBuffers | null = null;
   info!: PlanInfo;
   protected disposed = false;
   private outClasses: number | undefined;
@@ -252,6 +253,7 @@ abstract class Plan {
     for (const b of [...this.buffers, ...this.uniforms]) this.engine.pool.release(b);
     this.buffers = [];
     this.uniforms = [];
+    this.staging?.close();
   }
 }
 
@@ -448,7 +450,6 @@ export class TrainPlan extends Plan {
   private labels!: GPUBuffer;
   private loss!: GPUBuffer;
   private logits!: GPUBuffer;
-  private staging!: GPUBuffer;
   private classes = 0;
 
   constructor(
@@ -474,8 +475,7 @@ export class TrainPlan extends Plan {
     this.logits = built.buf.get(built.outputKey)!;
     const shapes = this.model.graph.shapes(this.batch);
     this.classes = shapes[this.model.graph.output.id]![1]!;
-    this.staging = this.engine.pool.acquire((this.batch * this.classes + 4) * 4, READBACK, 'train readback');
-    this.buffers.push(this.staging);
+    this.staging = new StagingBuffers(this.engine.pool, (this.batch * this.classes + 1) * 4, 'train readback');
     this.activations = built.buf;
   }
 
@@ -495,16 +495,15 @@ export class TrainPlan extends Plan {
     const enc = this.engine.device.createCommandEncoder();
     this.encode(enc, step);
     const logitBytes = this.batch * this.classes * 4;
-    if (read) {
-      enc.copyBufferToBuffer(this.logits, 0, this.staging, 0, logitBytes);
-      enc.copyBufferToBuffer(this.loss, 0, this.staging, logitBytes, 4);
+    const staging = read ? this.staging!.take() : null;
+    if (staging) {
+      enc.copyBufferToBuffer(this.logits, 0, staging, 0, logitBytes);
+      enc.copyBufferToBuffer(this.loss, 0, staging, logitBytes, 4);
     }
     q.submit([enc.finish()]);
     this.model.step++;
-    if (!read) return null;
-    await this.staging.mapAsync(GPUMapMode.READ, 0, logitBytes + 4);
-    const data = new Float32Array(this.staging.getMappedRange(0, logitBytes + 4).slice(0));
-    this.staging.unmap();
+    if (!staging) return null;
+    const data = new Float32Array(await this.staging!.read(staging));
     return { loss: data[this.batch * this.classes]!, accuracy: accuracy(data, labels, this.classes) };
   }
 }
@@ -522,7 +521,6 @@ export function accuracy(logits: Float32Array, labels: ArrayLike<number>, classe
 export class InferPlan extends Plan {
   private input!: GPUBuffer;
   private output!: GPUBuffer;
-  private staging!: GPUBuffer;
   private outFloats = 0;
 
   allocateFor(values: Value[]): Map<string, GPUBuffer> {
@@ -536,8 +534,7 @@ export class InferPlan extends Plan {
     this.input = built.buf.get(built.inputKey)!;
     this.output = built.buf.get(built.outputKey)!;
     this.outFloats = sizeOf(this.model.graph.shapes(this.batch)[this.model.graph.output.id]!);
-    this.staging = this.engine.pool.acquire(this.outFloats * 4, READBACK, 'infer readback');
-    this.buffers.push(this.staging);
+    this.staging = new StagingBuffers(this.engine.pool, this.outFloats * 4, 'infer readback');
   }
 
   /** Runs the model on a full batch and returns its outputs (e.g. logits [batch, classes]). */
@@ -546,12 +543,10 @@ export class InferPlan extends Plan {
     this.engine.device.queue.writeBuffer(this.input, 0, x.buffer, x.byteOffset, x.byteLength);
     const enc = this.engine.device.createCommandEncoder();
     this.encode(enc, 0);
-    enc.copyBufferToBuffer(this.output, 0, this.staging, 0, this.outFloats * 4);
+    const staging = this.staging!.take();
+    enc.copyBufferToBuffer(this.output, 0, staging, 0, this.outFloats * 4);
     this.engine.device.queue.submit([enc.finish()]);
-    await this.staging.mapAsync(GPUMapMode.READ);
-    const out = new Float32Array(this.staging.getMappedRange().slice(0, this.outFloats * 4));
-    this.staging.unmap();
-    return out;
+    return new Float32Array(await this.staging!.read(staging));
   }
 }
 

@@ -6,6 +6,7 @@ import { BufferPool, type PoolStats } from './buffer-pool.js';
 import { paceDawnPolling } from './dawn-pacer.js';
 import { acquireDevice, describeAdapter, type AcquireOptions, type AdapterSummary } from './device.js';
 import { PipelineCache, type Constants } from './pipeline-cache.js';
+import { READBACK } from './staging.js';
 import { Tensor } from './tensor.js';
 import { defaultTuning, type Tuning } from '../ops/tuning.js';
 
@@ -29,7 +30,6 @@ export interface Dispatch {
 
 const STORAGE = 0x80 | 0x08 | 0x04; // STORAGE | COPY_DST | COPY_SRC
 const UNIFORM = 0x40 | 0x08; // UNIFORM | COPY_DST
-const READBACK = 0x01 | 0x08; // MAP_READ | COPY_DST
 
 /** Packs a uniform `Params` struct: u32 and f32 fields, 4 bytes each, in order. */
 export class Params {
