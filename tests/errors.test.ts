@@ -3,7 +3,7 @@
 // engine's live memory must be exactly what it was: a failed op leaks nothing, and (except
 // where a dispatch limit is only known once the op runs) it allocates nothing either.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CpuBackend, type WebGpuBackend } from '../src/backend.js';
+import { CpuBackend, WebGpuBackend } from '../src/backend.js';
 import {
   AttributeError,
   DeviceError,
@@ -958,6 +958,56 @@ describe('hostile inputs to the public op API', () => {
     expect(x!.isDisposed).toBe(true);
     expect(e.memory().liveBytes).toBe(before.liveBytes);
     expect(e.memory().liveBuffers).toBe(before.liveBuffers);
+  });
+
+  // Scopes with async bodies, started without awaiting the one before (as event handlers do),
+  // each with a nested scope; the sleeps make their awaits interleave.
+  const overlapping = (g: WebGpuBackend): Promise<Tensor[]> => {
+    const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+    const job = (k: number, ms: number): Promise<Tensor> =>
+      g.engine.scope(async () => {
+        const x = g.tensor(Float32Array.from({ length: 64 }, (_, i) => (i - 20) * k), [1, 1, 8, 8]);
+        await sleep(ms);
+        const y = await g.engine.scope(async () => g.relu(await g.add(x, x)));
+        await sleep(ms);
+        return g.maxPool2d(y, { kernelSize: 2 });
+      });
+    return Promise.all([job(1, 6), job(2, 1), job(3, 3)]);
+  };
+
+  it('in Node, scopes that overlap in time each free only their own tensors', async () => {
+    const e = gpu.engine;
+    expect(e.scopesFollowAsync).toBe(true);
+    const before = e.memory();
+    const results = await overlapping(gpu);
+    // Each job's output: the max of each 2×2 window of relu(2·(i − 20)·k) on an 8×8 grid.
+    for (const [j, r] of results.entries()) {
+      const k = j + 1;
+      const want = Array.from({ length: 16 }, (_, w) => 2 * k * Math.max(0, 8 * (2 * Math.floor(w / 4) + 1) + 2 * (w % 4) + 1 - 20));
+      expect(Array.from(await r.read()), `job ${k}`).toEqual(want);
+    }
+    for (const r of results) r.dispose();
+    expect(e.memory().liveBytes).toBe(before.liveBytes);
+    expect(e.memory().liveBuffers).toBe(before.liveBuffers);
+  });
+
+  it('where scopes are not told apart (browsers; followAsyncScopes: false) nested ones work, and a freed tensor says scopes must nest', async () => {
+    const plain = await WebGpuBackend.create({ followAsyncScopes: false });
+    try {
+      const e = plain.engine;
+      expect(e.scopesFollowAsync).toBe(false);
+      const x = plain.tensor([1, -2, 3, -4], [2, 2]);
+      const y = await e.scope(async () => e.scope(async () => plain.relu(await plain.add(x, x))));
+      expect(Array.from(await y.read())).toEqual([2, 0, 6, 0]);
+      // Overlapping ones cannot tell their tensors apart: one frees a tensor another still uses.
+      const err = await caught(async () => {
+        for (const r of await overlapping(plain)) await r.read();
+      });
+      expect(err).toBeInstanceOf(DisposedError);
+      expect(err.message).toContain('engine.scope calls must nest here');
+    } finally {
+      plain.engine.destroy();
+    }
   });
 });
 

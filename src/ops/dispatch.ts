@@ -1,6 +1,6 @@
 // Small helpers shared by the op wiring: grid sizes and tensor checks.
 import subgroupTileWgsl from '../../shaders/common/subgroup_tile.wgsl?raw';
-import { DeviceLimitError, DisposedError, ShapeError, fmtShape } from '../errors.js';
+import { DeviceLimitError, ShapeError, fmtShape } from '../errors.js';
 import { sameShape, type Shape } from '../shape.js';
 import type { Binding, Dispatch, Engine, Kernel } from '../runtime/engine.js';
 import type { Constants } from '../runtime/pipeline-cache.js';
@@ -34,11 +34,7 @@ export function sameEngine(op: string, engine: Engine, ...ts: Tensor[]): void {
   engine.checkAlive(op);
   for (const t of ts) {
     if (t.engine !== engine) throw new ShapeError(`${op}: tensor ${fmtShape(t.shape)} belongs to another engine; move it with read() and tensor().`);
-    if (t.isDisposed) {
-      throw new DisposedError(
-        `${op}: tensor ${fmtShape(t.shape)} was used after dispose(); keep it alive (engine.keep / return it from the scope) until its last use.`,
-      );
-    }
+    t.checkAlive(op);
   }
 }
 

@@ -6,6 +6,7 @@ import { BufferPool, type PoolStats } from './buffer-pool.js';
 import { paceDawnPolling } from './dawn-pacer.js';
 import { acquireDevice, describeAdapter, type AcquireOptions, type AdapterSummary } from './device.js';
 import { PipelineCache, type Constants } from './pipeline-cache.js';
+import { ScopeTracker, loadAsyncStore } from './scopes.js';
 import { READBACK } from './staging.js';
 import { Tensor } from './tensor.js';
 import { defaultTuning, type Tuning } from '../ops/tuning.js';
@@ -70,6 +71,12 @@ export interface EngineOptions extends AcquireOptions {
    * needs (runtime/dawn-pacer.ts; default true there, and never done on a GPU or in a browser).
    */
   pacePolling?: boolean;
+  /**
+   * In Node, give each tensor to the scope of the async call chain that made it, so scopes that
+   * overlap in time stay apart (runtime/scopes.ts; default true). false: the scope opened last,
+   * as in browsers.
+   */
+  followAsyncScopes?: boolean;
 }
 
 export class Engine {
@@ -81,7 +88,7 @@ export class Engine {
   lostReason: string | null = null;
   private destroyed = false;
   private releasePacer: (() => void) | null = null;
-  private scopes: Set<Tensor>[] = [];
+  private readonly scopes: ScopeTracker;
   private lostListeners: Array<(reason: string) => void> = [];
   /** A 16-byte buffer bound where a kernel's optional input is absent. */
   readonly dummy: GPUBuffer;
@@ -101,6 +108,7 @@ export class Engine {
     // The subgroup size is the adapter's, whatever the options say: the subgroup kernels are only right at that size.
     this.tuning = { ...defaultTuning(adapterInfo.isFallbackAdapter, adapterInfo.architecture, adapterInfo.subgroupSize), ...opts.tuning, subgroupSize: adapterInfo.subgroupSize };
     this.dummy = device.createBuffer({ size: 16, usage: STORAGE, label: 'dummy' });
+    this.scopes = new ScopeTracker(opts.followAsyncScopes !== false);
     device.lost.then((info) => {
       if (this.destroyed) return;
       this.lostReason = `${info.reason}: ${info.message}`;
@@ -109,7 +117,7 @@ export class Engine {
   }
 
   static async create(opts: EngineOptions = {}): Promise<Engine> {
-    const { gpu, device, info } = await acquireDevice(opts);
+    const [{ gpu, device, info }] = await Promise.all([acquireDevice(opts), loadAsyncStore()]);
     const engine = new Engine(device, info, gpu, opts);
     if (info.via === 'dawn-node' && info.isFallbackAdapter && opts.pacePolling !== false) engine.releasePacer = paceDawnPolling();
     if (opts.autotune) {
@@ -161,7 +169,7 @@ export class Engine {
     const bytes = sizeOf(shape) * 4;
     this.checkBytes(op, shape, bytes);
     const t = new Tensor(this, [...shape], this.pool.acquire(bytes, STORAGE));
-    this.scopes.at(-1)?.add(t);
+    this.scopes.current()?.tensors.add(t);
     return t;
   }
 
@@ -202,21 +210,13 @@ export class Engine {
       throw new ShapeError(`write: ${data.length} values for tensor ${fmtShape(t.shape)}, which holds ${t.size}; pass exactly ${t.size} values.`);
     }
     this.checkAlive('write');
-    this.checkNotDisposed('write', t);
+    t.checkAlive('write');
     this.device.queue.writeBuffer(t.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
   }
 
   async read(t: Tensor): Promise<Float32Array> {
-    this.checkNotDisposed('read', t);
+    t.checkAlive('read');
     return this.readBuffer(t.buffer, t.byteSize);
-  }
-
-  private checkNotDisposed(op: string, t: Tensor): void {
-    if (t.isDisposed) {
-      throw new DisposedError(
-        `${op}: tensor ${fmtShape(t.shape)} was used after dispose(); keep it alive (engine.keep / return it from the scope) until its last use.`,
-      );
-    }
   }
 
   async readBuffer(src: GPUBuffer, bytes: number, offset = 0): Promise<Float32Array> {
@@ -303,19 +303,20 @@ export class Engine {
   /**
    * Runs fn and disposes every tensor created inside it, except those it returns
    * (a tensor, or an array or object of tensors); if fn throws, every one of them.
-   * Scopes must not interleave.
+   * In Node, scopes may also overlap in time (one started while another awaits): each frees
+   * only the tensors of its own async call chain. In browsers scopes must nest: await one
+   * before starting another that is not inside it.
    */
   async scope<T>(fn: () => Promise<T> | T): Promise<T> {
-    const mine = new Set<Tensor>();
-    this.scopes.push(mine);
+    const { frame, result: pending } = this.scopes.run(fn);
     let result: T;
     try {
-      result = await fn();
+      result = await pending;
     } catch (e) {
-      for (const t of mine) if (!t.isDisposed) t.dispose();
+      for (const t of frame.tensors) if (!t.isDisposed) t.dispose();
       throw e;
     } finally {
-      this.scopes.pop();
+      this.scopes.close(frame);
     }
     const keep = new Set<Tensor>();
     const collect = (v: unknown): void => {
@@ -324,16 +325,22 @@ export class Engine {
       else if (v && typeof v === 'object') Object.values(v).forEach(collect);
     };
     collect(result);
-    for (const t of mine) {
-      if (keep.has(t)) this.scopes.at(-1)?.add(t);
+    const outer = this.scopes.current();
+    for (const t of frame.tensors) {
+      if (keep.has(t)) outer?.tensors.add(t);
       else if (!t.isDisposed) t.dispose();
     }
     return result;
   }
 
+  /** Whether scopes that overlap in time are told apart (Node), or must nest (browsers). */
+  get scopesFollowAsync(): boolean {
+    return this.scopes.followsAsync;
+  }
+
   /** Forget a tensor in the current scopes, so that a scope end does not dispose it. */
   keep(t: Tensor): Tensor {
-    for (const s of this.scopes) s.delete(t);
+    this.scopes.forget(t);
     return t;
   }
 
@@ -357,7 +364,7 @@ export class Engine {
   /** @internal Called by Tensor.dispose. */
   releaseTensor(t: Tensor, buffer: GPUBuffer): void {
     if (this.destroyed) return;
-    for (const s of this.scopes) s.delete(t);
+    this.scopes.forget(t);
     this.pool.release(buffer);
   }
 }

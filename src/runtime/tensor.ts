@@ -25,8 +25,18 @@ export class Tensor {
   }
 
   get buffer(): GPUBuffer {
-    if (!this.buf) throw new DisposedError(`tensor ${fmtShape(this.shape)} was used after dispose(); keep it alive (engine.keep / return it from the scope) until its last use.`);
-    return this.buf;
+    this.checkAlive();
+    return this.buf!;
+  }
+
+  /** Throws DisposedError, prefixed by `op`, if the tensor was disposed. */
+  checkAlive(op?: string): void {
+    if (this.buf) return;
+    // Without async tracking, a scope that overlapped another in time may have freed it.
+    const overlap = this.engine.scopesFollowAsync ? '' : ' engine.scope calls must nest here: await one before starting another outside it.';
+    throw new DisposedError(
+      `${op ? `${op}: ` : ''}tensor ${fmtShape(this.shape)} was used after dispose(); keep it alive (engine.keep / return it from the scope) until its last use.${overlap}`,
+    );
   }
 
   read(): Promise<Float32Array> {
