@@ -89,6 +89,8 @@ const rows: Row[] = [
   // Lifetimes.
   { name: 'a disposed model', error: DisposedError, message: /getParams: this model was disposed/, run: async ({ engine }) => { const m = new Model(engine, tiny()); m.dispose(); return m.getParams(); } },
   { name: 'a disposed plan', error: DisposedError, message: /predict: this plan was disposed/, run: async ({ model }) => { const p = await model.predictor(2); p.dispose(); return p.run(new Float32Array(128)); } },
+  // Its buffers went back to the pool: profiling would have run its dispatches on other plans' buffers.
+  { name: 'profiling a disposed plan', error: DisposedError, message: /profile: this plan was disposed/, run: async ({ model }) => { const p = await model.trainer(2); p.dispose(); return p.profile(); } },
 ];
 
 describe('hostile inputs to models, data files and checkpoints', () => {
@@ -118,6 +120,14 @@ describe('hostile inputs to models, data files and checkpoints', () => {
   it('failed loads left the weights exactly as they were', async () => {
     const after = await ctx.model.getParams();
     for (const [k, t] of Object.entries(before)) expect(after[k]!.data).toEqual(t.data);
+  });
+
+  it('a disposed plan leaves its model, so plans made per evaluation do not pile up', async () => {
+    const plans = (): number => (ctx.model as unknown as { plans: unknown[] }).plans.length;
+    const start = plans();
+    for (let i = 0; i < 3; i++) (await ctx.model.predictor(2)).dispose();
+    (await ctx.model.trainer(2)).dispose();
+    expect(plans()).toBe(start);
   });
 
   it('a model on a destroyed engine says so', async () => {

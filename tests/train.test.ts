@@ -366,6 +366,26 @@ describe('compiled step', () => {
     }
   });
 
+  it('profile() leaves the weights, gradients and optimizer state as they were', async () => {
+    // It reruns the step's dispatches, the optimizer's among them: an extra update before.
+    const [a, b] = [new Model(engine, lenet(), SGD), new Model(engine, lenet(), SGD)];
+    try {
+      const [pa, pb] = [await a.trainer(16), await b.trainer(16)];
+      const x = train.images.slice(0, 16 * 784);
+      const y = Float32Array.from(train.labels.subarray(0, 16));
+      await Promise.all([pa.step(x, y), pb.step(x, y)]);
+      const profiled = await pa.profile();
+      expect(profiled.map((e) => e.label)).toContain('optimizer');
+      expectSameTensors(await a.getParams(), await b.getParams());
+      expect(await a.getState()).toEqual(await b.getState());
+      await Promise.all([pa.step(x, y), pb.step(x, y)]);
+      expectSameTensors(await a.getParams(), await b.getParams());
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
+  });
+
   it('overlapping calls (not awaited one by one) all run, in call order, as awaited ones do', async () => {
     // An app may call predict() from every input event. A second read used to copy into the
     // staging buffer the first was still mapping: a validation error that dropped its submit

@@ -177,9 +177,11 @@ abstract class Plan {
    * Runs the plan's dispatches once more, each in its own pass, and says how long each took:
    * timestamp-query where the device has it, else the wall time of a submit per dispatch.
    * Buffers hold whatever the last step left; run a step first so the numbers mean something.
+   * The model's weights, gradients and optimizer state are put back afterwards, so profiling
+   * mid-training does not take an extra optimizer step.
    */
   async profile(): Promise<ProfileEntry[]> {
-    this.model.check('profile');
+    this.checkLive('profile');
     const e = this.engine;
     const list = this.recorded.filter((r) => !r.workgroups.some((n) => n === 0));
     const run = (enc: GPUCommandEncoder, r: Recorded, ts?: GPUComputePassTimestampWrites): void => {
@@ -190,42 +192,60 @@ abstract class Plan {
       pass.end();
     };
     const entry = (r: Recorded, ms: number): ProfileEntry => ({ label: r.label, kernel: r.kernel, workgroups: r.workgroups, ms });
-    if (!e.hasTimestamps) {
-      const out: ProfileEntry[] = [];
-      for (const r of list) {
-        const enc = e.device.createCommandEncoder();
-        run(enc, r);
-        const t0 = performance.now();
-        e.device.queue.submit([enc.finish()]);
-        await e.device.queue.onSubmittedWorkDone();
-        out.push(entry(r, performance.now() - t0));
-      }
-      return out;
-    }
-    const count = 2 * list.length;
-    const querySet = e.device.createQuerySet({ type: 'timestamp', count });
-    const resolve = e.device.createBuffer({ size: count * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-    const readback = e.device.createBuffer({ size: count * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    try {
+    const m = this.model;
+    const stores = [m.params, m.grads, ...Object.values(m.state)];
+    const copies = stores.map((s) => e.pool.acquire(s.floats * 4, STORAGE, 'profile copy'));
+    const copy = (back: boolean): void => {
       const enc = e.device.createCommandEncoder();
-      list.forEach((r, i) => run(enc, r, { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 }));
-      enc.resolveQuerySet(querySet, 0, count, resolve, 0);
-      enc.copyBufferToBuffer(resolve, 0, readback, 0, count * 8);
+      stores.forEach((s, i) => (back ? enc.copyBufferToBuffer(copies[i]!, 0, s.buffer, 0, s.floats * 4) : enc.copyBufferToBuffer(s.buffer, 0, copies[i]!, 0, s.floats * 4)));
       e.device.queue.submit([enc.finish()]);
-      await readback.mapAsync(GPUMapMode.READ);
-      const t = new BigUint64Array(readback.getMappedRange().slice(0));
-      readback.unmap();
-      return list.map((r, i) => entry(r, Number(t[2 * i + 1]! - t[2 * i]!) / 1e6));
+    };
+    copy(false);
+    try {
+      if (!e.hasTimestamps) {
+        const out: ProfileEntry[] = [];
+        for (const r of list) {
+          const enc = e.device.createCommandEncoder();
+          run(enc, r);
+          const t0 = performance.now();
+          e.device.queue.submit([enc.finish()]);
+          await e.device.queue.onSubmittedWorkDone();
+          out.push(entry(r, performance.now() - t0));
+        }
+        return out;
+      }
+      const count = 2 * list.length;
+      const querySet = e.device.createQuerySet({ type: 'timestamp', count });
+      const resolve = e.device.createBuffer({ size: count * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+      const readback = e.device.createBuffer({ size: count * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      try {
+        const enc = e.device.createCommandEncoder();
+        list.forEach((r, i) => run(enc, r, { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 }));
+        enc.resolveQuerySet(querySet, 0, count, resolve, 0);
+        enc.copyBufferToBuffer(resolve, 0, readback, 0, count * 8);
+        e.device.queue.submit([enc.finish()]);
+        await readback.mapAsync(GPUMapMode.READ);
+        const t = new BigUint64Array(readback.getMappedRange().slice(0));
+        readback.unmap();
+        return list.map((r, i) => entry(r, Number(t[2 * i + 1]! - t[2 * i]!) / 1e6));
+      } finally {
+        querySet.destroy();
+        resolve.destroy();
+        readback.destroy();
+      }
     } finally {
-      querySet.destroy();
-      resolve.destroy();
-      readback.destroy();
+      if (!m.isDisposed && !e.isDestroyed) copy(true); // queued after the profiled passes
+      for (const c of copies) e.pool.release(c);
     }
   }
 
-  protected checkInput(op: string, x: Float32Array, labels?: Float32Array): void {
+  private checkLive(op: string): void {
     this.model.check(op);
     if (this.disposed) throw new DisposedError(`${op}: this plan was disposed; compile a new one with model.trainer(batch) or model.predictor(batch).`);
+  }
+
+  protected checkInput(op: string, x: Float32Array, labels?: Float32Array): void {
+    this.checkLive(op);
     const want = this.batch * sizeOf(this.model.graph.inputShape);
     if (x.length !== want) {
       throw new ShapeError(`${op}: input has ${x.length} values; a batch of ${this.batch} × ${fmtShape(this.model.graph.inputShape)} needs ${want}.`);
@@ -254,6 +274,8 @@ abstract class Plan {
     this.buffers = [];
     this.uniforms = [];
     this.staging?.close();
+    this.recorded = [];
+    this.model.forgetPlan(this);
   }
 }
 
@@ -643,7 +665,6 @@ export class Model {
     const plan = await this.trainer(batch);
     const m = plan.info.memory;
     plan.dispose();
-    this.plans = this.plans.filter((p) => p !== plan);
     const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
     const fmt = (r: string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
     const mib = (b: number): string => `${(b / 2 ** 20).toFixed(2)} MiB`;
@@ -657,6 +678,11 @@ export class Model {
   }
 
   /** Compiles a training plan for a batch size (pipelines compiled before the first step). */
+  /** @internal A disposed plan leaves the model's list, so plans made per evaluation do not pile up. */
+  forgetPlan(p: Plan): void {
+    this.plans = this.plans.filter((q) => q !== p);
+  }
+
   async trainer(batch: number, opts: { reuse?: boolean } = {}): Promise<TrainPlan> {
     this.check('trainer');
     checkBatch('trainer', batch);
@@ -732,6 +758,10 @@ export class Model {
 
   private disposed = false;
 
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
   /** @internal Throws once the model is disposed or its engine gone. */
   check(op: string): void {
     if (this.disposed) throw new DisposedError(`${op}: this model was disposed; create a new Model (and load a checkpoint) to use it again.`);
@@ -741,8 +771,7 @@ export class Model {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const p of this.plans) p.dispose();
-    this.plans = [];
+    for (const p of [...this.plans]) p.dispose();
     this.params.dispose();
     this.grads.dispose();
     for (const s of Object.values(this.state)) s.dispose();
