@@ -519,10 +519,16 @@ describe('whole-model gradients vs the CPU reference', () => {
         const n = 3;
         const x = head(train, n).images.slice();
         const y = Float32Array.from(head(train, n).labels);
+        await (await model.trainer(n)).step(x, y); // a nonzero optimizer state to put back
+        const [params, state, step] = [await model.getParams(), await model.getState(), model.step];
         const rep = await verify(model, x, y, n);
         if (!rep.ok) console.log(formatVerify(rep));
         expect(rep.ok).toBe(true);
         expect(rep.rows.length).toBeGreaterThan(model.paramEntries.length * 2);
+        // Checking a model does not train it.
+        expectSameTensors(await model.getParams(), params);
+        expect(await model.getState()).toEqual(state);
+        expect(model.step).toBe(step);
       } finally {
         model.dispose();
       }

@@ -48,7 +48,8 @@ function scaleOf(t: ArrayLike<number>): number {
 }
 
 /**
- * Runs one step on both backends. The tolerance is on maxAbs / max(max|ref|, 1e-3 · the
+ * Runs one step on both backends, then puts the model's weights, optimizer state and step
+ * count back: checking a model does not train it. The tolerance is on maxAbs / max(max|ref|, 1e-3 · the
  * largest value of that kind in the model): f32 sums of a few thousand terms differ from
  * float64 by ~1e-6 of the scale; 1e-3 leaves room for long reductions while any indexing
  * bug shows up as ~1.
@@ -127,6 +128,10 @@ export async function verify(
     return { rows, ok: rows.every((x) => x.ok), tolerance, lossGpu: r!.loss, lossCpu: rec.loss };
   } finally {
     plan.dispose();
+    if (!model.isDisposed && !engine.isDestroyed) {
+      model.setParams(start, startState);
+      model.step = step0;
+    }
   }
 }
 
