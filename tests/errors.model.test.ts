@@ -12,6 +12,7 @@ import { decodeInto, encodeModel } from '../src/nn/checkpoint.js';
 import { Graph, Sequential } from '../src/nn/graph.js';
 import { Add, Concat, Conv2d, Dropout, Flatten, LeakyReLU, Linear, MaxPool2d, ReLU } from '../src/nn/layers.js';
 import { Model } from '../src/nn/model.js';
+import { CpuModel } from '../src/nn/cpu-model.js';
 import { lenet, mlp } from '../src/nn/models.js';
 import { Engine } from '../src/runtime/engine.js';
 
@@ -84,6 +85,10 @@ const rows: Row[] = [
   { name: 'checkpoint: truncated', error: CheckpointError, message: /ck/, run: ({ model, good }) => decodeInto(model, good.subarray(0, good.length - 100), 'ck') },
   { name: 'checkpoint: not safetensors at all', error: CheckpointError, message: /ck/, run: ({ model }) => decodeInto(model, new TextEncoder().encode('hello, world'), 'ck') },
   { name: 'checkpoint: F16 dtype', error: CheckpointError, message: /F16.*float32/i, run: () => { const b = encodeSafetensors({ w: { shape: [2], data: new Float32Array(2) } }); const s = new TextDecoder().decode(b).replace('"F32"', '"F16"'); return decodeSafetensors(new TextEncoder().encode(s), 'ck'); } },
+  { name: 'checkpoint with a NaN weight (its CRC right: saved after training diverged)', error: NonFiniteError, message: /conv2d_0\.weight" holds NaN at index 5.*earlier checkpoint/, run: ({ model, good }) => { const { tensors, metadata } = decodeSafetensors(good); tensors['conv2d_0.weight']!.data[5] = NaN; return decodeInto(model, encodeSafetensors(tensors, metadata), 'ck'); } },
+  { name: 'setParams with an infinite optimizer state', error: NonFiniteError, message: /optimizer state "velocity": "linear_0\.bias" holds Infinity/, run: async ({ model }) => { const st = await model.getState(); st.velocity!['linear_0.bias']!.data[0] = Infinity; model.setParams(await model.getParams(), st); } },
+  { name: 'CpuModel.setParams with a tensor the model lacks', error: ShapeError, message: /tensors the model lacks: extra\.weight/, run: async ({ model }) => new CpuModel(tiny()).setParams({ ...(await model.getParams()), 'extra.weight': { shape: [1], data: new Float32Array(1) } }) },
+  { name: 'saving a model whose weights went NaN', error: NonFiniteError, message: /save: the parameters: "linear_0\.weight" holds NaN at index 3.*nothing was saved/, run: async ({ engine }) => { const m = new Model(engine, tiny()); try { const w = new Float32Array(720); w[3] = NaN; m.params.write('linear_0.weight', w); return await encodeModel(m, { epoch: 1, modelName: 'tiny', seed: 0 }); } finally { m.dispose(); } } },
   { name: 'checkpoint of another model (mlp into lenet)', error: ShapeError, message: /conv2d_0\.weight|mlp|another model/, run: async ({ engine }) => { const a = new Model(engine, mlp()); const b = new Model(engine, lenet()); try { decodeInto(b, await encodeModel(a, { epoch: 0, modelName: 'mlp', seed: 0 })); } finally { a.dispose(); b.dispose(); } } },
 
   // Lifetimes.

@@ -10,6 +10,7 @@ import { sizeOf } from '../shape.js';
 import type { CpuModel } from './cpu-model.js';
 import type { Model } from './model.js';
 import { optimizerSlots, type OptimizerSpec, type Schedule } from './optim.js';
+import { checkParamSet } from './param-set.js';
 
 export { CheckpointError };
 
@@ -57,6 +58,8 @@ export interface CheckpointContents {
 export async function encodeModel(model: AnyModel, extra: CheckpointExtra): Promise<Uint8Array> {
   const params = await model.getParams();
   const state = await model.getState();
+  checkParamSet(model.paramEntries, 'the parameters', params, 'save');
+  for (const slot of optimizerSlots(model.optimizer)) checkParamSet(model.paramEntries, `optimizer state "${slot}"`, state[slot], 'save');
   const tensors: Record<string, NamedTensor> = {};
   for (const e of model.paramEntries) tensors[e.name] = params[e.name]!;
   for (const slot of optimizerSlots(model.optimizer)) {

@@ -8,6 +8,7 @@ import { sizeOf } from '../shape.js';
 import type { Graph, ParamEntry } from './graph.js';
 import { initParam, paramSeed } from './init.js';
 import { lrAt, optimizerSlots, type OptimizerSpec, type Schedule } from './optim.js';
+import { checkParamSet } from './param-set.js';
 import type { ModelOptions, NamedTensor } from './model.js';
 
 export interface CpuStepRecord {
@@ -155,18 +156,10 @@ export class CpuModel {
     return out;
   }
 
-  /** Replaces every parameter (and optionally the optimizer state); checks all shapes first, so a bad set changes nothing. */
+  /** Replaces every parameter (and optionally the optimizer state); checks the whole set first (param-set.ts), so a bad one changes nothing. */
   setParams(params: Record<string, NamedTensor>, state?: Record<string, Record<string, NamedTensor>>): void {
-    const check = (what: string, got: Record<string, NamedTensor> | undefined): void => {
-      for (const e of this.paramEntries) {
-        const t = got?.[e.name];
-        if (!t || fmtShape(t.shape) !== fmtShape(e.spec.shape) || t.data.length !== sizeOf(e.spec.shape)) {
-          throw new ShapeError(`load: ${what} "${e.name}" must be ${fmtShape(e.spec.shape)}, got ${t ? fmtShape(t.shape) : 'nothing'}.`);
-        }
-      }
-    };
-    check('parameter', params);
-    if (state) for (const slot of Object.keys(this.state)) check(`optimizer state "${slot}"`, state[slot]);
+    checkParamSet(this.paramEntries, 'the parameters', params);
+    if (state) for (const slot of Object.keys(this.state)) checkParamSet(this.paramEntries, `optimizer state "${slot}"`, state[slot]);
     for (const e of this.paramEntries) this.params[e.name] = ref.host(params[e.name]!.data, e.spec.shape);
     if (state) {
       for (const slot of Object.keys(this.state)) {

@@ -16,6 +16,7 @@ import { initParam, paramSeed } from './init.js';
 import type { StepDispatch } from './layers.js';
 import { planMemory, type MemoryPlan, type Value } from './memory-plan.js';
 import { lrAt, optimizerSlots, type OptimizerSpec, type Schedule } from './optim.js';
+import { checkParamSet } from './param-set.js';
 
 const STORAGE = 0x80 | 0x08 | 0x04;
 
@@ -731,27 +732,11 @@ export class Model {
     return out;
   }
 
-  /** Replaces every parameter (and optionally the optimizer state); checks all shapes first, so a bad set changes nothing. */
+  /** Replaces every parameter (and optionally the optimizer state); checks the whole set first (param-set.ts), so a bad one changes nothing. */
   setParams(params: Record<string, NamedTensor>, state?: Record<string, Record<string, NamedTensor>>): void {
     this.check('load');
-    const check = (what: string, got: Record<string, NamedTensor>): void => {
-      for (const e of this.paramEntries) {
-        const t = got[e.name];
-        if (!t) throw new ShapeError(`load: ${what} has no tensor "${e.name}" (expected ${fmtShape(e.spec.shape)}); was it saved from another model?`);
-        if (fmtShape(t.shape) !== fmtShape(e.spec.shape) || t.data.length !== sizeOf(e.spec.shape)) {
-          throw new ShapeError(`load: ${what} "${e.name}" is ${fmtShape(t.shape)}, but the model needs ${fmtShape(e.spec.shape)}.`);
-        }
-      }
-      const extra = Object.keys(got).filter((k) => !this.paramEntries.some((e) => e.name === k));
-      if (extra.length) throw new ShapeError(`load: ${what} has tensors the model lacks: ${extra.slice(0, 5).join(', ')}.`);
-    };
-    check('checkpoint', params);
-    if (state) {
-      for (const s of Object.keys(this.state)) {
-        if (!state[s]) throw new ShapeError(`load: optimizer state "${s}" is missing for ${this.optimizer.type}.`);
-        check(`optimizer state "${s}"`, state[s]);
-      }
-    }
+    checkParamSet(this.paramEntries, 'the parameters', params);
+    if (state) for (const s of Object.keys(this.state)) checkParamSet(this.paramEntries, `optimizer state "${s}"`, state[s]);
     for (const e of this.paramEntries) this.params.write(e.name, params[e.name]!.data);
     if (state) for (const [s, store] of Object.entries(this.state)) for (const e of this.paramEntries) store.write(e.name, state[s]![e.name]!.data);
   }
