@@ -149,6 +149,18 @@ const cases: ErrCase[] = [
     }),
   ),
   {
+    name: 'engine.write() with NaN at flat index 4 (tensor() refuses it; write() did not)',
+    error: NonFiniteError,
+    op: 'write',
+    shapes: [[2, 3]],
+    fix: 'allowNonFinite',
+    also: ['flat index 4'],
+    arrange: (gpu, t) => {
+      const x = t([2, 3]);
+      return () => gpu.engine.write(x, Float32Array.of(0, 1, 2, 3, NaN, 5));
+    },
+  },
+  {
     name: 'empty() over maxStorageBufferBindingSize',
     error: DeviceLimitError,
     op: 'tensor',
@@ -1041,6 +1053,9 @@ describe('a second engine: foreign tensors, and use after destroy()', () => {
     const err = await caught(() => gpu.add(x, foreign));
     expect(err).toBeInstanceOf(ShapeError);
     expectMessage(err, 'add', [[2, 2]], 'belongs to another engine; move it with read() and tensor()');
+    const werr = await caught(() => gpu.engine.write(foreign, Float32Array.of(1, 2, 3, 4)));
+    expect(werr).toBeInstanceOf(ShapeError);
+    expectMessage(werr, 'write', [[2, 2]], 'belongs to another engine');
     expect(gpu.engine.memory()).toEqual(before);
     x.dispose();
     foreign.dispose();

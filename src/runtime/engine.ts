@@ -32,6 +32,16 @@ export interface Dispatch {
 const STORAGE = 0x80 | 0x08 | 0x04; // STORAGE | COPY_DST | COPY_SRC
 const UNIFORM = 0x40 | 0x08; // UNIFORM | COPY_DST
 
+function checkFinite(op: string, data: Float32Array, shape: Shape): void {
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i]!)) {
+      throw new NonFiniteError(
+        `${op}: value ${data[i]} at flat index ${i} of shape ${fmtShape(shape)} is not finite (or overflows f32); clean the data, or pass { allowNonFinite: true }.`,
+      );
+    }
+  }
+}
+
 /** Packs a uniform `Params` struct: u32 and f32 fields, 4 bytes each, in order. */
 export class Params {
   private words: Array<['u' | 'i' | 'f', number]> = [];
@@ -182,15 +192,7 @@ export class Engine {
       );
     }
     const f32 = data instanceof Float32Array ? data : Float32Array.from(data);
-    if (!opts.allowNonFinite) {
-      for (let i = 0; i < f32.length; i++) {
-        if (!Number.isFinite(f32[i]!)) {
-          throw new NonFiniteError(
-            `tensor: value ${f32[i]} at flat index ${i} of shape ${fmtShape(shape)} is not finite (or overflows f32); clean the data, or pass { allowNonFinite: true }.`,
-          );
-        }
-      }
-    }
+    if (!opts.allowNonFinite) checkFinite('tensor', f32, shape);
     const t = this.empty(shape);
     this.device.queue.writeBuffer(t.buffer, 0, f32.buffer, f32.byteOffset, f32.byteLength);
     return t;
@@ -204,11 +206,13 @@ export class Engine {
     return t;
   }
 
-  /** Overwrites a tensor's contents. */
-  write(t: Tensor, data: Float32Array): void {
+  /** Overwrites a tensor's contents (checked finite unless allowNonFinite, as tensor() does). */
+  write(t: Tensor, data: Float32Array, opts: { allowNonFinite?: boolean } = {}): void {
+    if (t.engine !== this) throw new ShapeError(`write: tensor ${fmtShape(t.shape)} belongs to another engine; write it with its own engine.`);
     if (data.length !== t.size) {
       throw new ShapeError(`write: ${data.length} values for tensor ${fmtShape(t.shape)}, which holds ${t.size}; pass exactly ${t.size} values.`);
     }
+    if (!opts.allowNonFinite) checkFinite('write', data, t.shape);
     this.checkAlive('write');
     t.checkAlive('write');
     this.device.queue.writeBuffer(t.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
