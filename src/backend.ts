@@ -17,7 +17,7 @@ import * as ref from './reference/index.js';
 import type { HostTensor } from './reference/tensor.js';
 import { Engine, type EngineOptions } from './runtime/engine.js';
 import { Tensor } from './runtime/tensor.js';
-import { sizeOf, checkShape, type Shape } from './shape.js';
+import { checkDistinct, checkShape, sizeOf, type Shape } from './shape.js';
 import type { AdamOptions } from './ops/adam.js';
 import type { SgdOptions } from './ops/sgd.js';
 
@@ -189,11 +189,13 @@ export class CpuBackend implements Backend<CpuTensor> {
   async scale(a: CpuTensor, s: number) { return wrap(ref.scale(a.host, s)); }
   async sum(x: CpuTensor, axis: number) { return wrap(ref.sum(x.host, axis)); }
   async sgdStep(param: CpuTensor, grad: CpuTensor, velocity: CpuTensor, o: SgdOptions) {
+    checkDistinct('sgdStep', [['param', param], ['grad', grad], ['velocity', velocity]]);
     const r = ref.sgdStep(param.host, grad.host, velocity.host, o);
     param.host = r.param;
     velocity.host = r.velocity;
   }
   async adamStep(param: CpuTensor, grad: CpuTensor, m: CpuTensor, v: CpuTensor, o: AdamOptions) {
+    checkDistinct('adamStep', [['param', param], ['grad', grad], ['m', m], ['v', v]]);
     const r = ref.adamStep(param.host, grad.host, m.host, v.host, o);
     param.host = r.param;
     m.host = r.m;

@@ -37,6 +37,22 @@ export function checkSame(op: string, a: Shape, b: Shape, names = ['a', 'b']): v
   }
 }
 
+/**
+ * In-place ops (the optimizer steps) update some operands while reading others: one tensor
+ * passed as two of them is refused (WebGPU rejects the aliased binding and would skip the step).
+ */
+export function checkDistinct(op: string, named: ReadonlyArray<readonly [string, { readonly shape: Shape }]>): void {
+  for (let i = 0; i < named.length; i++) {
+    for (let j = i + 1; j < named.length; j++) {
+      if (named[i]![1] === named[j]![1]) {
+        throw new ShapeError(
+          `${op}: ${named[i]![0]} and ${named[j]![0]} are the same tensor ${fmtShape(named[i]![1].shape)}; the step updates them in place, so pass a separate tensor for each.`,
+        );
+      }
+    }
+  }
+}
+
 /** A positive integer attribute. */
 export function posInt(op: string, name: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {

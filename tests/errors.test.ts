@@ -793,6 +793,31 @@ const cases: ErrCase[] = [
       return () => gpu.adamStep(p, g, m, v, { lr: 0.01, step: 0 });
     },
   },
+  // One tensor as two operands of an in-place step: WebGPU rejected the aliased binding and the step was skipped, silently.
+  {
+    name: 'sgdStep: the param passed as its own grad',
+    error: ShapeError,
+    op: 'sgdStep',
+    shapes: [[4]],
+    fix: 'pass a separate tensor for each',
+    also: ['param and grad are the same tensor'],
+    arrange: (gpu, t) => {
+      const [p, v] = [t([4]), t([4])];
+      return () => gpu.sgdStep(p, p, v, { lr: 0.1, momentum: 0.9 });
+    },
+  },
+  {
+    name: 'adamStep: one tensor as both m and v',
+    error: ShapeError,
+    op: 'adamStep',
+    shapes: [[4]],
+    fix: 'pass a separate tensor for each',
+    also: ['m and v are the same tensor'],
+    arrange: (gpu, t) => {
+      const [p, g, m] = [t([4]), t([4]), t([4])];
+      return () => gpu.adamStep(p, g, m, m, { lr: 0.01, step: 1 });
+    },
+  },
 
   // ---- use after dispose ---------------------------------------------------------------------------
   ...([
@@ -1024,6 +1049,17 @@ describe('hostile inputs to the public op API', () => {
 });
 
 describe('the CPU reference backend', () => {
+  it('refuses one tensor as two operands of an in-place step, as WebGPU does', async () => {
+    const cpu = new CpuBackend();
+    const [p, g] = [cpu.tensor([1, 2], [2]), cpu.tensor([3, 4], [2])];
+    const err = await caught(() => cpu.sgdStep(p, g, p, { lr: 0.1, momentum: 0.9 }));
+    expect(err).toBeInstanceOf(ShapeError);
+    expectMessage(err, 'sgdStep', [[2]], 'param and velocity are the same tensor');
+    expect(Array.from(await p.read())).toEqual([1, 2]);
+    const aerr = await caught(() => cpu.adamStep(p, p, cpu.zeros([2]), cpu.zeros([2]), { lr: 0.1, step: 1 }));
+    expectMessage(aerr, 'adamStep', [[2]], 'param and grad are the same tensor');
+  });
+
   it('an output too large to allocate (a padding of 1e9) is a DeviceLimitError naming the shape', async () => {
     const cpu = new CpuBackend();
     const x = cpu.tensor(new Float32Array(2 * 5 * 4), [2, 1, 5, 4]);

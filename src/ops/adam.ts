@@ -4,7 +4,7 @@ import { AttributeError } from '../errors.js';
 import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { checkSame, finiteNum } from '../shape.js';
+import { checkDistinct, checkSame, finiteNum } from '../shape.js';
 import { pointwiseDispatch, sameEngine } from './dispatch.js';
 
 export const adamKernel = { name: 'adam', code: wgsl };
@@ -47,5 +47,6 @@ export async function adamStep(engine: Engine, param: Tensor, grad: Tensor, m: T
   checkAdam(o, op);
   sameEngine(op, engine, param, grad, m, v);
   for (const [name, t] of [['grad', grad], ['m', m], ['v', v]] as const) checkSame(op, param.shape, t.shape, ['param', name]);
+  checkDistinct(op, [['param', param], ['grad', grad], ['m', m], ['v', v]]);
   await engine.run(adamDispatch(engine, param.size, grad.buffer, param.buffer, m.buffer, v.buffer, o));
 }

@@ -3,7 +3,7 @@ import wgsl from '../../shaders/optim/sgd.wgsl?raw';
 import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { checkSame, finiteNum } from '../shape.js';
+import { checkDistinct, checkSame, finiteNum } from '../shape.js';
 import { pointwiseDispatch, sameEngine } from './dispatch.js';
 
 export const sgdKernel = { name: 'sgd', code: wgsl };
@@ -34,5 +34,6 @@ export async function sgdStep(engine: Engine, param: Tensor, grad: Tensor, veloc
   sameEngine(op, engine, param, grad, velocity);
   checkSame(op, param.shape, grad.shape, ['param', 'grad']);
   checkSame(op, param.shape, velocity.shape, ['param', 'velocity']);
+  checkDistinct(op, [['param', param], ['grad', grad], ['velocity', velocity]]);
   await engine.run(sgdDispatch(engine, param.size, grad.buffer, param.buffer, velocity.buffer, o));
 }
