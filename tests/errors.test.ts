@@ -1048,6 +1048,24 @@ describe('hostile inputs to the public op API', () => {
   });
 });
 
+describe('a GPU command that WebGPU rejected after the fact', () => {
+  it('makes every later call throw a DeviceError quoting it, instead of going on as if it had run', async () => {
+    const g = await WebGpuBackend.create();
+    try {
+      const x = g.tensor([1, 2, 3, 4], [4]);
+      // Misuse from outside the engine's API, which it cannot check: a buffer with no usage.
+      g.engine.device.createBuffer({ size: 4, usage: 0 });
+      await new Promise((r) => setTimeout(r, 50)); // the error event arrives asynchronously
+      const err = await caught(() => g.relu(x));
+      expect(err).toBeInstanceOf(DeviceError);
+      expect(err.message).toMatch(/^relu: an earlier GPU command failed \(.*usage.*\), so results since then may be wrong; create a new engine/);
+      await expect(x.read()).rejects.toThrow(/read: an earlier GPU command failed/);
+    } finally {
+      g.engine.destroy();
+    }
+  });
+});
+
 describe('the CPU reference backend', () => {
   it('refuses one tensor as two operands of an in-place step, as WebGPU does', async () => {
     const cpu = new CpuBackend();

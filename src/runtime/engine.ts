@@ -96,6 +96,8 @@ export class Engine {
   readonly hasTimestamps: boolean;
   /** Why the device was lost, once it is. */
   lostReason: string | null = null;
+  /** The first GPU command that failed (reported by WebGPU after the fact), once one has. */
+  gpuError: string | null = null;
   private destroyed = false;
   private releasePacer: (() => void) | null = null;
   private readonly scopes: ScopeTracker;
@@ -119,6 +121,11 @@ export class Engine {
     this.tuning = { ...defaultTuning(adapterInfo.isFallbackAdapter, adapterInfo.architecture, adapterInfo.subgroupSize), ...opts.tuning, subgroupSize: adapterInfo.subgroupSize };
     this.dummy = device.createBuffer({ size: 16, usage: STORAGE, label: 'dummy' });
     this.scopes = new ScopeTracker(opts.followAsyncScopes !== false);
+    // WebGPU reports a failed command (a validation error, out of memory) only through this
+    // event and skips the command: without it, a step that never ran would look like one that did.
+    device.addEventListener?.('uncapturederror', (ev) => {
+      this.gpuError ??= (ev as GPUUncapturedErrorEvent).error.message.split('\n')[0]!;
+    });
     device.lost.then((info) => {
       if (this.destroyed) return;
       this.lostReason = `${info.reason}: ${info.message}`;
@@ -157,6 +164,12 @@ export class Engine {
     if (this.lostReason) {
       throw new DeviceError(
         `${op}: the GPU device was lost (${this.lostReason}); create a new engine and reload from your last checkpoint.`,
+      );
+    }
+    if (this.gpuError) {
+      throw new DeviceError(
+        `${op}: an earlier GPU command failed (${this.gpuError}), so results since then may be wrong; create a new engine and reload from your last checkpoint. ` +
+          'Unless it ran out of memory, this is a bug in convgpu: please report it with this message.',
       );
     }
   }
