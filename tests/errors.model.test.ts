@@ -63,6 +63,7 @@ const rows: Row[] = [
   { name: 'Concat of mismatched H and W', error: ShapeError, message: /concat_0 \(Concat\).*agree in N, H and W/, run: () => { const g = new Graph([2, 8, 8]); const a = g.add(new Conv2d(2, 2, 3)); g.add(new Concat(), a, g.input); } },
   { name: 'Dropout p = 1', error: AttributeError, message: /Dropout: p must be in \[0, 1\)/, run: () => new Dropout(1) },
   { name: 'LeakyReLU with NaN slope', error: AttributeError, message: /LeakyReLU: alpha/, run: () => new LeakyReLU(NaN) },
+  { name: 'a layer added after a Model was made from the graph', error: AttributeError, message: /Graph\.add: a Model was made from this graph, so its layers are fixed/, run: ({ engine }) => { const g = tiny(); const m = new Model(engine, g); try { g.add(new ReLU()); } finally { m.dispose(); } } },
   { name: 'a dangling branch', error: AttributeError, message: /conv2d_0 \(Conv2d\) is never used.*remove it/, run: ({ engine }) => { const g = new Graph([1, 8, 8]); g.add(new Conv2d(1, 2, 3)); g.add(new Flatten(), g.input); g.add(new Linear(64, 10)); return new Model(engine, g).trainer(2); } },
 
   // Training and prediction inputs.

@@ -34,6 +34,7 @@ export class CpuModel {
     opts: ModelOptions = {},
   ) {
     this.paramEntries = graph.params();
+    graph.freeze();
     this.optimizer = opts.optimizer ?? { type: 'sgd', lr: 0.01, momentum: 0.9 };
     this.schedule = opts.schedule;
     const seed = opts.seed ?? 0;

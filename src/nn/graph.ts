@@ -28,6 +28,7 @@ export class Graph {
   readonly nodes: GraphNode[] = [];
   private outputId = 0;
   private counts = new Map<string, number>();
+  private frozen = false;
 
   /** inputShape: one example, without the batch, e.g. [1, 28, 28]. */
   constructor(readonly inputShape: number[]) {
@@ -44,9 +45,21 @@ export class Graph {
   }
 
   setOutput(ref: NodeRef): this {
+    this.checkOpen('setOutput');
     this.own(ref);
     this.outputId = ref.id;
     return this;
+  }
+
+  /** @internal A model made from the graph fixes it: its parameters and plans follow these nodes. */
+  freeze(): void {
+    this.frozen = true;
+  }
+
+  private checkOpen(op: string): void {
+    if (this.frozen) {
+      throw new AttributeError(`Graph.${op}: a Model was made from this graph, so its layers are fixed; build the whole graph first, or start a new Graph for another model.`);
+    }
   }
 
   private own(ref: NodeRef): void {
@@ -57,6 +70,7 @@ export class Graph {
 
   /** Adds a layer fed by `inputs` (default: the current output) and makes it the output. */
   add(layer: Layer, ...inputs: NodeRef[]): NodeRef {
+    this.checkOpen('add');
     if (inputs.length === 0) inputs = [this.output];
     inputs.forEach((r) => this.own(r));
     if (this.nodes.some((n) => n.layer === layer)) {

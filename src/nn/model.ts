@@ -612,6 +612,7 @@ export class Model {
     opts: ModelOptions = {},
   ) {
     this.paramEntries = graph.params();
+    graph.freeze();
     const entries = this.paramEntries.map((e) => ({ name: e.name, shape: e.spec.shape }));
     this.optimizer = opts.optimizer ?? { type: 'sgd', lr: 0.01, momentum: 0.9 };
     this.schedule = opts.schedule;
