@@ -76,6 +76,15 @@ export function finiteNum(op: string, name: string, v: unknown): number {
   return v;
 }
 
+/** A finite number ≥ min, and < maxExclusive where given: the ranges PyTorch's optimizers hold their settings to. */
+export function numIn(op: string, name: string, v: unknown, min: number, maxExclusive = Infinity): number {
+  const x = finiteNum(op, name, v);
+  if (x < min || x >= maxExclusive) {
+    throw new AttributeError(`${op}: ${name} must be ${maxExclusive === Infinity ? `≥ ${min}` : `in [${min}, ${maxExclusive})`}, got ${x}.`);
+  }
+  return x;
+}
+
 /** A pair from a number or [h, w]. */
 export function pair(op: string, name: string, v: number | readonly [number, number], check = posInt): [number, number] {
   if (typeof v === 'number') {

@@ -793,6 +793,31 @@ const cases: ErrCase[] = [
       return () => gpu.adamStep(p, g, m, v, { lr: 0.01, step: 0 });
     },
   },
+  // The ranges PyTorch holds these to; the CPU reference already refused a beta of 1 or more, WebGPU did not.
+  {
+    name: 'adamStep: beta2 of 1',
+    error: AttributeError,
+    op: 'adamStep',
+    shapes: [],
+    fix: 'must be in [0, 1)',
+    also: ['beta2'],
+    arrange: (gpu, t) => {
+      const [p, g, m, v] = [t([4]), t([4]), t([4]), t([4])];
+      return () => gpu.adamStep(p, g, m, v, { lr: 0.01, step: 1, beta2: 1 });
+    },
+  },
+  {
+    name: 'sgdStep: a negative weight decay',
+    error: AttributeError,
+    op: 'sgdStep',
+    shapes: [],
+    fix: 'must be ≥ 0',
+    also: ['weightDecay'],
+    arrange: (gpu, t) => {
+      const [p, g, v] = [t([4]), t([4]), t([4])];
+      return () => gpu.sgdStep(p, g, v, { lr: 0.1, weightDecay: -1e-4 });
+    },
+  },
   // One tensor as two operands of an in-place step: WebGPU rejected the aliased binding and the step was skipped, silently.
   {
     name: 'sgdStep: the param passed as its own grad',

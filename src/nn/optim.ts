@@ -1,5 +1,6 @@
 // Optimizer settings and learning-rate schedules, shared by both backends.
 import { AttributeError } from '../errors.js';
+import { nonNegInt, numIn, posInt } from '../shape.js';
 
 export type OptimizerSpec =
   | { type: 'sgd'; lr: number; momentum?: number; weightDecay?: number }
@@ -27,4 +28,34 @@ export function lrAt(base: number, schedule: Schedule | undefined, step: number)
 /** Names of the optimizer's per-parameter state tensors. */
 export function optimizerSlots(spec: OptimizerSpec): string[] {
   return spec.type === 'sgd' ? ['velocity'] : ['m', 'v'];
+}
+
+/**
+ * Refuses an optimizer or schedule a model could not train with, when the model is made
+ * (not at its first step, where an unknown type would have run as Adam).
+ */
+export function checkTraining(op: string, optimizer: OptimizerSpec, schedule: Schedule | undefined): void {
+  const o = optimizer as Partial<Record<string, unknown>> | undefined;
+  if (o?.type !== 'sgd' && o?.type !== 'adam') {
+    throw new AttributeError(`${op}: optimizer type must be "sgd" or "adam", got ${JSON.stringify(o?.type ?? null)}.`);
+  }
+  numIn(op, 'optimizer lr', optimizer.lr, 0);
+  numIn(op, 'optimizer weightDecay', optimizer.weightDecay ?? 0, 0);
+  if (optimizer.type === 'sgd') {
+    numIn(op, 'optimizer momentum', optimizer.momentum ?? 0, 0);
+  } else {
+    numIn(op, 'optimizer beta1', optimizer.beta1 ?? 0.9, 0, 1);
+    numIn(op, 'optimizer beta2', optimizer.beta2 ?? 0.999, 0, 1);
+    numIn(op, 'optimizer eps', optimizer.eps ?? 1e-8, 0);
+  }
+  if (schedule === undefined || schedule.kind === 'constant') return;
+  if (schedule.kind === 'step') {
+    posInt(op, 'schedule every', schedule.every);
+    numIn(op, 'schedule gamma', schedule.gamma, 0);
+  } else if (schedule.kind === 'cosine') {
+    nonNegInt(op, 'schedule totalSteps', schedule.totalSteps);
+    numIn(op, 'schedule minLr', schedule.minLr ?? 0, 0);
+  } else {
+    throw new AttributeError(`${op}: schedule kind must be "constant", "step" or "cosine", got ${JSON.stringify((schedule as { kind?: unknown }).kind ?? null)}.`);
+  }
 }

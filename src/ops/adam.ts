@@ -4,7 +4,7 @@ import { AttributeError } from '../errors.js';
 import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { checkDistinct, checkSame, finiteNum } from '../shape.js';
+import { checkDistinct, checkSame, numIn } from '../shape.js';
 import { pointwiseDispatch, sameEngine } from './dispatch.js';
 
 export const adamKernel = { name: 'adam', code: wgsl };
@@ -22,11 +22,11 @@ export interface AdamOptions {
 export function checkAdam(o: AdamOptions, op = 'adam'): Required<AdamOptions> {
   if (!Number.isInteger(o.step) || o.step < 1) throw new AttributeError(`${op}: step must be an integer ≥ 1 (1-based), got ${o.step}.`);
   return {
-    lr: finiteNum(op, 'lr', o.lr),
-    beta1: finiteNum(op, 'beta1', o.beta1 ?? 0.9),
-    beta2: finiteNum(op, 'beta2', o.beta2 ?? 0.999),
-    eps: finiteNum(op, 'eps', o.eps ?? 1e-8),
-    weightDecay: finiteNum(op, 'weightDecay', o.weightDecay ?? 0),
+    lr: numIn(op, 'lr', o.lr, 0),
+    beta1: numIn(op, 'beta1', o.beta1 ?? 0.9, 0, 1),
+    beta2: numIn(op, 'beta2', o.beta2 ?? 0.999, 0, 1),
+    eps: numIn(op, 'eps', o.eps ?? 1e-8, 0),
+    weightDecay: numIn(op, 'weightDecay', o.weightDecay ?? 0, 0),
     step: o.step,
   };
 }

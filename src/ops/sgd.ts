@@ -3,7 +3,7 @@ import wgsl from '../../shaders/optim/sgd.wgsl?raw';
 import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
-import { checkDistinct, checkSame, finiteNum } from '../shape.js';
+import { checkDistinct, checkSame, numIn } from '../shape.js';
 import { pointwiseDispatch, sameEngine } from './dispatch.js';
 
 export const sgdKernel = { name: 'sgd', code: wgsl };
@@ -16,9 +16,9 @@ export interface SgdOptions {
 
 export function checkSgd(o: SgdOptions, op = 'sgd'): Required<SgdOptions> {
   return {
-    lr: finiteNum(op, 'lr', o.lr),
-    momentum: finiteNum(op, 'momentum', o.momentum ?? 0),
-    weightDecay: finiteNum(op, 'weightDecay', o.weightDecay ?? 0),
+    lr: numIn(op, 'lr', o.lr, 0),
+    momentum: numIn(op, 'momentum', o.momentum ?? 0, 0),
+    weightDecay: numIn(op, 'weightDecay', o.weightDecay ?? 0, 0),
   };
 }
 

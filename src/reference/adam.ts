@@ -1,6 +1,5 @@
 // CPU reference for one Adam step (Kingma & Ba, with bias correction; weight decay as L2 on the gradient, not AdamW).
-import { AttributeError } from '../errors.js';
-import { checkSame, finiteNum, posInt } from '../shape.js';
+import { checkSame, numIn, posInt } from '../shape.js';
 import type { HostTensor } from './tensor.js';
 
 export interface AdamOptions {
@@ -18,12 +17,6 @@ export interface AdamOptions {
   step: number;
 }
 
-function beta(name: string, v: number): number {
-  finiteNum('adamStep', name, v);
-  if (v < 0 || v >= 1) throw new AttributeError(`adamStep: ${name} must be in [0, 1), got ${v}.`);
-  return v;
-}
-
 /**
  * g = grad + wd·param; m = β1·m + (1 − β1)·g; v = β2·v + (1 − β2)·g²;
  * m̂ = m / (1 − β1^t); v̂ = v / (1 − β2^t); param = param − lr·m̂ / (sqrt(v̂) + eps).
@@ -38,11 +31,11 @@ export function adamStep(
   checkSame('adamStep', param.shape, grad.shape, ['param', 'grad']);
   checkSame('adamStep', param.shape, m.shape, ['param', 'm']);
   checkSame('adamStep', param.shape, v.shape, ['param', 'v']);
-  const lr = finiteNum('adamStep', 'lr', o.lr);
-  const b1 = beta('beta1', o.beta1 ?? 0.9);
-  const b2 = beta('beta2', o.beta2 ?? 0.999);
-  const eps = finiteNum('adamStep', 'eps', o.eps ?? 1e-8);
-  const wd = finiteNum('adamStep', 'weightDecay', o.weightDecay ?? 0);
+  const lr = numIn('adamStep', 'lr', o.lr, 0);
+  const b1 = numIn('adamStep', 'beta1', o.beta1 ?? 0.9, 0, 1);
+  const b2 = numIn('adamStep', 'beta2', o.beta2 ?? 0.999, 0, 1);
+  const eps = numIn('adamStep', 'eps', o.eps ?? 1e-8, 0);
+  const wd = numIn('adamStep', 'weightDecay', o.weightDecay ?? 0, 0);
   const t = posInt('adamStep', 'step', o.step);
   const g = grad.data.map((gi, i) => gi + wd * param.data[i]!);
   const m2 = m.data.map((mi, i) => b1 * mi + (1 - b1) * g[i]!);

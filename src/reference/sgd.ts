@@ -1,5 +1,5 @@
 // CPU reference for one SGD step with momentum and L2 weight decay, PyTorch semantics (no dampening, no Nesterov).
-import { checkSame, finiteNum } from '../shape.js';
+import { checkSame, numIn } from '../shape.js';
 import type { HostTensor } from './tensor.js';
 
 export interface SgdOptions {
@@ -20,9 +20,9 @@ export function sgdStep(
 ): { param: HostTensor; velocity: HostTensor } {
   checkSame('sgdStep', param.shape, grad.shape, ['param', 'grad']);
   checkSame('sgdStep', param.shape, velocity.shape, ['param', 'velocity']);
-  const lr = finiteNum('sgdStep', 'lr', o.lr);
-  const momentum = finiteNum('sgdStep', 'momentum', o.momentum ?? 0);
-  const wd = finiteNum('sgdStep', 'weightDecay', o.weightDecay ?? 0);
+  const lr = numIn('sgdStep', 'lr', o.lr, 0);
+  const momentum = numIn('sgdStep', 'momentum', o.momentum ?? 0, 0);
+  const wd = numIn('sgdStep', 'weightDecay', o.weightDecay ?? 0, 0);
   const v = velocity.data.map((vi, i) => momentum * vi + grad.data[i]! + wd * param.data[i]!);
   const p = param.data.map((pi, i) => pi - lr * v[i]!);
   return { param: { shape: [...param.shape], data: p }, velocity: { shape: [...param.shape], data: v } };
