@@ -8,7 +8,7 @@ import { parseIdx } from '../src/data/idx.js';
 import { mnistFromBytes, type Dataset } from '../src/data/mnist.js';
 import { loadMnist } from '../src/data/mnist-node.js';
 import { mulberry32 } from '../src/data/rng.js';
-import { ConvGpuError } from '../src/errors.js';
+import { AttributeError, ConvGpuError } from '../src/errors.js';
 
 /** An IDX file: 00 00 type rank, big-endian u32 dims, then the payload. */
 function idx(dims: number[], payload: ArrayLike<number>, type = 0x08): Uint8Array {
@@ -179,6 +179,9 @@ describe('shuffling and batching', () => {
     expect([...p].filter((v, i) => v === i).length).toBeLessThan(20);
     expect(shuffledIndices(0, 1).length).toBe(0);
     expect([...shuffledIndices(1, 1)]).toEqual([0]);
+    // A seed that is not an integer is refused: NaN and 1.5 had quietly shuffled as 0 and 1.
+    expect(() => shuffledIndices(5, Number.NaN)).toThrow(/^shuffledIndices: seed must be an integer, got NaN/);
+    expect(() => shuffledIndices(5, 1.5)).toThrow(AttributeError);
   });
 
   it('covers every index once per epoch, with the matching pixels and labels', () => {

@@ -25,6 +25,7 @@ export function shuffledIndices(n: number, seed: number): Uint32Array {
   if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) {
     throw new AttributeError(`shuffledIndices: n must be an integer in [0, 2³²), got ${String(n)}.`);
   }
+  if (!Number.isSafeInteger(seed)) throw new AttributeError(`shuffledIndices: seed must be an integer, got ${String(seed)}.`);
   const rand = mulberry32(seed);
   const idx = new Uint32Array(n);
   for (let i = 0; i < n; i++) idx[i] = i;

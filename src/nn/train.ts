@@ -131,6 +131,7 @@ export async function trainEpochs(model: AnyModel, ds: Dataset, opts: TrainOptio
   for (const [k, v] of [['epochs', epochs], ['batch', batch], ['readEvery', readEvery]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new AttributeError(`trainEpochs: ${k} must be a positive integer, got ${String(v)}.`);
   }
+  if (!Number.isSafeInteger(seed)) throw new AttributeError(`trainEpochs: seed must be an integer, got ${String(seed)}.`);
   const spe = stepsPerEpoch(ds.n, batch);
   if (spe < 1) throw new AttributeError(`trainEpochs: ${ds.n} training examples do not fill one batch of ${batch}; use a smaller batch.`);
   const [, h, w] = ds.shape;
