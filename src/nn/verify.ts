@@ -49,7 +49,8 @@ function scaleOf(t: ArrayLike<number>): number {
 
 /**
  * Runs one step on both backends, then puts the model's weights, optimizer state and step
- * count back: checking a model does not train it. The tolerance is on maxAbs / max(max|ref|, 1e-3 · the
+ * count back: checking a model does not train it (so do not train it meanwhile: those steps
+ * would be undone too). The tolerance is on maxAbs / max(max|ref|, 1e-3 · the
  * largest value of that kind in the model): f32 sums of a few thousand terms differ from
  * float64 by ~1e-6 of the scale; 1e-3 leaves room for long reductions while any indexing
  * bug shows up as ~1.
