@@ -143,6 +143,17 @@ describe('hostile inputs to models, data files and checkpoints', () => {
     expect(plans()).toBe(start);
   });
 
+  it('a model disposed while a plan compiles: the plan is refused and its buffers come back', async () => {
+    const before = ctx.engine.memory();
+    const m = new Model(ctx.engine, tiny());
+    const compiling = m.trainer(4);
+    m.dispose();
+    await expect(compiling).rejects.toThrow(DisposedError);
+    await expect(compiling).rejects.toThrow(/trainer: this model was disposed/);
+    expect(ctx.engine.memory().liveBytes).toBe(before.liveBytes);
+    expect(ctx.engine.memory().liveBuffers).toBe(before.liveBuffers);
+  });
+
   it('a model on a destroyed engine says so', async () => {
     const e = await Engine.create();
     const m = new Model(e, tiny());

@@ -690,17 +690,22 @@ export class Model {
   async trainer(batch: number, opts: { reuse?: boolean } = {}): Promise<TrainPlan> {
     this.check('trainer');
     checkBatch('trainer', batch);
-    const p = new TrainPlan(this, batch, opts.reuse ?? true);
-    await compileOrRelease(p);
-    this.plans.push(p);
-    return p;
+    return this.adopt('trainer', new TrainPlan(this, batch, opts.reuse ?? true));
   }
 
   async predictor(batch: number): Promise<InferPlan> {
     this.check('predictor');
     checkBatch('predictor', batch);
-    const p = new InferPlan(this, batch);
+    return this.adopt('predictor', new InferPlan(this, batch));
+  }
+
+  /** Compiles a plan and keeps it, unless the model was disposed while it compiled. */
+  private async adopt<P extends TrainPlan | InferPlan>(op: string, p: P): Promise<P> {
     await compileOrRelease(p);
+    if (this.disposed) {
+      p.dispose(); // its buffers would otherwise stay taken: dispose() had run before it was listed
+      this.check(op);
+    }
     this.plans.push(p);
     return p;
   }
