@@ -1,14 +1,19 @@
 // Reliability: a lost device mid-training and an exact resume from the last checkpoint,
-// the NaN guard, a soak run for leaks, and two models trained interleaved on one engine.
+// the NaN guard, a soak run for leaks, two models trained interleaved on one engine, and
+// random sequences of API calls.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DeviceError, NonFiniteError } from '../src/errors.js';
-import { trainEpochs } from '../src/nn/train.js';
+import { ConvGpuError, DeviceError, DisposedError, NonFiniteError } from '../src/errors.js';
+import { evaluate, trainEpochs } from '../src/nn/train.js';
+import { verify } from '../src/nn/verify.js';
+import { sizeOf } from '../src/shape.js';
 import { decodeInto, encodeModel } from '../src/nn/checkpoint.js';
 import { Sequential } from '../src/nn/graph.js';
 import { Conv2d, Flatten, Linear, MaxPool2d, ReLU } from '../src/nn/layers.js';
-import { Model, type ModelOptions } from '../src/nn/model.js';
+import { Model, type InferPlan, type ModelOptions, type TrainPlan } from '../src/nn/model.js';
 import { Engine } from '../src/runtime/engine.js';
+import { randomGraph } from './helpers/random-graph.js';
 import { rng } from './helpers/rng.js';
+import { sweep } from './helpers/sweep.js';
 
 const B = 8;
 const tiny = () =>
@@ -150,5 +155,80 @@ describe('reliability', () => {
     expect(await params(b)).toEqual(wantB);
     a.dispose();
     b.dispose();
+  });
+
+  // Random sequences of public calls on random graphs, each call awaited or left running while
+  // the next starts, bad input mixed in, and a model disposed while a plan compiles. Any GPU
+  // command WebGPU rejected, any error that is not a ConvGpuError, or any buffer left taken
+  // once every model is gone fails. It found the overlapping-read, profile and dispose-race bugs.
+  const { seed, count } = sweep(11, 6);
+  it(`${count} random sequences of API calls (seed ${seed}): no GPU error, only ConvGpuErrors, nothing left taken`, async () => {
+    const base = engine.memory();
+    const u = rng(seed);
+    const ri = (n: number): number => Math.floor(u() * n);
+    const bare: string[] = [];
+    let refused = 0;
+    for (let it = 0; it < count; it++) {
+      const rg = randomGraph(seed * 1000 + it);
+      const b = 1 + ri(4);
+      const per = sizeOf(rg.graph.inputShape);
+      const classes = rg.graph.shapes(1)[rg.graph.output.id]!.at(-1)!;
+      const m = new Model(engine, rg.graph, { seed: it, optimizer: u() < 0.5 ? { type: 'sgd', lr: 0.01, momentum: 0.9 } : { type: 'adam', lr: 1e-3 } });
+      const x = (bad: boolean): Float32Array => {
+        const v = Float32Array.from({ length: b * per }, () => u() * 2 - 1);
+        if (bad) v[ri(v.length)] = Number.NaN;
+        return v;
+      };
+      const y = (bad: boolean): Float32Array => Float32Array.from({ length: b }, () => (bad ? classes : ri(classes)));
+      let trainer: Promise<TrainPlan> | null = null;
+      let predictor: Promise<InferPlan> | null = null;
+      const running: Promise<void>[] = [];
+      for (let k = 0; k < 14; k++) {
+        const [act, bad] = [ri(10), u() < 0.15];
+        const call = async (): Promise<unknown> => {
+          if (act === 0) return (await (trainer ??= m.trainer(b))).step(x(bad), y(bad && u() < 0.5), u() < 0.5);
+          if (act === 1) return (await (predictor ??= m.predictor(b))).run(x(bad));
+          if (act === 2) return m.setParams(await m.getParams(), await m.getState());
+          if (act === 3) {
+            const bytes = await encodeModel(m, { epoch: 0, modelName: 'random', seed: 1 });
+            if (bad) bytes[bytes.length - 3]! ^= 1; // caught by the CRC
+            return decodeInto(m, bytes);
+          }
+          if (act === 4) return trainer && (await trainer).profile();
+          if (act === 5) return u() < 0.3 && verify(m, x(false), y(false), b);
+          if (act === 6) return evaluate(m, { images: x(false), labels: Uint8Array.from(y(false)), n: b, shape: rg.graph.inputShape as [number, number, number] }, { batch: b });
+          if (act === 7) return engine.scope(async () => (await engine.tensor(x(bad), [b * per]).read()).length);
+          if (act === 8) {
+            // A burst, as from input events: reads of one plan each started before the last resolved.
+            const [t, p] = [await (trainer ??= m.trainer(b)), await (predictor ??= m.predictor(b))];
+            return Promise.all([p.run(x(false)), t.step(x(false), y(false), true), p.run(x(false)), t.step(x(false), y(false), true)]);
+          }
+          return m.findNonFinite();
+        };
+        const done = call().then(
+          () => undefined,
+          (e: unknown) => {
+            if (e instanceof ConvGpuError) refused++;
+            else bare.push(`${rg.label}, call ${act}: ${String(e)}`);
+          },
+        );
+        if (u() < 0.5) await done;
+        else running.push(done);
+      }
+      await Promise.all(running);
+      if (u() < 0.3) {
+        const compiling = m.trainer(b);
+        m.dispose();
+        await expect(compiling).rejects.toThrow(DisposedError);
+      } else {
+        m.dispose();
+      }
+      await engine.sync();
+      expect(engine.gpuError, rg.label).toBeNull();
+    }
+    expect(bare).toEqual([]);
+    expect(refused).toBeGreaterThan(0); // the bad input was met
+    expect(engine.memory().liveBytes).toBe(base.liveBytes);
+    expect(engine.memory().liveBuffers).toBe(base.liveBuffers);
   });
 });
