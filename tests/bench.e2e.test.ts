@@ -42,4 +42,19 @@ describe('npm run bench -- --quick on two items', () => {
       }
     });
   }
+
+  it('refuses flags that would run nothing, or not what was asked, with exit code 2 and the ids', async () => {
+    // An --only that matched nothing used to run no item and write an empty results file.
+    const none = await runScript('bench/run.ts', ['--node', '--quick', '--only', 'gemm-3000', '--out', join(dir, 'none')]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain("--only gemm-3000: no item's id contains it; the ids with --quick are gemm-256, gemm-512, conv1-fwd");
+    expect(readdirSync(dir)).not.toContain('none');
+    const unknown = await runScript('bench/run.ts', ['--bogus']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("Unknown option '--bogus'");
+    expect(unknown.stderr).toContain('Usage: npm run bench');
+    const tfjs = await runScript('bench/run.ts', ['--tfjs', 'webgl']);
+    expect(tfjs.code).toBe(2);
+    expect(tfjs.stderr).toContain('--tfjs webgl: unknown backend webgl');
+  });
 });
