@@ -7,13 +7,11 @@
 // scope, so a case whose B kernels cannot take the working tree's dispatches (another override
 // or binding), or that has a kernel the base revision lacks, says so and is not compared.
 // Only cases that run a kernel whose code differs are timed.
-// Usage: npm run bench:ab -- [--base REV] [--rounds 9] [--only conv,train] [--quick]
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { Engine, type Dispatch, type Kernel } from '../src/runtime/engine.js';
 import { GpuTimer } from '../src/runtime/gpu-timer.js';
 import { gemmDispatches, gemmScratch } from '../src/ops/gemm.js';
@@ -23,21 +21,16 @@ import { conv2dGeom, pool2dGeom } from '../src/ops/geometry.js';
 import { Model } from '../src/nn/model.js';
 import { MODELS } from '../src/nn/models.js';
 import { alternate } from './lib/alternate.js';
+import { parseFlags, usage } from './lib/flags.js';
 
 const USAGE = `Usage: npm run bench:ab -- [--base REV] [--rounds N] [--only A,B] [--quick]
   A: the working tree's kernels; B: those of REV (default HEAD), by name, on the working tree's dispatches.
   --rounds N   paired rounds per case (default 9, 5 with --quick)
   --only A,B   only the cases whose label contains A or B (e.g. "bwd input", "train")
   --quick      GEMM 256³ and 512³, LeNet's two convolutions, the LeNet step`;
-const { values: args } = parseArgs({
-  options: { base: { type: 'string', default: 'HEAD' }, rounds: { type: 'string' }, only: { type: 'string' }, quick: { type: 'boolean' }, help: { type: 'boolean' } },
-});
-if (args.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
+const args = parseFlags({ base: { type: 'string', default: 'HEAD' }, rounds: { type: 'string' }, only: { type: 'string' }, quick: { type: 'boolean' } }, USAGE);
 const rounds = Number(args.rounds ?? (args.quick ? 5 : 9));
-if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`bench:ab: --rounds ${args.rounds} is not a whole number ≥ 1.\n${USAGE}`);
+if (!Number.isInteger(rounds) || rounds < 1) usage(`bench:ab: --rounds ${args.rounds} is not a whole number ≥ 1.`, USAGE);
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const only = args.only?.split(',').map((s) => s.trim()).filter(Boolean);
 const wanted = (label: string): boolean => !only || only.some((o) => label.includes(o));

@@ -4,18 +4,18 @@
 // share of an fp32 peak when --peak (TFLOP/s) is given. Timing as in bench/kernels.ts:
 // a warm-up run (compiles), then the median of --reps runs by timestamp-query, each run
 // repeating the GEMM in one pass until it lasts about 2 ms (timestamps are rounded).
-// Usage: npm run bench:gemm-sweep [-- --sizes 1024,2048,4096] [--reps 7] [--peak 66.9] [--json out.json]
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { Engine } from '../src/runtime/engine.js';
 import { GpuTimer } from '../src/runtime/gpu-timer.js';
 import { gemmDispatch, sharedTile } from '../src/ops/gemm.js';
 import type { Tuning } from '../src/ops/tuning.js';
 import { randomArray } from './lib/data.js';
+import { parseFlags } from './lib/flags.js';
 
-const { values: args } = parseArgs({
-  options: { sizes: { type: 'string' }, reps: { type: 'string' }, peak: { type: 'string' }, json: { type: 'string' }, variants: { type: 'string' } },
-});
+const args = parseFlags(
+  { sizes: { type: 'string' }, reps: { type: 'string' }, peak: { type: 'string' }, json: { type: 'string' }, variants: { type: 'string' } },
+  'Usage: npm run bench:gemm-sweep [-- --sizes 1024,2048,4096] [--reps 7] [--peak 66.9] [--json out.json] [--variants old|new]',
+);
 const sizes = (args.sizes ?? '256,512,1024,2048,4096').split(',').map(Number);
 const reps = Number(args.reps ?? 7);
 const peak = args.peak ? Number(args.peak) : undefined;

@@ -2,18 +2,18 @@
 // backward. Timing: warm-up excluded (the first run also compiles), then the median of
 // `reps` runs, each timed by timestamp-query where the adapter has it (else the wall time
 // from submit to onSubmittedWorkDone); the source is printed at the end.
-// Usage: npm run bench:kernels [-- --quick] [--sizes 1024,4096] [--autotune] [--gemm subgroup|registers|shared] [--tiled 16x4] [--conv 32x2] [--rows 8] [--pixels 8] [--only gemm|conv] [--json]
-import { parseArgs } from 'node:util';
 import { Engine, type Dispatch } from '../src/runtime/engine.js';
 import { GpuTimer } from '../src/runtime/gpu-timer.js';
 import { gemmDispatches, gemmScratch } from '../src/ops/gemm.js';
 import * as conv from '../src/ops/conv2d.js';
 import { conv2dGeom, type GemmGeom } from '../src/ops/geometry.js';
 import type { Tuning } from '../src/ops/tuning.js';
+import { parseFlags } from './lib/flags.js';
 
-const { values: args } = parseArgs({
-  options: { pixels: { type: 'string' }, rows: { type: 'string' }, autotune: { type: 'boolean' }, quick: { type: 'boolean' }, json: { type: 'boolean' }, reps: { type: 'string' }, tiled: { type: 'string' }, conv: { type: 'string' }, gemm: { type: 'string' }, only: { type: 'string' }, sizes: { type: 'string' } },
-});
+const args = parseFlags(
+  { pixels: { type: 'string' }, rows: { type: 'string' }, autotune: { type: 'boolean' }, quick: { type: 'boolean' }, json: { type: 'boolean' }, reps: { type: 'string' }, tiled: { type: 'string' }, conv: { type: 'string' }, gemm: { type: 'string' }, only: { type: 'string' }, sizes: { type: 'string' } },
+  'Usage: npm run bench:kernels [-- --quick] [--sizes 1024,4096] [--autotune] [--gemm subgroup|registers|shared] [--tiled 16x4] [--conv 32x2] [--rows 8] [--pixels 8] [--only gemm|conv] [--reps N] [--json]',
+);
 
 const wg = (s: string | undefined) => (s ? { WG_X: Number(s.split('x')[0]), WG_Y: Number(s.split('x')[1]) } : undefined);
 const tuning: Partial<Tuning> = {};

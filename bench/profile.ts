@@ -1,17 +1,18 @@
 // Where a training step's device time goes: every dispatch of the compiled step, timed on
 // its own (timestamp-query where the adapter has it), median of a few runs after warm-up.
-// Usage: npm run bench:profile [-- --model lenet32] [--batch 64] [--runs 5] [--gemm subgroup|registers|shared] [--json]
-import { parseArgs } from 'node:util';
 import { Engine } from '../src/runtime/engine.js';
 import { Model } from '../src/nn/model.js';
 import { MODELS } from '../src/nn/models.js';
 import type { Tuning } from '../src/ops/tuning.js';
+import { parseFlags, usage } from './lib/flags.js';
 
-const { values: args } = parseArgs({
-  options: { model: { type: 'string', default: 'lenet' }, batch: { type: 'string', default: '64' }, runs: { type: 'string', default: '5' }, gemm: { type: 'string' }, json: { type: 'boolean' } },
-});
+const HELP = 'Usage: npm run bench:profile [-- --model lenet32] [--batch 64] [--runs 5] [--gemm subgroup|registers|shared] [--json]';
+const args = parseFlags(
+  { model: { type: 'string', default: 'lenet' }, batch: { type: 'string', default: '64' }, runs: { type: 'string', default: '5' }, gemm: { type: 'string' }, json: { type: 'boolean' } },
+  HELP,
+);
 const make = MODELS[args.model!];
-if (!make) throw new Error(`--model ${args.model}: unknown; one of ${Object.keys(MODELS).join(', ')}`);
+if (!make) usage(`--model ${args.model}: unknown; one of ${Object.keys(MODELS).join(', ')}.`, HELP);
 const batch = Number(args.batch);
 const engine = await Engine.create({ tuning: args.gemm ? { gemm: args.gemm as Tuning['gemm'] } : {} });
 console.log(`adapter: ${engine.describe()}  kernels: ${engine.tuning.gemm}`);

@@ -6,8 +6,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { chartSvg, detailsTable, footnotes, pairText, pairsTable, rate, summaryTable } from './lib/report.js';
+import { parseFlags, usage } from './lib/flags.js';
 import { buildItems } from './lib/items.js';
 import { TOLERANCE } from './lib/suite.js';
 import { defaultTuning, type Tuning } from '../src/ops/tuning.js';
@@ -36,51 +36,31 @@ const HELP = `Usage: npm run bench -- [flags]
   --help
 Environment: CHROME_PATH (default /usr/bin/chromium).`;
 
-const OPTIONS = {
-  quick: { type: 'boolean', default: false },
-  node: { type: 'boolean', default: false },
-  gpu: { type: 'boolean', default: false },
-  swiftshader: { type: 'boolean', default: false },
-  'time-limit': { type: 'string' },
-  'no-readme': { type: 'boolean', default: false },
-  tfjs: { type: 'string' },
-  'ref-truth-only': { type: 'boolean', default: false },
-  'no-build': { type: 'boolean', default: false },
-  autotune: { type: 'boolean', default: false },
-  tuning: { type: 'string' },
-  only: { type: 'string' },
-  report: { type: 'string' },
-  out: { type: 'string' },
-  help: { type: 'boolean', default: false },
-} as const;
-
-/** A flag error: the reason and the usage, exit code 2 (as npm run train does). */
-function usage(why: string): never {
-  console.error(`${why}\n\n${HELP}`);
-  process.exit(2);
-}
-
-const parsed = (() => {
-  try {
-    return parseArgs({ options: OPTIONS });
-  } catch (e) {
-    return usage((e as Error).message);
-  }
-})();
-const args = parsed.values;
-
-if (args.help) {
-  console.log(HELP);
-  process.exit(0);
-}
+const args = parseFlags(
+  {
+    quick: { type: 'boolean', default: false },
+    node: { type: 'boolean', default: false },
+    gpu: { type: 'boolean', default: false },
+    swiftshader: { type: 'boolean', default: false },
+    'time-limit': { type: 'string' },
+    'no-readme': { type: 'boolean', default: false },
+    tfjs: { type: 'string' },
+    'ref-truth-only': { type: 'boolean', default: false },
+    'no-build': { type: 'boolean', default: false },
+    autotune: { type: 'boolean', default: false },
+    tuning: { type: 'string' },
+    only: { type: 'string' },
+    report: { type: 'string' },
+    out: { type: 'string' },
+  },
+  HELP,
+);
+const usageError = (why: string): never => usage(why, HELP);
 
 /** --tuning: a JSON object whose keys are Tuning fields; anything else stops the run before it starts. */
 function parseTuning(text: string | undefined): Partial<Tuning> | undefined {
   if (text === undefined) return undefined;
-  const stop = (why: string): never => {
-    console.error(`--tuning: ${why}; pass an object of fields from src/ops/tuning.ts, such as '{"convChannelCols":"auto"}'.`);
-    process.exit(2);
-  };
+  const stop = (why: string): never => usageError(`--tuning: ${why}; pass an object of fields from src/ops/tuning.ts, such as '{"convChannelCols":"auto"}'.`);
   let t: unknown;
   try {
     t = JSON.parse(text);
@@ -114,12 +94,12 @@ const config: BenchConfig = {
 };
 const hardLimitMs = limitS * 1000;
 // Flags that would run nothing, or something other than asked, stop here.
-if (!(limitS > 0)) usage(`--time-limit must be a positive number of seconds, got "${args['time-limit']}".`);
+if (!(limitS > 0)) usageError(`--time-limit must be a positive number of seconds, got "${args['time-limit']}".`);
 if (config.only && buildItems({ quick, gpu, only: config.only }).length === 0) {
-  usage(`--only ${args.only}: no item's id contains it; the ids${quick ? ' with --quick' : ''} are ${buildItems({ quick, gpu }).map((it) => it.id).join(', ')}.`);
+  usageError(`--only ${args.only}: no item's id contains it; the ids${quick ? ' with --quick' : ''} are ${buildItems({ quick, gpu }).map((it) => it.id).join(', ')}.`);
 }
 const unknownTfjs = config.tfjs?.filter((b) => !['webgpu', 'wasm', 'cpu'].includes(b)) ?? [];
-if (unknownTfjs.length) usage(`--tfjs ${args.tfjs}: unknown backend ${unknownTfjs.join(', ')}; TF.js runs on webgpu, wasm and cpu.`);
+if (unknownTfjs.length) usageError(`--tfjs ${args.tfjs}: unknown backend ${unknownTfjs.join(', ')}; TF.js runs on webgpu, wasm and cpu.`);
 
 let info: PageInfo | null = null;
 let items: ItemSpec[] = [];
