@@ -66,6 +66,9 @@ describe('npm run train (the CLI, as a child process)', () => {
     const model = await train(['--model', 'resnet50']);
     expect(model.code).toBe(2);
     expect(model.stderr).toContain('--model must be one of lenet');
+    const few = await train(['--limit', '10', '--checkpoint', join(dir, 'few.safetensors')]);
+    expect(few.code).toBe(2);
+    expect(few.stderr).toContain('--batch 64 is more than the 10 training images (--limit 10); use a smaller --batch.');
     const missing = join(dir, 'missing.safetensors');
     const none = await train(['--resume', '--checkpoint', missing]);
     expect(none.code).toBe(2);

@@ -199,6 +199,13 @@ function resumed(args: Args, ck: CheckpointContents, trainN: number, say: (s: st
   return { modelName: m.modelName, epochs, batch, seed: m.seed, augment: Boolean(x.augment), limit: x.limit ?? undefined, modelOpts: { seed: m.seed, optimizer: m.optimizer, schedule } };
 }
 
+/** Before anything is compiled: a batch the training images cannot fill once would train nothing. */
+function checkBatch(cfg: RunConfig, trainN: number): void {
+  if (stepsPerEpoch(trainN, cfg.batch) < 1) {
+    throw new UsageError(`--batch ${cfg.batch} is more than the ${num(trainN)} training images${cfg.limit ? ` (--limit ${cfg.limit})` : ''}; use a smaller --batch.`);
+  }
+}
+
 function build(engine: Engine | null, name: string, opts: ModelOptions): AnyModel {
   const graph = MODELS[name]!();
   return engine ? new Model(engine, graph, opts) : new CpuModel(graph, opts);
@@ -278,6 +285,7 @@ async function main(): Promise<number> {
       const rows = [];
       for (const name of ['mlp', 'lenet']) {
         const cfg = fresh(args, name, train.n);
+        checkBatch(cfg, train.n);
         const model = build(gpu, name, cfg.modelOpts);
         try {
           rows.push(await runOne(model, cfg, train, test, { say, engine, verifyFirst: args.verify, save: null, shifts: true, nanCheck: args.nanCheck }));
@@ -291,6 +299,7 @@ async function main(): Promise<number> {
       Object.assign(summary, { compare: rows, wallSeconds: (performance.now() - wall0) / 1000 });
     } else {
       const cfg = ck ? resumed(args, ck, train.n, say) : fresh(args, args.model ?? DEFAULTS.model, train.n);
+      checkBatch(cfg, train.n);
       const model = build(gpu, cfg.modelName, cfg.modelOpts);
       try {
         if (ck) restore(model, ck);

@@ -142,7 +142,7 @@ abstract class Plan {
   private describeValue(key: string): string {
     const [kind, id] = key.split(':');
     const layer = this.model.graph.nodes[Number(id)]?.layer?.label ?? 'the input';
-    if (kind === 'act') return `the output of ${layer}`;
+    if (kind === 'act') return id === '0' ? 'the input batch' : `the output of ${layer}`;
     if (kind === 'grad' || kind === 'tmp') return `the gradient of ${layer}`;
     if (kind?.endsWith('scratch')) return `scratch memory of ${layer}`;
     return key;
