@@ -10,7 +10,7 @@ import { chartSvg, detailsTable, footnotes, pairText, pairsTable, rate, summaryT
 import { parseFlags, usage } from './lib/flags.js';
 import { buildItems } from './lib/items.js';
 import { TOLERANCE } from './lib/suite.js';
-import { defaultTuning, type Tuning } from '../src/ops/tuning.js';
+import { checkTuning, type Tuning } from '../src/ops/tuning.js';
 import type { BenchConfig, BenchEvent, Cell, ItemSpec, PageInfo, Pair, ResultFile } from './lib/types.js';
 import { BACKEND_LABEL } from './lib/types.js';
 
@@ -68,9 +68,11 @@ function parseTuning(text: string | undefined): Partial<Tuning> | undefined {
     stop(`not JSON (${(e as Error).message})`);
   }
   if (!t || typeof t !== 'object' || Array.isArray(t)) stop('not an object');
-  const known = Object.keys(defaultTuning(true));
-  const unknown = Object.keys(t as object).filter((k) => !known.includes(k));
-  if (unknown.length) stop(`unknown field${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (known: ${known.join(', ')})`);
+  try {
+    checkTuning(t as Partial<Tuning>, Infinity, '--tuning');
+  } catch (e) {
+    usageError((e as Error).message);
+  }
   return t as Partial<Tuning>;
 }
 

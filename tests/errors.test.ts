@@ -15,7 +15,7 @@ import {
 } from '../src/errors.js';
 import type { Conv2dAttrs } from '../src/ops/geometry.js';
 import { BufferPool, sizeClass } from '../src/runtime/buffer-pool.js';
-import type { Dispatch, Engine } from '../src/runtime/engine.js';
+import { Engine, type Dispatch, type EngineOptions } from '../src/runtime/engine.js';
 import type { Tensor } from '../src/runtime/tensor.js';
 import { sizeOf } from '../src/shape.js';
 import { gpuBackend } from './helpers/gpu.js';
@@ -1069,6 +1069,24 @@ describe('hostile inputs to the public op API', () => {
       expect(err.message).toContain('engine.scope calls must nest here');
     } finally {
       plain.engine.destroy();
+    }
+  });
+});
+
+describe('Engine.create options', () => {
+  it('refuses a tuning, pool size or power preference it cannot use, before or right after taking the device', async () => {
+    for (const [opts, message] of [
+      [{ tuning: { bogus: 1 } }, /^Engine: tuning has no field "bogus"; its fields are gemm, /],
+      [{ tuning: { gemm: 'fast' } }, /^Engine: tuning\.gemm must be one of "subgroup", "registers", "shared", got "fast"/],
+      [{ tuning: { conv: { WG_X: 0, WG_Y: 2 } } }, /^Engine: tuning\.conv must be \{ WG_X, WG_Y \} of positive integers/],
+      [{ tuning: { reduce: 48 } }, /^Engine: tuning\.reduce must be a power of two, got 48/],
+      [{ tuning: { tiled: { WG_X: 64, WG_Y: 64 } } }, /^Engine: tuning\.tiled asks for 4096 invocations per workgroup, over this device's limit of \d+/],
+      [{ maxPooledBytes: -1 }, /^Engine: maxPooledBytes must be a number of bytes ≥ 0, got -1/],
+      [{ powerPreference: 'fast' }, /^Engine: powerPreference must be "low-power" or "high-performance", got "fast"/],
+    ] as const) {
+      const err = await caught(() => Engine.create(opts as unknown as EngineOptions));
+      expect(err, JSON.stringify(opts)).toBeInstanceOf(AttributeError);
+      expect(err.message).toMatch(message);
     }
   });
 });

@@ -4,6 +4,8 @@
 // `override` constants. The CPU defaults won on both SwiftShader and lavapipe in
 // ops/autotune.ts's timings; Engine.create({ autotune: true }) tunes for the adapter at hand.
 
+import { AttributeError } from '../errors.js';
+
 export interface Tuning {
   /**
    * GEMM variant: subgroup broadcasts (CPU emulators with a fixed subgroup size of 4 or 8),
@@ -119,4 +121,53 @@ export function describeTuning(t: Tuning): string {
       ? `workgroup-memory GEMM on ${wg(t.tiled)}, K step ${t.gemmTileK}, ${t.gemmVec4 ? 'vec4' : 'scalar'} fetches, ${t.gemmStages} staging buffer${t.gemmStages > 1 ? 's' : ''}`
       : `register-tiled GEMM on ${wg(t.tiled)}, ${t.gemmRows} rows per invocation`;
   return `${gemm}; conv workgroups ${wg(t.conv)}`;
+}
+
+/** What each field takes: a list of values, or a test and what it says. */
+const FIELD_RULES: { [K in keyof Tuning]: readonly unknown[] | [(v: unknown) => boolean, string] } = {
+  gemm: ['subgroup', 'registers', 'shared'],
+  subgroupSize: [() => true, ''], // the adapter's, whatever is asked
+  sgRows: [(v) => Number.isInteger(v) && (v as number) >= 0, 'an integer ≥ 0'], // clamped to what the subgroup size allows
+  sgCols: [4, 8],
+  gemmPack: ['auto', 'never', 'a', 'b', 'both'],
+  gemmTileK: [4, 8, 16, 32, 64],
+  sharedTile: [4, 8],
+  gemmVec4: [true, false],
+  gemmStages: [1, 2],
+  sharedMinGroups: [(v) => Number.isInteger(v) && (v as number) >= 0, 'an integer ≥ 0'],
+  gemmRows: [4, 8],
+  convPixels: [4, 8],
+  tiled: [(v) => isWorkgroup(v), '{ WG_X, WG_Y } of positive integers'],
+  conv: [(v) => isWorkgroup(v), '{ WG_X, WG_Y } of positive integers'],
+  pointwise: [(v) => Number.isInteger(v) && (v as number) >= 1, 'a positive integer'],
+  reduce: [(v) => Number.isInteger(v) && (v as number) >= 1 && ((v as number) & ((v as number) - 1)) === 0, 'a power of two'],
+  rowwise: [true, false],
+  convBwdInputDirect: [(v) => v === null || (typeof v === 'number' && v >= 0 && Number.isFinite(v)), 'null or a number ≥ 0'],
+  col2imClip: [true, false],
+  convIm2col: [true, false],
+  convChannelCols: ['auto', 'always', 'never'],
+};
+
+function isWorkgroup(v: unknown): boolean {
+  const w = v as { WG_X?: unknown; WG_Y?: unknown } | null;
+  return !!w && Number.isInteger(w.WG_X) && Number.isInteger(w.WG_Y) && (w.WG_X as number) >= 1 && (w.WG_Y as number) >= 1;
+}
+
+/**
+ * Refuses a tuning (EngineOptions.tuning, the bench's --tuning) that names no field of Tuning,
+ * gives one a value its kernels cannot take, or asks for workgroups over the device's limit.
+ */
+export function checkTuning(t: Partial<Tuning>, maxInvocations: number, op = 'Engine'): void {
+  for (const [k, v] of Object.entries(t)) {
+    const rule = FIELD_RULES[k as keyof Tuning];
+    if (!rule) throw new AttributeError(`${op}: tuning has no field "${k}"; its fields are ${Object.keys(FIELD_RULES).join(', ')} (src/ops/tuning.ts).`);
+    const ok = typeof rule[0] === 'function' ? (rule[0] as (v: unknown) => boolean)(v) : (rule as readonly unknown[]).includes(v);
+    if (!ok) {
+      const want = typeof rule[0] === 'function' ? (rule[1] as string) : `one of ${(rule as readonly unknown[]).map((x) => JSON.stringify(x)).join(', ')}`;
+      throw new AttributeError(`${op}: tuning.${k} must be ${want}, got ${JSON.stringify(v)}.`);
+    }
+    const wg = k === 'tiled' || k === 'conv' ? (v as { WG_X: number; WG_Y: number }) : null;
+    const n = wg ? wg.WG_X * wg.WG_Y : k === 'pointwise' || k === 'reduce' ? (v as number) : 0;
+    if (n > maxInvocations) throw new AttributeError(`${op}: tuning.${k} asks for ${n} invocations per workgroup, over this device's limit of ${maxInvocations}.`);
+  }
 }

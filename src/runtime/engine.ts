@@ -1,6 +1,6 @@
 // The WebGPU engine: owns the device, the buffer pool and the pipeline cache, and
 // runs kernels. Ops (src/ops/*) build on `run`; the executor records with `encode`.
-import { DeviceError, DeviceLimitError, DisposedError, NonFiniteError, ShapeError, fmtShape } from '../errors.js';
+import { AttributeError, DeviceError, DeviceLimitError, DisposedError, NonFiniteError, ShapeError, fmtShape } from '../errors.js';
 import { checkShape, sizeOf, type Shape } from '../shape.js';
 import { BufferPool, type PoolStats } from './buffer-pool.js';
 import { paceDawnPolling } from './dawn-pacer.js';
@@ -9,7 +9,7 @@ import { PipelineCache, type Constants } from './pipeline-cache.js';
 import { ScopeTracker, loadAsyncStore } from './scopes.js';
 import { READBACK } from './staging.js';
 import { Tensor } from './tensor.js';
-import { defaultTuning, type Tuning } from '../ops/tuning.js';
+import { checkTuning, defaultTuning, type Tuning } from '../ops/tuning.js';
 
 /** A WGSL kernel: its file name and source. The entry point is always `main`. */
 export interface Kernel {
@@ -134,7 +134,20 @@ export class Engine {
   }
 
   static async create(opts: EngineOptions = {}): Promise<Engine> {
+    if (opts.tuning) checkTuning(opts.tuning, Infinity);
+    if (opts.maxPooledBytes !== undefined && !(opts.maxPooledBytes >= 0)) {
+      throw new AttributeError(`Engine: maxPooledBytes must be a number of bytes ≥ 0, got ${opts.maxPooledBytes}.`);
+    }
+    if (opts.powerPreference !== undefined && opts.powerPreference !== 'low-power' && opts.powerPreference !== 'high-performance') {
+      throw new AttributeError(`Engine: powerPreference must be "low-power" or "high-performance", got ${JSON.stringify(opts.powerPreference)}.`);
+    }
     const [{ gpu, device, info }] = await Promise.all([acquireDevice(opts), loadAsyncStore()]);
+    try {
+      if (opts.tuning) checkTuning(opts.tuning, device.limits.maxComputeInvocationsPerWorkgroup);
+    } catch (e) {
+      device.destroy();
+      throw e;
+    }
     const engine = new Engine(device, info, gpu, opts);
     if (info.via === 'dawn-node' && info.isFallbackAdapter && opts.pacePolling !== false) engine.releasePacer = paceDawnPolling();
     if (opts.autotune) {
