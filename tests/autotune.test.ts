@@ -116,6 +116,15 @@ it('caches the result per adapter and applies a cached entry without timing, the
     writeFileSync(file, JSON.stringify({ [adapterKey(e.adapterInfo)]: gpuEntry }));
     await cachedAutotune(e);
     expect(e.tuning).toMatchObject({ gemm: 'shared', gemmTileK: 16, gemmVec4: true, gemmStages: 2 });
+    // An entry out of range (edited, or from another version) is timed again, not applied.
+    writeFileSync(file, JSON.stringify({ [adapterKey(e.adapterInfo)]: { ...first.tuning, conv: { WG_X: 0, WG_Y: 2 } } }));
+    const quick = { reps: 1, gemmSize: 64 };
+    const redone = await cachedAutotune(e, quick);
+    expect(redone.fromCache).toBe(false);
+    expect(e.tuning.conv.WG_X).toBeGreaterThan(0);
+    // And a file that is not JSON at all.
+    writeFileSync(file, '{ not json');
+    expect((await cachedAutotune(e, quick)).fromCache).toBe(false);
   } finally {
     if (saved === undefined) delete process.env.XDG_CACHE_HOME;
     else process.env.XDG_CACHE_HOME = saved;

@@ -5,7 +5,7 @@
 import { conv2dBwdFilterDispatches, conv2dFwdDispatches, conv2dScratch } from './conv2d.js';
 import { gemmDispatch } from './gemm.js';
 import { conv2dGeom } from './geometry.js';
-import { defaultTuning, subgroupKernelsFit, type Tuning } from './tuning.js';
+import { checkTuning, defaultTuning, subgroupKernelsFit, type Tuning } from './tuning.js';
 import type { Dispatch, Engine } from '../runtime/engine.js';
 import { GpuTimer } from '../runtime/gpu-timer.js';
 import type { AdapterSummary } from '../runtime/device.js';
@@ -165,19 +165,37 @@ async function store(): Promise<Store | null> {
   };
 }
 
+/** A cached entry that an edit or an older version left out of range is timed again, not used. */
+function fits(t: Partial<Tuning>, engine: Engine): boolean {
+  try {
+    checkTuning(t, engine.limits.maxComputeInvocationsPerWorkgroup, 'autotune cache');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The cached tuning for this adapter, or a fresh autotune pass whose result is cached. */
-export async function cachedAutotune(engine: Engine, opts: { refresh?: boolean } = {}): Promise<AutotuneReport> {
+export async function cachedAutotune(engine: Engine, opts: AutotuneOptions & { refresh?: boolean } = {}): Promise<AutotuneReport> {
   const s = await store().catch(() => null);
   const key = adapterKey(engine.adapterInfo);
-  const hit = opts.refresh ? null : s?.get(key);
+  let hit: Tuning | null | undefined = null;
+  try {
+    hit = opts.refresh ? null : s?.get(key);
+  } catch {
+    // A corrupt cache entry is a miss.
+  }
   if (hit?.tiled && hit.conv && hit.gemmRows && hit.gemm && hit.sgCols) {
     const { gemm, sgCols, sgRows, tiled, conv, gemmRows } = hit;
     // The shared GEMM's variants where the cache has them (entries from before they were tuned do not).
     const shared = hit.gemmTileK && hit.gemmStages ? { gemmTileK: hit.gemmTileK, gemmVec4: hit.gemmVec4 === true, gemmStages: hit.gemmStages } : {};
-    engine.tuning = { ...engine.tuning, tiled, conv, gemmRows, sgCols, sgRows, ...shared, gemm: gemm === 'subgroup' && !subgroupKernelsFit(engine.tuning.subgroupSize) ? defaultTuning(false).gemm : gemm };
-    return { tuning: engine.tuning, timings: {}, fromCache: true };
+    const picked: Partial<Tuning> = { tiled, conv, gemmRows, sgCols, sgRows, ...shared, gemm: gemm === 'subgroup' && !subgroupKernelsFit(engine.tuning.subgroupSize) ? defaultTuning(false).gemm : gemm };
+    if (fits(picked, engine)) {
+      engine.tuning = { ...engine.tuning, ...picked };
+      return { tuning: engine.tuning, timings: {}, fromCache: true };
+    }
   }
-  const r = await autotune(engine);
+  const r = await autotune(engine, opts);
   try {
     s?.set(key, r.tuning);
   } catch {
