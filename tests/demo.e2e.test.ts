@@ -134,6 +134,25 @@ describe('browser demo (headless Chromium, WebGPU on SwiftShader)', () => {
     expect(await text('#params-mlp')).toBe('101,770 parameters');
   }, 70_000);
 
+  it("moves the learning rate with the optimizer, to that optimizer's default, unless it was edited", async () => {
+    const choose = (v: string): Promise<void> =>
+      page.$eval('#optimizer', (e, value) => {
+        (e as HTMLSelectElement).value = value;
+        e.dispatchEvent(new Event('change', { bubbles: true }));
+      }, v);
+    const lr = (): Promise<string> => page.$eval('#lr', (e) => (e as HTMLInputElement).value);
+    expect(await lr()).toBe('0.05');
+    await choose('adam');
+    expect(await lr()).toBe('0.003');
+    await choose('sgd');
+    expect(await lr()).toBe('0.05');
+    await setValue('lr', '0.01');
+    await choose('adam');
+    expect(await lr()).toBe('0.01');
+    await choose('sgd');
+    await setValue('lr', '0.05');
+  });
+
   it('trains the MLP, then LeNet, to a test accuracy well above chance, with live plots and filters', async () => {
     const mlpAcc = await train('mlp', 60_000);
     expect(mlpAcc).toBeGreaterThan(0.6);
