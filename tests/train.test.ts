@@ -366,6 +366,36 @@ describe('compiled step', () => {
     }
   });
 
+  it('predict() takes any count of examples and matches the CPU reference; its predictors are kept', async () => {
+    for (const [name, make, counts] of [['lenet', () => lenet(), [1, 7]], ['mlp', () => mlp(), [260]]] as const) {
+      const model = new Model(engine, make(), SGD);
+      const cpu = new CpuModel(make(), SGD);
+      try {
+        for (const n of counts) {
+          const x = train.images.subarray(0, n * 784);
+          const got = await model.predict(x, n);
+          const want = cpu.predict(x, n);
+          expect(got.length, `${name} × ${n}`).toBe(n * 10);
+          // f32 sums of up to 800 terms against float64: 1e-4 is far above their rounding, far below an indexing slip.
+          want.forEach((v, i) => expect(Math.abs(got[i]! - v), `${name} × ${n} [${i}]`).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(v))));
+        }
+        const plans = (): number => (model as unknown as { plans: unknown[] }).plans.length;
+        const before = plans();
+        await model.predict(train.images.subarray(0, 784 * counts[0]!), counts[0]!); // same power-of-two batch: no new plan
+        expect(plans()).toBe(before);
+      } finally {
+        model.dispose();
+      }
+    }
+    const m = new Model(engine, lenet(), SGD);
+    try {
+      await expect(m.predict(new Float32Array(784 * 2), 3)).rejects.toThrow(/^predict: input has 1568 values; 3 examples of \[1, 28, 28\] need 2352/);
+      await expect(m.predict(new Float32Array(0), 0)).rejects.toThrow(AttributeError);
+    } finally {
+      m.dispose();
+    }
+  });
+
   it('profile() leaves the weights, gradients and optimizer state as they were', async () => {
     // It reruns the step's dispatches, the optimizer's among them: an extra update before.
     const [a, b] = [new Model(engine, lenet(), SGD), new Model(engine, lenet(), SGD)];

@@ -699,6 +699,40 @@ export class Model {
     return this.adopt('predictor', new InferPlan(this, batch));
   }
 
+  /**
+   * The model's outputs (e.g. logits [n, classes], row-major) for n examples of any count, as
+   * CpuModel.predict gives them: chunks of up to 256 rows through predictors made on first use
+   * and kept (one per power-of-two batch, so at most nine), the last chunk padded with zeros.
+   */
+  async predict(x: Float32Array, n: number): Promise<Float32Array> {
+    this.check('predict');
+    checkBatch('predict', n);
+    const per = sizeOf(this.graph.inputShape);
+    if (x.length !== n * per) {
+      throw new ShapeError(`predict: input has ${x.length} values; ${n} examples of ${fmtShape(this.graph.inputShape)} need ${n * per}.`);
+    }
+    const outPer = sizeOf(this.graph.shapes(1)[this.graph.output.id]!);
+    const batch = Math.min(256, 2 ** Math.ceil(Math.log2(n)));
+    let compiling = this.predictors.get(batch);
+    if (!compiling) {
+      compiling = this.predictor(batch);
+      this.predictors.set(batch, compiling);
+      compiling.catch(() => this.predictors.delete(batch)); // a failed compile is tried again next time
+    }
+    const plan = await compiling;
+    const out = new Float32Array(n * outPer);
+    const chunk = new Float32Array(batch * per);
+    for (let start = 0; start < n; start += batch) {
+      const size = Math.min(batch, n - start);
+      chunk.set(x.subarray(start * per, (start + size) * per));
+      if (size < batch) chunk.fill(0, size * per);
+      out.set((await plan.run(chunk)).subarray(0, size * outPer), start * outPer);
+    }
+    return out;
+  }
+
+  private predictors = new Map<number, Promise<InferPlan>>();
+
   /** Compiles a plan and keeps it, unless the model was disposed while it compiled. */
   private async adopt<P extends TrainPlan | InferPlan>(op: string, p: P): Promise<P> {
     await compileOrRelease(p);
