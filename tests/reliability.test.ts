@@ -184,7 +184,7 @@ describe('reliability', () => {
       let predictor: Promise<InferPlan> | null = null;
       const running: Promise<void>[] = [];
       for (let k = 0; k < 14; k++) {
-        const [act, bad] = [ri(10), u() < 0.15];
+        const [act, bad] = [ri(11), u() < 0.15];
         const call = async (): Promise<unknown> => {
           if (act === 0) return (await (trainer ??= m.trainer(b))).step(x(bad), y(bad && u() < 0.5), u() < 0.5);
           if (act === 1) return (await (predictor ??= m.predictor(b))).run(x(bad));
@@ -202,6 +202,10 @@ describe('reliability', () => {
             // A burst, as from input events: reads of one plan each started before the last resolved.
             const [t, p] = [await (trainer ??= m.trainer(b)), await (predictor ??= m.predictor(b))];
             return Promise.all([p.run(x(false)), t.step(x(false), y(false), true), p.run(x(false)), t.step(x(false), y(false), true)]);
+          }
+          if (act === 9) {
+            const n = 1 + ri(5);
+            return m.predict(Float32Array.from({ length: n * per }, () => u()), n);
           }
           return m.findNonFinite();
         };
