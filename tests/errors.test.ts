@@ -1040,6 +1040,10 @@ describe('hostile inputs to the public op API', () => {
   it('in Node, scopes that overlap in time each free only their own tensors', async () => {
     const e = gpu.engine;
     expect(e.scopesFollowAsync).toBe(true);
+    // Engines made at once all follow async chains (one load of AsyncLocalStorage serves them all).
+    const both = await Promise.all([WebGpuBackend.create(), WebGpuBackend.create()]);
+    expect(both.map((b) => b.engine.scopesFollowAsync)).toEqual([true, true]);
+    for (const b of both) b.engine.destroy();
     const before = e.memory();
     const results = await overlapping(gpu);
     // Each job's output: the max of each 2×2 window of relu(2·(i − 20)·k) on an 8×8 grid.

@@ -18,18 +18,20 @@ interface AsyncStore {
 }
 
 type AsyncStoreClass = new () => AsyncStore;
-let storeClass: AsyncStoreClass | null | undefined; // undefined: not looked for yet
+let storeClass: AsyncStoreClass | null = null;
+let loading: Promise<void> | null = null; // one load, however many engines are created at once
 
 /** Loads Node's AsyncLocalStorage once (it costs nothing until a scope runs); elsewhere none. */
-export async function loadAsyncStore(): Promise<void> {
-  if (storeClass !== undefined) return;
-  storeClass = null;
-  if (typeof process === 'undefined' || !process.versions?.node) return;
-  try {
-    storeClass = (await import(/* @vite-ignore */ 'node:async_hooks')).AsyncLocalStorage as AsyncStoreClass;
-  } catch {
-    // A Node-like runtime without it: scopes fall back to the stack.
-  }
+export function loadAsyncStore(): Promise<void> {
+  loading ??= (async () => {
+    if (typeof process === 'undefined' || !process.versions?.node) return;
+    try {
+      storeClass = (await import(/* @vite-ignore */ 'node:async_hooks')).AsyncLocalStorage as AsyncStoreClass;
+    } catch {
+      // A Node-like runtime without it: scopes fall back to the stack.
+    }
+  })();
+  return loading;
 }
 
 export class ScopeTracker {
