@@ -149,6 +149,18 @@ const cases: ErrCase[] = [
     }),
   ),
   {
+    name: 'read() into an array of the wrong length',
+    error: ShapeError,
+    op: 'read',
+    shapes: [[2, 3]],
+    fix: 'pass one of exactly that length',
+    also: ['holds 5 values'],
+    arrange: (_gpu, t) => {
+      const x = t([2, 3]);
+      return () => x.read(new Float32Array(5));
+    },
+  },
+  {
     name: 'engine.write() with NaN at flat index 4 (tensor() refuses it; write() did not)',
     error: NonFiniteError,
     op: 'write',
@@ -1020,6 +1032,15 @@ describe('hostile inputs to the public op API', () => {
     expect(x!.isDisposed).toBe(true);
     expect(e.memory().liveBytes).toBe(before.liveBytes);
     expect(e.memory().liveBuffers).toBe(before.liveBuffers);
+  });
+
+  it('read(into) fills and returns the array given, and makes no other', async () => {
+    const x = gpu.tensor([1, -2, 3, -4, 5, -6], [2, 3]);
+    const into = new Float32Array(6);
+    expect(await x.read(into)).toBe(into);
+    expect(Array.from(into)).toEqual([1, -2, 3, -4, 5, -6]);
+    expect(await gpu.engine.read(x, into)).toBe(into);
+    x.dispose();
   });
 
   // Scopes with async bodies, started without awaiting the one before (as event handlers do),

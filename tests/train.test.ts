@@ -376,6 +376,10 @@ describe('compiled step', () => {
           const got = await model.predict(x, n);
           const want = cpu.predict(x, n);
           expect(got.length, `${name} × ${n}`).toBe(n * 10);
+          // Into an array of the caller's (reused across calls, it skips fresh allocations).
+          const into = new Float32Array(n * 10).fill(Number.NaN);
+          expect(await model.predict(x, n, into)).toBe(into);
+          expect(into).toEqual(got);
           // f32 sums of up to 800 terms against float64: 1e-4 is far above their rounding, far below an indexing slip.
           want.forEach((v, i) => expect(Math.abs(got[i]! - v), `${name} × ${n} [${i}]`).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(v))));
         }
@@ -389,6 +393,12 @@ describe('compiled step', () => {
     }
     const m = new Model(engine, lenet(), SGD);
     try {
+      const p = await m.predictor(2);
+      const x2 = train.images.subarray(0, 2 * 784);
+      const into = new Float32Array(20);
+      expect(await p.run(x2, into)).toBe(into);
+      expect(into).toEqual(await p.run(x2));
+      await expect(p.run(x2, new Float32Array(10))).rejects.toThrow(/^predict: the array to read into holds 10 values; a batch of 2 outputs 20/);
       await expect(m.predict(new Float32Array(784 * 2), 3)).rejects.toThrow(/^predict: input has 1568 values; 3 examples of \[1, 28, 28\] need 2352/);
       await expect(m.predict(new Float32Array(0), 0)).rejects.toThrow(AttributeError);
     } finally {

@@ -526,7 +526,7 @@ export class TrainPlan extends Plan {
     q.submit([enc.finish()]);
     this.model.step++;
     if (!staging) return null;
-    const data = new Float32Array(await this.staging!.read(staging));
+    const data = await this.staging!.read(staging);
     return { loss: data[this.batch * this.classes]!, accuracy: accuracy(data, labels, this.classes) };
   }
 }
@@ -560,16 +560,22 @@ export class InferPlan extends Plan {
     this.staging = new StagingBuffers(this.engine.pool, this.outFloats * 4, 'infer readback');
   }
 
-  /** Runs the model on a full batch and returns its outputs (e.g. logits [batch, classes]). */
-  async run(x: Float32Array): Promise<Float32Array> {
+  /**
+   * Runs the model on a full batch and returns its outputs (e.g. logits [batch, classes]);
+   * `into`, of exactly that size, is filled and returned instead of a new array.
+   */
+  async run(x: Float32Array, into?: Float32Array): Promise<Float32Array> {
     this.checkInput('predict', x);
+    if (into && into.length !== this.outFloats) {
+      throw new ShapeError(`predict: the array to read into holds ${into.length} values; a batch of ${this.batch} outputs ${this.outFloats}.`);
+    }
     this.engine.device.queue.writeBuffer(this.input, 0, x.buffer, x.byteOffset, x.byteLength);
     const enc = this.engine.device.createCommandEncoder();
     this.encode(enc, 0);
     const staging = this.staging!.take();
     enc.copyBufferToBuffer(this.output, 0, staging, 0, this.outFloats * 4);
     this.engine.device.queue.submit([enc.finish()]);
-    return new Float32Array(await this.staging!.read(staging));
+    return this.staging!.read(staging, into);
   }
 }
 
@@ -703,8 +709,9 @@ export class Model {
    * The model's outputs (e.g. logits [n, classes], row-major) for n examples of any count, as
    * CpuModel.predict gives them: chunks of up to 256 rows through predictors made on first use
    * and kept (one per power-of-two batch, so at most nine), the last chunk padded with zeros.
+   * `into`, of exactly n outputs, is filled and returned instead of a new array.
    */
-  async predict(x: Float32Array, n: number): Promise<Float32Array> {
+  async predict(x: Float32Array, n: number, into?: Float32Array): Promise<Float32Array> {
     this.check('predict');
     checkBatch('predict', n);
     const per = sizeOf(this.graph.inputShape);
@@ -712,6 +719,7 @@ export class Model {
       throw new ShapeError(`predict: input has ${x.length} values; ${n} examples of ${fmtShape(this.graph.inputShape)} need ${n * per}.`);
     }
     const outPer = sizeOf(this.graph.shapes(1)[this.graph.output.id]!);
+    if (into && into.length !== n * outPer) throw new ShapeError(`predict: the array to read into holds ${into.length} values; ${n} examples output ${n * outPer}.`);
     const batch = Math.min(256, 2 ** Math.ceil(Math.log2(n)));
     let compiling = this.predictors.get(batch);
     if (!compiling) {
@@ -720,13 +728,15 @@ export class Model {
       compiling.catch(() => this.predictors.delete(batch)); // a failed compile is tried again next time
     }
     const plan = await compiling;
-    const out = new Float32Array(n * outPer);
+    const out = into ?? new Float32Array(n * outPer);
+    if (n === batch) return plan.run(x, out);
     const chunk = new Float32Array(batch * per);
+    const chunkOut = new Float32Array(batch * outPer);
     for (let start = 0; start < n; start += batch) {
       const size = Math.min(batch, n - start);
       chunk.set(x.subarray(start * per, (start + size) * per));
       if (size < batch) chunk.fill(0, size * per);
-      out.set((await plan.run(chunk)).subarray(0, size * outPer), start * outPer);
+      out.set((await plan.run(chunk, chunkOut)).subarray(0, size * outPer), start * outPer);
     }
     return out;
   }

@@ -24,13 +24,14 @@ export class StagingBuffers {
     return this.idle.pop() ?? this.pool.acquire(this.bytes, READBACK, this.label);
   }
 
-  /** Maps the buffer (after the submit that copied into it), copies `bytes` out and recycles it. */
-  async read(buf: GPUBuffer, bytes = this.bytes): Promise<ArrayBuffer> {
+  /** Maps the buffer (after the submit that copied into it), copies it out (into `into` where given) and recycles it. */
+  async read(buf: GPUBuffer, into?: Float32Array): Promise<Float32Array> {
     try {
-      await buf.mapAsync(GPUMapMode.READ, 0, bytes);
-      const data = buf.getMappedRange(0, bytes).slice(0);
+      await buf.mapAsync(GPUMapMode.READ, 0, this.bytes);
+      const out = into ?? new Float32Array(this.bytes / 4);
+      out.set(new Float32Array(buf.getMappedRange(0, this.bytes)));
       buf.unmap();
-      return data;
+      return out;
     } finally {
       if (this.closed) this.pool.release(buf);
       else this.idle.push(buf);

@@ -39,8 +39,9 @@ export class Tensor {
     );
   }
 
-  read(): Promise<Float32Array> {
-    return this.engine.read(this);
+  /** The values; `into` (exactly `size` long) is filled and returned instead of a new array. */
+  read(into?: Float32Array): Promise<Float32Array> {
+    return this.engine.read(this, into);
   }
 
   dispose(): void {
