@@ -406,6 +406,22 @@ describe('compiled step', () => {
     }
   });
 
+  it('a model keeps the optimizer and schedule it was made with, whatever later happens to the options object', async () => {
+    const opts: ModelOptions = { seed: 1, optimizer: { type: 'sgd', lr: 0.05, momentum: 0.9 }, schedule: { kind: 'cosine', totalSteps: 10 } };
+    const a = new Model(engine, lenet(), opts);
+    const cpu = new CpuModel(lenet(), opts);
+    try {
+      opts.optimizer!.lr = 0.5; // reused for another model
+      (opts.schedule as { totalSteps: number }).totalSteps = 1;
+      for (const m of [a, cpu]) {
+        expect(m.optimizer.lr).toBe(0.05);
+        expect(m.schedule).toEqual({ kind: 'cosine', totalSteps: 10 });
+      }
+    } finally {
+      a.dispose();
+    }
+  });
+
   it('profile() leaves the weights, gradients and optimizer state as they were', async () => {
     // It reruns the step's dispatches, the optimizer's among them: an extra update before.
     const [a, b] = [new Model(engine, lenet(), SGD), new Model(engine, lenet(), SGD)];

@@ -25,8 +25,8 @@ export class CpuModel {
   readonly paramEntries: ParamEntry[];
   params: Record<string, HostTensor> = {};
   state: Record<string, Record<string, HostTensor>> = {};
-  optimizer: OptimizerSpec;
-  schedule: Schedule | undefined;
+  readonly optimizer: OptimizerSpec;
+  readonly schedule: Schedule | undefined;
   step = 0;
 
   constructor(
@@ -35,8 +35,9 @@ export class CpuModel {
   ) {
     this.paramEntries = graph.params();
     graph.freeze();
-    this.optimizer = opts.optimizer ?? { type: 'sgd', lr: 0.01, momentum: 0.9 };
-    this.schedule = opts.schedule;
+    // Copies: an options object reused for another model and changed must not change this one.
+    this.optimizer = { ...(opts.optimizer ?? { type: 'sgd', lr: 0.01, momentum: 0.9 }) };
+    this.schedule = opts.schedule && { ...opts.schedule };
     checkTraining('CpuModel', this.optimizer, this.schedule);
     if (opts.seed !== undefined && !Number.isSafeInteger(opts.seed)) throw new AttributeError(`CpuModel: seed must be an integer, got ${opts.seed}.`);
     const seed = opts.seed ?? 0;

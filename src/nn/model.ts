@@ -606,8 +606,8 @@ export class Model {
   readonly params: FlatStore;
   readonly grads: FlatStore;
   readonly state: Record<string, FlatStore> = {};
-  optimizer: OptimizerSpec;
-  schedule: Schedule | undefined;
+  readonly optimizer: OptimizerSpec;
+  readonly schedule: Schedule | undefined;
   /** Training steps taken (0-based index of the next step). */
   step = 0;
   private plans: Plan[] = [];
@@ -620,8 +620,9 @@ export class Model {
     this.paramEntries = graph.params();
     graph.freeze();
     const entries = this.paramEntries.map((e) => ({ name: e.name, shape: e.spec.shape }));
-    this.optimizer = opts.optimizer ?? { type: 'sgd', lr: 0.01, momentum: 0.9 };
-    this.schedule = opts.schedule;
+    // Copies: an options object reused for another model and changed must not change this one.
+    this.optimizer = { ...(opts.optimizer ?? { type: 'sgd', lr: 0.01, momentum: 0.9 }) };
+    this.schedule = opts.schedule && { ...opts.schedule };
     checkTraining('Model', this.optimizer, this.schedule);
     if (opts.seed !== undefined && !Number.isSafeInteger(opts.seed)) throw new AttributeError(`Model: seed must be an integer, got ${opts.seed}.`);
     this.params = new FlatStore(engine, entries, 'params');
