@@ -1100,7 +1100,7 @@ describe('hostile inputs to the public op API', () => {
 
 describe('Engine.create options', () => {
   it('refuses a tuning, pool size or power preference it cannot use, before or right after taking the device', async () => {
-    for (const [opts, message] of [
+    const cases: Array<[object, RegExp]> = [
       [{ tuning: { bogus: 1 } }, /^Engine: tuning has no field "bogus"; its fields are gemm, /],
       [{ tuning: { gemm: 'fast' } }, /^Engine: tuning\.gemm must be one of "subgroup", "registers", "shared", got "fast"/],
       [{ tuning: { conv: { WG_X: 0, WG_Y: 2 } } }, /^Engine: tuning\.conv must be \{ WG_X, WG_Y \} of positive integers/],
@@ -1108,8 +1108,9 @@ describe('Engine.create options', () => {
       [{ tuning: { tiled: { WG_X: 64, WG_Y: 64 } } }, /^Engine: tuning\.tiled asks for 4096 invocations per workgroup, over this device's limit of \d+/],
       [{ maxPooledBytes: -1 }, /^Engine: maxPooledBytes must be a number of bytes ≥ 0, got -1/],
       [{ powerPreference: 'fast' }, /^Engine: powerPreference must be "low-power" or "high-performance", got "fast"/],
-    ] as const) {
-      const err = await caught(() => Engine.create(opts as unknown as EngineOptions));
+    ];
+    for (const [opts, message] of cases) {
+      const err = await caught(() => Engine.create(opts as EngineOptions));
       expect(err, JSON.stringify(opts)).toBeInstanceOf(AttributeError);
       expect(err.message).toMatch(message);
     }

@@ -636,6 +636,11 @@ export class Model {
     return this.paramEntries.reduce((s, e) => s + sizeOf(e.spec.shape), 0);
   }
 
+  /** Compiled plans not yet disposed: trainers, predictors, and the ones predict() keeps. */
+  get openPlans(): number {
+    return this.plans.length;
+  }
+
   get lr(): number {
     return lrAt(this.optimizer.lr, this.schedule, this.step);
   }

@@ -6,7 +6,7 @@ import { BufferPool, type PoolStats } from './buffer-pool.js';
 import { paceDawnPolling } from './dawn-pacer.js';
 import { acquireDevice, describeAdapter, type AcquireOptions, type AdapterSummary } from './device.js';
 import { PipelineCache, type Constants } from './pipeline-cache.js';
-import { ScopeTracker, loadAsyncStore } from './scopes.js';
+import { ScopeTracker, asyncStoreClass, type AsyncStoreClass } from './scopes.js';
 import { READBACK } from './staging.js';
 import { Tensor } from './tensor.js';
 import { checkTuning, defaultTuning, type Tuning } from '../ops/tuning.js';
@@ -112,6 +112,7 @@ export class Engine {
     readonly adapterInfo: AdapterSummary,
     private readonly gpu: GPU,
     opts: EngineOptions,
+    storeClass: AsyncStoreClass | null,
   ) {
     this.pool = new BufferPool(device, opts.maxPooledBytes);
     this.pipelines = new PipelineCache(device);
@@ -120,7 +121,7 @@ export class Engine {
     // The subgroup size is the adapter's, whatever the options say: the subgroup kernels are only right at that size.
     this.tuning = { ...defaultTuning(adapterInfo.isFallbackAdapter, adapterInfo.architecture, adapterInfo.subgroupSize), ...opts.tuning, subgroupSize: adapterInfo.subgroupSize };
     this.dummy = device.createBuffer({ size: 16, usage: STORAGE, label: 'dummy' });
-    this.scopes = new ScopeTracker(opts.followAsyncScopes !== false);
+    this.scopes = new ScopeTracker(storeClass);
     // WebGPU reports a failed command (a validation error, out of memory) only through this
     // event and skips the command: without it, a step that never ran would look like one that did.
     device.addEventListener?.('uncapturederror', (ev) => {
@@ -141,14 +142,14 @@ export class Engine {
     if (opts.powerPreference !== undefined && opts.powerPreference !== 'low-power' && opts.powerPreference !== 'high-performance') {
       throw new AttributeError(`Engine: powerPreference must be "low-power" or "high-performance", got ${JSON.stringify(opts.powerPreference)}.`);
     }
-    const [{ gpu, device, info }] = await Promise.all([acquireDevice(opts), loadAsyncStore()]);
+    const [{ gpu, device, info }, storeClass] = await Promise.all([acquireDevice(opts), asyncStoreClass()]);
     try {
       if (opts.tuning) checkTuning(opts.tuning, device.limits.maxComputeInvocationsPerWorkgroup);
     } catch (e) {
       device.destroy();
       throw e;
     }
-    const engine = new Engine(device, info, gpu, opts);
+    const engine = new Engine(device, info, gpu, opts, opts.followAsyncScopes === false ? null : storeClass);
     if (info.via === 'dawn-node' && info.isFallbackAdapter && opts.pacePolling !== false) engine.releasePacer = paceDawnPolling();
     if (opts.autotune) {
       const { cachedAutotune } = await import('../ops/autotune.js');

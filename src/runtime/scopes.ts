@@ -17,21 +17,16 @@ interface AsyncStore {
   run<R>(store: ScopeFrame, fn: () => R): R;
 }
 
-type AsyncStoreClass = new () => AsyncStore;
-let storeClass: AsyncStoreClass | null = null;
-let loading: Promise<void> | null = null; // one load, however many engines are created at once
+export type AsyncStoreClass = new () => AsyncStore;
 
-/** Loads Node's AsyncLocalStorage once (it costs nothing until a scope runs); elsewhere none. */
-export function loadAsyncStore(): Promise<void> {
-  loading ??= (async () => {
-    if (typeof process === 'undefined' || !process.versions?.node) return;
-    try {
-      storeClass = (await import(/* @vite-ignore */ 'node:async_hooks')).AsyncLocalStorage as AsyncStoreClass;
-    } catch {
-      // A Node-like runtime without it: scopes fall back to the stack.
-    }
-  })();
-  return loading;
+/** Node's AsyncLocalStorage (imported once by the module loader, then free); null elsewhere. */
+export async function asyncStoreClass(): Promise<AsyncStoreClass | null> {
+  if (typeof process === 'undefined' || !process.versions?.node) return null;
+  try {
+    return (await import(/* @vite-ignore */ 'node:async_hooks')).AsyncLocalStorage as AsyncStoreClass;
+  } catch {
+    return null; // a Node-like runtime without it: scopes fall back to the stack
+  }
 }
 
 export class ScopeTracker {
@@ -39,8 +34,9 @@ export class ScopeTracker {
   private readonly stack: ScopeFrame[] = []; // the frames opened last, where there is no store
   private readonly open = new Set<ScopeFrame>();
 
-  constructor(followAsync = true) {
-    this.store = followAsync && storeClass ? new storeClass() : null;
+  /** storeClass: from asyncStoreClass(), or null for the stack alone. */
+  constructor(storeClass: AsyncStoreClass | null) {
+    this.store = storeClass ? new storeClass() : null;
   }
 
   /** True where overlapping scopes are told apart (Node). */
