@@ -3,11 +3,11 @@
 // by layer against it (see verify.ts), or used where there is no WebGPU at all.
 import * as ref from '../reference/index.js';
 import type { HostTensor } from '../reference/tensor.js';
-import { AttributeError, ShapeError, fmtShape } from '../errors.js';
+import { ShapeError, fmtShape } from '../errors.js';
 import { sizeOf } from '../shape.js';
 import type { Graph, ParamEntry } from './graph.js';
 import { initParam, paramSeed } from './init.js';
-import { checkTraining, lrAt, optimizerSlots, type OptimizerSpec, type Schedule } from './optim.js';
+import { lrAt, optimizerSlots, trainingSettings, type OptimizerSpec, type Schedule } from './optim.js';
 import { checkParamSet } from './param-set.js';
 import type { ModelOptions, NamedTensor } from './model.js';
 
@@ -33,14 +33,11 @@ export class CpuModel {
     readonly graph: Graph,
     opts: ModelOptions = {},
   ) {
+    const { optimizer, schedule, seed } = trainingSettings('CpuModel', opts);
+    this.optimizer = optimizer;
+    this.schedule = schedule;
     this.paramEntries = graph.params();
     graph.freeze();
-    // Copies: an options object reused for another model and changed must not change this one.
-    this.optimizer = { ...(opts.optimizer ?? { type: 'sgd', lr: 0.01, momentum: 0.9 }) };
-    this.schedule = opts.schedule && { ...opts.schedule };
-    checkTraining('CpuModel', this.optimizer, this.schedule);
-    if (opts.seed !== undefined && !Number.isSafeInteger(opts.seed)) throw new AttributeError(`CpuModel: seed must be an integer, got ${opts.seed}.`);
-    const seed = opts.seed ?? 0;
     for (const e of this.paramEntries) {
       // Rounded to f32 like the GPU's copy, so both start from the same numbers.
       this.params[e.name] = ref.host(initParam(e.spec, paramSeed(seed, e.name)), e.spec.shape);

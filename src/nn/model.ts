@@ -15,7 +15,7 @@ import { Graph, type ParamEntry } from './graph.js';
 import { initParam, paramSeed } from './init.js';
 import type { StepDispatch } from './layers.js';
 import { planMemory, type MemoryPlan, type Value } from './memory-plan.js';
-import { checkTraining, lrAt, optimizerSlots, type OptimizerSpec, type Schedule } from './optim.js';
+import { lrAt, optimizerSlots, trainingSettings, type OptimizerSpec, type Schedule } from './optim.js';
 import { checkParamSet } from './param-set.js';
 
 const STORAGE = 0x80 | 0x08 | 0x04;
@@ -617,18 +617,15 @@ export class Model {
     readonly graph: Graph,
     opts: ModelOptions = {},
   ) {
+    const { optimizer, schedule, seed } = trainingSettings('Model', opts);
+    this.optimizer = optimizer;
+    this.schedule = schedule;
     this.paramEntries = graph.params();
     graph.freeze();
     const entries = this.paramEntries.map((e) => ({ name: e.name, shape: e.spec.shape }));
-    // Copies: an options object reused for another model and changed must not change this one.
-    this.optimizer = { ...(opts.optimizer ?? { type: 'sgd', lr: 0.01, momentum: 0.9 }) };
-    this.schedule = opts.schedule && { ...opts.schedule };
-    checkTraining('Model', this.optimizer, this.schedule);
-    if (opts.seed !== undefined && !Number.isSafeInteger(opts.seed)) throw new AttributeError(`Model: seed must be an integer, got ${opts.seed}.`);
     this.params = new FlatStore(engine, entries, 'params');
     this.grads = new FlatStore(engine, entries, 'grads');
     for (const s of optimizerSlots(this.optimizer)) this.state[s] = new FlatStore(engine, entries, `optimizer ${s}`);
-    const seed = opts.seed ?? 0;
     for (const e of this.paramEntries) this.params.write(e.name, initParam(e.spec, paramSeed(seed, e.name)));
   }
 

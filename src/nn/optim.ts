@@ -31,10 +31,23 @@ export function optimizerSlots(spec: OptimizerSpec): string[] {
 }
 
 /**
- * Refuses an optimizer or schedule a model could not train with, when the model is made
- * (not at its first step, where an unknown type would have run as Adam).
+ * A model's training settings from its options, for Model and CpuModel alike: copies (an
+ * options object reused for another model and changed must not change this one), with the
+ * defaults filled in, checked when the model is made (not at its first step, where an
+ * unknown optimizer type would have run as Adam).
  */
-export function checkTraining(op: string, optimizer: OptimizerSpec, schedule: Schedule | undefined): void {
+export function trainingSettings(
+  op: string,
+  opts: { optimizer?: OptimizerSpec; schedule?: Schedule; seed?: number },
+): { optimizer: OptimizerSpec; schedule: Schedule | undefined; seed: number } {
+  const optimizer: OptimizerSpec = { ...(opts.optimizer ?? { type: 'sgd', lr: 0.01, momentum: 0.9 }) };
+  const schedule = opts.schedule && { ...opts.schedule };
+  checkTraining(op, optimizer, schedule);
+  if (opts.seed !== undefined && !Number.isSafeInteger(opts.seed)) throw new AttributeError(`${op}: seed must be an integer, got ${opts.seed}.`);
+  return { optimizer, schedule, seed: opts.seed ?? 0 };
+}
+
+function checkTraining(op: string, optimizer: OptimizerSpec, schedule: Schedule | undefined): void {
   const o = optimizer as Partial<Record<string, unknown>> | undefined;
   if (o?.type !== 'sgd' && o?.type !== 'adam') {
     throw new AttributeError(`${op}: optimizer type must be "sgd" or "adam", got ${JSON.stringify(o?.type ?? null)}.`);

@@ -135,7 +135,6 @@ export class Engine {
   }
 
   static async create(opts: EngineOptions = {}): Promise<Engine> {
-    if (opts.tuning) checkTuning(opts.tuning, Infinity);
     if (opts.maxPooledBytes !== undefined && !(opts.maxPooledBytes >= 0)) {
       throw new AttributeError(`Engine: maxPooledBytes must be a number of bytes ≥ 0, got ${opts.maxPooledBytes}.`);
     }
