@@ -113,6 +113,7 @@ function onEvent(e: BenchEvent): void {
     info = e.info;
     items = e.items;
     console.log(`adapter: ${e.info.adapter}`);
+    if (e.info.gpuNote) console.warn(`warning: ${e.info.gpuNote}`);
     if (e.info.tuning) console.log(`convgpu kernels (${e.info.tuning})`);
     console.log(`TF.js ${e.info.tfjsVersion}: ${e.info.backends.filter((b) => b.startsWith('tfjs')).join(', ')}; webgpu adapter: ${e.info.tfjsWebgpuAdapter ?? '—'}`);
     if (e.info.wasmThreadsNote) console.log(`TF.js wasm: ${e.info.wasmThreadsNote}`);
@@ -296,7 +297,7 @@ async function finish(run: { runtime: string; flags?: string[]; incomplete?: str
       date,
       mode: args.node ? 'node' : 'browser',
       quick,
-      gpu,
+      gpu: gpu && !i.adapterInfo.isFallbackAdapter,
       runtime: run.runtime,
       flags: run.flags,
       totalSeconds: (Date.now() - started) / 1000,

@@ -22,7 +22,9 @@ describe('npm run bench -- --quick on two items', () => {
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
-  for (const [mode, flags] of [['headless Chromium', []], ['Node', ['--node']]] as const) {
+  // Node with --gpu: on a CPU-emulated adapter the GPU-only sizes are left out and the results
+  // say why (before, GPU mode ran GEMM 4096³ on SwiftShader); on a GPU, nothing of that.
+  for (const [mode, flags] of [['headless Chromium', []], ['Node', ['--node', '--gpu']]] as const) {
     it(`${mode}: writes verified results against TF.js webgpu`, async () => {
       const out = join(dir, mode === 'Node' ? 'node' : 'chromium');
       const r = await runScript('bench/run.ts', [...flags, '--quick', '--only', 'gemm-256,pool-fwd', '--tfjs', 'webgpu', '--out', out]);
@@ -30,7 +32,22 @@ describe('npm run bench -- --quick on two items', () => {
       const files = readdirSync(out);
       expect(files.filter((f) => f.endsWith('.svg'))).toHaveLength(1);
       const json = files.find((f) => f.endsWith('-quick-partial.json'))!;
-      const result = JSON.parse(readFileSync(join(out, json), 'utf8')) as { cells: Cell[]; pairs: Array<{ item: string; b: string; rounds: number }> };
+      const result = JSON.parse(readFileSync(join(out, json), 'utf8')) as {
+        meta: { gpu: boolean };
+        info: { adapterInfo: { isFallbackAdapter: boolean }; gpuNote?: string };
+        cells: Cell[];
+        pairs: Array<{ item: string; b: string; rounds: number }>;
+      };
+      if (mode === 'Node') {
+        const fallback = result.info.adapterInfo.isFallbackAdapter;
+        expect(result.meta.gpu).toBe(!fallback);
+        if (fallback) {
+          expect(result.info.gpuNote).toMatch(/^GPU mode, but the adapter is .*CPU fallback.*: the GPU-only sizes are left out\. Check the GPU's Vulkan driver/);
+          expect(r.stderr).toContain(`warning: ${result.info.gpuNote}`);
+        } else {
+          expect(result.info.gpuNote).toBeUndefined();
+        }
+      }
       for (const item of ['gemm-256', 'pool-fwd']) {
         for (const backend of ['convgpu', 'tfjs-webgpu']) {
           const cell = result.cells.find((c) => c.item === item && c.backend === backend);

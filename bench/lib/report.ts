@@ -142,6 +142,7 @@ export function footnotes(r: ResultFile): string {
       : []),
     `- Every result is checked against convgpu's float64 CPU reference (the whole output, or an exact slice where the reference would be too slow; see the details); max relative error over ${r.meta.tolerance} is **FAIL** and never counts as fastest.`,
   ];
+  if (i.gpuNote) lines.push(`- **${i.gpuNote}**`);
   for (const [b, e] of Object.entries(i.backendErrors)) lines.push(`- TF.js ${b} did not initialise: ${e}`);
   const unsupported = [...new Set(r.cells.filter((c) => c.status === 'unsupported').map((c) => `${BACKEND_LABEL[c.backend]}: ${c.note}`))];
   for (const u of unsupported) lines.push(`- ${u}`);

@@ -7,6 +7,7 @@ import type { Engine } from '../../src/runtime/engine.js';
 import { describeTuning } from '../../src/ops/tuning.js';
 import { GpuTimer } from '../../src/runtime/gpu-timer.js';
 import { alternate } from './alternate.js';
+import { buildItems } from './items.js';
 import { prepareConvgpu } from './convgpu.js';
 import { relErr } from './data.js';
 import { fullTruth, prepareReference, sliceTruth, sliceWork, type Truth } from './reference.js';
@@ -34,6 +35,23 @@ interface Limits {
   /** Head-to-head rounds, and the time they may take. */
   pairRounds: number;
   pairBudgetMs: number;
+}
+
+/**
+ * The items for this adapter: GPU mode's extra sizes (GEMM 2048³, 4096³) only where the adapter
+ * is a GPU. GPU flags can still leave Chromium on SwiftShader (no driver, or one it blocks), where
+ * those sizes would take minutes a run; the note says so.
+ */
+export function suiteItems(config: BenchConfig, engine: Engine): { items: ItemSpec[]; gpuNote?: string } {
+  const fallback = engine.adapterInfo.isFallbackAdapter;
+  const gpuNote =
+    config.gpu && fallback
+      ? `GPU mode, but the adapter is ${engine.describe()}: the GPU-only sizes are left out. ` +
+        (engine.adapterInfo.via === 'dawn-node'
+          ? 'Check the GPU\'s Vulkan driver (CONVGPU_VK_ICD=/path/to/its_icd.json picks one).'
+          : 'Check the GPU driver (chrome://gpu in the same Chromium), or pass --swiftshader to skip GPU mode.')
+      : undefined;
+  return { items: buildItems({ ...config, gpu: config.gpu && !fallback }), gpuNote };
 }
 
 export function limitsFor(quick: boolean): Limits {

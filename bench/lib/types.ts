@@ -103,6 +103,8 @@ export interface PageInfo {
   userAgent?: string;
   backends: BackendId[];
   backendErrors: Record<string, string>;
+  /** GPU mode was asked for, but the adapter is a CPU fallback (see suiteItems). */
+  gpuNote?: string;
 }
 
 /** Events from the page (or the Node suite) to the runner. */
@@ -137,6 +139,7 @@ export interface ResultFile {
     date: string;
     mode: 'browser' | 'node';
     quick: boolean;
+    /** GPU mode ran on a GPU adapter (false where GPU flags still gave a CPU fallback: info.gpuNote). */
     gpu: boolean;
     runtime: string;
     flags?: string[];

@@ -4,8 +4,7 @@
 // so that both see the same Vulkan ICD, and so the same adapter.
 import * as os from 'node:os';
 import { Engine } from '../../src/runtime/engine.js';
-import { buildItems } from '../lib/items.js';
-import { convgpuTuning, initTfjs, runSuite, tfjsInfo } from '../lib/suite.js';
+import { convgpuTuning, initTfjs, runSuite, suiteItems, tfjsInfo } from '../lib/suite.js';
 import type { BackendId, BenchConfig, BenchEvent, PageInfo } from '../lib/types.js';
 
 export async function runNodeSuite(config: BenchConfig, emit: (e: BenchEvent) => void, wasmDir: string): Promise<void> {
@@ -23,6 +22,7 @@ export async function runNodeSuite(config: BenchConfig, emit: (e: BenchEvent) =>
   tfwasm.setWasmPaths(wasmDir.endsWith('/') ? wasmDir : `${wasmDir}/`);
   const { ok, errors } = await initTfjs(tf, ['webgpu', 'wasm', 'cpu'].filter((n) => !config.tfjs || config.tfjs.includes(n)));
   const wasmThreads = ok.includes('wasm') ? tfwasm.getThreadsCount() : undefined;
+  const { items, gpuNote } = suiteItems(config, engine);
   const info: PageInfo = {
     adapter: engine.describe(),
     adapterInfo: { ...engine.adapterInfo },
@@ -35,8 +35,8 @@ export async function runNodeSuite(config: BenchConfig, emit: (e: BenchEvent) =>
     hardwareConcurrency: os.cpus().length,
     backends: ['convgpu', 'reference', ...ok.map((n) => `tfjs-${n}` as BackendId)],
     backendErrors: errors,
+    gpuNote,
   };
-  const items = buildItems(config);
   emit({ type: 'info', info, items });
   await runSuite({ engine, tf, tfBackends: ok, config, emit }, items);
   engine.destroy();

@@ -8,8 +8,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgpu';
 import * as tfwasm from '@tensorflow/tfjs-backend-wasm';
 import { Engine } from '../../src/runtime/engine.js';
-import { buildItems } from '../lib/items.js';
-import { convgpuTuning, initTfjs, runSuite, tfjsInfo } from '../lib/suite.js';
+import { convgpuTuning, initTfjs, runSuite, suiteItems, tfjsInfo } from '../lib/suite.js';
 import type { BackendId, BenchConfig, BenchEvent, PageInfo } from '../lib/types.js';
 
 declare global {
@@ -49,6 +48,7 @@ async function main(): Promise<void> {
       `getThreadsCount() = ${wasmThreads}; binary: ${threaded ? 'threaded-simd' : simd ? 'simd (no threads)' : 'plain'}; ` +
       `navigator.hardwareConcurrency = ${navigator.hardwareConcurrency}, so hardwareConcurrency/2 = ${Math.max(1, Math.floor(navigator.hardwareConcurrency / 2))}; crossOriginIsolated = ${crossOriginIsolated}`;
   }
+  const { items, gpuNote } = suiteItems(config, engine);
   const info: PageInfo = {
     adapter: engine.describe(),
     adapterInfo: { ...engine.adapterInfo },
@@ -62,8 +62,8 @@ async function main(): Promise<void> {
     userAgent: navigator.userAgent,
     backends: ['convgpu', 'reference', ...ok.map((n) => `tfjs-${n}` as BackendId)],
     backendErrors: errors,
+    gpuNote,
   };
-  const items = buildItems(config);
   emit({ type: 'info', info, items });
   await runSuite({ engine, tf, tfBackends: ok, config, emit }, items);
   engine.destroy();
