@@ -287,7 +287,8 @@ async function finish(run: { runtime: string; flags?: string[]; incomplete?: str
   if (finished) return;
   finished = true;
   if (!info) {
-    console.error(`no results: ${run.incomplete ?? 'the page never reported'}`);
+    const hint = gpu && !args.node ? ' In GPU mode (Vulkan flags) Chromium may find no WebGPU adapter at all; --swiftshader runs on the CPU instead.' : '';
+    console.error(`no results: ${run.incomplete ?? 'the page never reported'}.${hint}`);
     process.exit(1);
   }
   const i: PageInfo = info;
