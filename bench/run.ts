@@ -288,7 +288,7 @@ async function finish(run: { runtime: string; flags?: string[]; incomplete?: str
   finished = true;
   if (!info) {
     const hint = gpu && !args.node ? ' In GPU mode (Vulkan flags) Chromium may find no WebGPU adapter at all; --swiftshader runs on the CPU instead.' : '';
-    console.error(`no results: ${run.incomplete ?? 'the page never reported'}.${hint}`);
+    console.error(`no results: ${(run.incomplete ?? 'the page never reported').replace(/\.$/, '')}.${hint}`);
     process.exit(1);
   }
   const i: PageInfo = info;
