@@ -3,7 +3,8 @@
 // float64 dot product, and prints GFLOP/s per candidate and the best per size, with the
 // share of an fp32 peak when --peak (TFLOP/s) is given. Timing as in bench/kernels.ts:
 // a warm-up run (compiles), then the median of --reps runs by timestamp-query, each run
-// repeating the GEMM in one pass until it lasts about 2 ms (timestamps are rounded).
+// repeating the GEMM in one pass until it lasts about 2 ms (the GPU stays at its clock, and
+// the pass's own overhead is a small share).
 import { writeFileSync } from 'node:fs';
 import { Engine } from '../src/runtime/engine.js';
 import { GpuTimer } from '../src/runtime/gpu-timer.js';
@@ -66,7 +67,8 @@ for (const n of sizes) {
     const label = `${t.TM}×${t.TN} tile, ${engine.tuning.tiled.WG_X}×${engine.tuning.tiled.WG_Y} wg, K step ${t.TILE_K}, ${v}, ${engine.tuning.gemmStages} buf`;
     if (seen.has(label)) continue; // a K step halved to fit duplicates a smaller one
     seen.add(label);
-    // Several copies in one timed pass where one run is short: Dawn rounds timestamps (to 2¹⁶ ns on an H100).
+    // Several copies in one timed pass where one run is short: an idle GPU drops its clock, and
+    // Dawn rounds timestamps to 2¹⁶ ns unless told not to (convgpu's engine tells it in Node).
     const one = gemmDispatch(engine, g, a.buffer, b.buffer, c.buffer);
     const copies = Math.min(100, Math.max(1, Math.ceil(2 / Math.max((await timer.time([one])).ms, 0.02))));
     const d = Array.from({ length: copies }, () => one);

@@ -1,8 +1,10 @@
 // The suite in Node on Dawn, bundled by Vite (bench/vite.node.config.ts) so that TF.js runs
 // from its ES modules with its gradients registered, as in the page; tfjs-core's Node build
 // has no gradient functions. TF.js webgpu gets a Dawn instance made after convgpu's engine,
-// so that both see the same Vulkan ICD, and so the same adapter.
+// so that both see the same Vulkan ICD, and so the same adapter, with the same Dawn flags
+// (timestamps unrounded for tf.time too).
 import * as os from 'node:os';
+import { dawnFlags } from '../../src/runtime/device.js';
 import { Engine } from '../../src/runtime/engine.js';
 import { convgpuTuning, initTfjs, runSuite, suiteItems, tfjsInfo } from '../lib/suite.js';
 import type { BackendId, BenchConfig, BenchEvent, PageInfo } from '../lib/types.js';
@@ -13,7 +15,7 @@ export async function runNodeSuite(config: BenchConfig, emit: (e: BenchEvent) =>
   const dawn = (await import('webgpu')) as { create(flags: string[]): GPU; globals: object };
   Object.assign(globalThis, dawn.globals);
   // NOTE: tfjs-backend-webgpu registers itself at import time only if navigator.gpu exists.
-  Object.defineProperty(globalThis, 'navigator', { value: { gpu: dawn.create([]), hardwareConcurrency: os.cpus().length }, configurable: true, writable: true });
+  Object.defineProperty(globalThis, 'navigator', { value: { gpu: dawn.create(dawnFlags()), hardwareConcurrency: os.cpus().length }, configurable: true, writable: true });
   const tf = await import('@tensorflow/tfjs-core');
   await import('@tensorflow/tfjs-core/dist/register_all_gradients');
   await import('@tensorflow/tfjs-backend-cpu');

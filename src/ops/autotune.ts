@@ -57,7 +57,8 @@ export async function autotune(engine: Engine, opts: AutotuneOptions = {}): Prom
   /**
    * Median ms of each candidate's dispatches (built under its own tuning), timed in rounds, one
    * run of each per round, so a clock that drifts meanwhile moves them alike. On GPUs a timed
-   * pass repeats the dispatches to last ~2 ms: timestamps are rounded (2¹⁶ ns on an H100).
+   * pass repeats the dispatches to last ~2 ms: browsers may round timestamps (Dawn's default,
+   * which Node's engine turns off, is 2¹⁶ ns), and a launch's overhead is then a small share.
    */
   const race = async (cands: Array<{ tuning: Tuning; make: () => Dispatch[] }>): Promise<number[]> => {
     const runs: Array<{ ds: Dispatch[]; copies: number; xs: number[] }> = [];

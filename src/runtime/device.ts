@@ -140,7 +140,17 @@ export function describeAdapter(info: AdapterSummary): string {
   return `${name || 'unknown adapter'} (${info.via}${info.isFallbackAdapter ? ', CPU fallback' : ''})`;
 }
 
-/** Extra Dawn flags from CONVGPU_DAWN_FLAGS (space-separated), e.g. "enable-dawn-features=dump_shaders". */
-function dawnFlags(): string[] {
-  return (process.env.CONVGPU_DAWN_FLAGS ?? '').split(' ').filter(Boolean);
+/**
+ * Flags for dawn.create: CONVGPU_DAWN_FLAGS (space-separated, e.g. "enable-dawn-features=dump_shaders"),
+ * with Dawn's timestamp_quantization toggle off. Dawn rounds timestamps down to 2¹⁶ ns by default,
+ * a browser's defence against timing attacks that in a Node process only blurs GpuTimer: on an
+ * H100 most kernels took 0 or 1 such step.
+ */
+export function dawnFlags(env: Record<string, string | undefined> = process.env): string[] {
+  const flags = (env.CONVGPU_DAWN_FLAGS ?? '').split(' ').filter(Boolean);
+  const TOGGLE = 'timestamp_quantization';
+  const i = flags.findIndex((f) => f.startsWith('disable-dawn-features='));
+  if (i < 0) flags.push(`disable-dawn-features=${TOGGLE}`);
+  else if (!flags[i]!.slice(flags[i]!.indexOf('=') + 1).split(',').includes(TOGGLE)) flags[i] += `,${TOGGLE}`;
+  return flags;
 }

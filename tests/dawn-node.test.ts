@@ -1,9 +1,15 @@
-// dawn.node's polling, paced on CPU-emulated adapters (src/runtime/dawn-pacer.ts): other
-// setImmediate callers see no change, and a long wait leaves the emulator the CPU.
+// What convgpu does about dawn.node (the `webgpu` package) in particular: its polling, paced on
+// CPU-emulated adapters (src/runtime/dawn-pacer.ts), where other setImmediate callers see no
+// change and a long wait leaves the emulator the CPU; and its flags (device.ts dawnFlags), with
+// timestamps left unrounded for GpuTimer.
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { gemmDispatch } from '../src/ops/gemm.js';
+import { maxPool2dFwdDispatch } from '../src/ops/maxpool2d.js';
+import { pool2dGeom } from '../src/ops/geometry.js';
+import { dawnFlags } from '../src/runtime/device.js';
+import { GpuTimer } from '../src/runtime/gpu-timer.js';
 import { paceDawnPolling } from '../src/runtime/dawn-pacer.js';
 import { gpuBackend } from './helpers/gpu.js';
 
@@ -62,5 +68,42 @@ describe('pacing dawn.node polling', () => {
       e.destroy();
     }
     expect(globalThis.setImmediate).toBe(original); // the engine released it
+  });
+});
+
+describe('Dawn flags in Node', () => {
+  it('turn timestamp_quantization off, alongside the flags CONVGPU_DAWN_FLAGS gives', () => {
+    const off = 'disable-dawn-features=timestamp_quantization';
+    expect(dawnFlags({})).toEqual([off]);
+    expect(dawnFlags({ CONVGPU_DAWN_FLAGS: ' enable-dawn-features=dump_shaders ' })).toEqual(['enable-dawn-features=dump_shaders', off]);
+    // dawn.node keeps one value per flag name: a second disable-dawn-features would replace the user's.
+    expect(dawnFlags({ CONVGPU_DAWN_FLAGS: 'disable-dawn-features=lazy_clear_resource_on_first_use' })).toEqual([
+      'disable-dawn-features=lazy_clear_resource_on_first_use,timestamp_quantization',
+    ]);
+    expect(dawnFlags({ CONVGPU_DAWN_FLAGS: 'disable-dawn-features=timestamp_quantization,x' })).toEqual(['disable-dawn-features=timestamp_quantization,x']);
+  });
+
+  it('GpuTimer gets timestamps to the nanosecond, not rounded down to 2¹⁶ ns (Dawn\'s default)', async () => {
+    const gpu = await gpuBackend();
+    const e = gpu.engine;
+    try {
+      if (!e.hasTimestamps) return; // GpuTimer times the wall clock there; nothing is rounded
+      const shape = [2, 8, 28, 28];
+      const x = e.tensor(Float32Array.from({ length: 2 * 8 * 28 * 28 }, (_, i) => (i % 13) / 13), shape);
+      const y = e.empty([2, 8, 14, 14]);
+      const d = maxPool2dFwdDispatch(e, pool2dGeom(shape, { kernelSize: 2 }, 'test'), x.buffer, y.buffer);
+      const timer = new GpuTimer(e);
+      const ns: number[] = [];
+      for (let i = 0; i < 8; i++) {
+        const t = await timer.time([d]);
+        if (t.source === 'timestamp') ns.push(Math.round(t.ms * 1e6));
+      }
+      timer.destroy();
+      // Rounded, every timing was a whole number of 65,536 ns steps (on an H100, most were 0 or 1 step).
+      expect(ns.length).toBeGreaterThan(0);
+      expect(ns.filter((v) => v % 65536 !== 0).length, `timings in ns: ${ns.join(', ')}`).toBeGreaterThan(0);
+    } finally {
+      e.destroy();
+    }
   });
 });
