@@ -11,7 +11,7 @@ import { decodeSafetensors, encodeSafetensors } from '../src/io/safetensors.js';
 import { decodeInto, encodeModel } from '../src/nn/checkpoint.js';
 import { Graph, Sequential } from '../src/nn/graph.js';
 import { Add, Concat, Conv2d, Dropout, Flatten, LeakyReLU, Linear, MaxPool2d, ReLU } from '../src/nn/layers.js';
-import { Model } from '../src/nn/model.js';
+import { Model, flatLayout } from '../src/nn/model.js';
 import { CpuModel } from '../src/nn/cpu-model.js';
 import { lenet, mlp } from '../src/nn/models.js';
 import { Engine } from '../src/runtime/engine.js';
@@ -82,6 +82,22 @@ const rows: Row[] = [
   },
   { name: 'a seed of 1.5', error: AttributeError, message: /^Model: seed must be an integer, got 1\.5/, run: ({ engine }) => new Model(engine, tiny(), { seed: 1.5 }) },
   { name: 'a layer added after a Model was made from the graph', error: AttributeError, message: /Graph\.add: a Model was made from this graph, so its layers are fixed/, run: ({ engine }) => { const g = tiny(); const m = new Model(engine, g); try { g.add(new ReLU()); } finally { m.dispose(); } } },
+  // Parameters live in one buffer per kind; only each tensor must fit a binding (the optimizer binds the rest in chunks).
+  {
+    name: 'a parameter tensor over the device\'s storage binding size',
+    error: DeviceLimitError,
+    message: /^Model: parameter linear_0\.weight \[1024, \d+\] needs [\d.]+ MiB, over this device's [\d.]+ MiB per storage binding \(maxStorageBufferBindingSize\); make that layer smaller/,
+    run: ({ engine }) => {
+      const k = Math.floor(engine.limits.maxStorageBufferBindingSize / 4 / 1024) + 1;
+      return new Model(engine, new Sequential([1, 1, k], [new Flatten(), new Linear(k, 1024)]));
+    },
+  },
+  {
+    name: 'parameters that fit a binding each but not one buffer together',
+    error: DeviceLimitError,
+    message: /^Model: its 2 parameter tensors need 2560 bytes in one buffer \(params\), over this device's 2048 bytes \(maxBufferSize\)/,
+    run: () => flatLayout([{ name: 'a.weight', shape: [300] }, { name: 'b.weight', shape: [300] }], { maxStorageBufferBindingSize: 2048, maxBufferSize: 2048, minStorageBufferOffsetAlignment: 256 }, 'params'),
+  },
   { name: 'a dangling branch', error: AttributeError, message: /conv2d_0 \(Conv2d\) is never used.*remove it/, run: ({ engine }) => { const g = new Graph([1, 8, 8]); g.add(new Conv2d(1, 2, 3)); g.add(new Flatten(), g.input); g.add(new Linear(64, 10)); return new Model(engine, g).trainer(2); } },
 
   // Training and prediction inputs.

@@ -25,9 +25,56 @@ export interface NamedTensor {
   data: Float32Array;
 }
 
-/** One flat GPU buffer holding several tensors at aligned offsets. */
+type StoreLimits = Pick<GPUSupportedLimits, 'maxStorageBufferBindingSize' | 'maxBufferSize' | 'minStorageBufferOffsetAlignment'>;
+
+/**
+ * Where each tensor of a flat store lies (offsets the device can bind), checked before anything
+ * is allocated. Kernels bind one tensor at a time and the optimizer the store in chunks
+ * (bindingChunks), so each tensor must fit a storage binding, and the store one buffer.
+ */
+export function flatLayout(entries: Array<{ name: string; shape: number[] }>, limits: StoreLimits, label: string) {
+  const { maxStorageBufferBindingSize: maxBind, maxBufferSize: maxBuf } = limits;
+  const align = limits.minStorageBufferOffsetAlignment / 4;
+  const mib = (bytes: number): string => (bytes < 2 ** 20 ? `${bytes} bytes` : `${(bytes / 2 ** 20).toFixed(1)} MiB`);
+  const offsets = new Map<string, { offset: number; size: number; shape: number[] }>();
+  let off = 0;
+  for (const e of entries) {
+    const size = sizeOf(e.shape);
+    if (size * 4 > maxBind) {
+      throw new DeviceLimitError(
+        `Model: parameter ${e.name} ${fmtShape(e.shape)} needs ${mib(size * 4)}, over this device's ${mib(maxBind)} per storage binding ` +
+          '(maxStorageBufferBindingSize); make that layer smaller, or use an adapter that allows larger bindings.',
+      );
+    }
+    offsets.set(e.name, { offset: off, size, shape: e.shape });
+    off += Math.ceil(size / align) * align;
+  }
+  const floats = Math.max(off, 4);
+  if (floats * 4 > maxBuf) {
+    throw new DeviceLimitError(
+      `Model: its ${entries.length} parameter tensors need ${mib(floats * 4)} in one buffer (${label}), over this device's ` +
+        `${mib(maxBuf)} (maxBufferSize); use a smaller model, or an adapter that allows larger buffers.`,
+    );
+  }
+  return { offsets, floats };
+}
+
+/**
+ * [start, length] ranges covering `total` floats, each at most `maxFloats` long and starting at a
+ * multiple of `alignFloats` and of 4 (whole vec4s; both powers of two): a buffer longer than one
+ * storage binding, bound a range at a time.
+ */
+export function bindingChunks(total: number, maxFloats: number, alignFloats: number): Array<[number, number]> {
+  const unit = Math.max(4, alignFloats);
+  const chunk = Math.max(unit, Math.floor(maxFloats / unit) * unit);
+  const out: Array<[number, number]> = [];
+  for (let start = 0; start < total; start += chunk) out.push([start, Math.min(chunk, total - start)]);
+  return out;
+}
+
+/** One flat GPU buffer holding several tensors at aligned offsets (flatLayout). */
 export class FlatStore {
-  readonly offsets = new Map<string, { offset: number; size: number; shape: number[] }>();
+  readonly offsets: Map<string, { offset: number; size: number; shape: number[] }>;
   readonly floats: number;
   readonly buffer: GPUBuffer;
 
@@ -36,15 +83,7 @@ export class FlatStore {
     entries: Array<{ name: string; shape: number[] }>,
     label: string,
   ) {
-    const align = engine.limits.minStorageBufferOffsetAlignment / 4;
-    let off = 0;
-    for (const e of entries) {
-      const size = sizeOf(e.shape);
-      this.offsets.set(e.name, { offset: off, size, shape: e.shape });
-      off += Math.ceil(size / align) * align;
-    }
-    this.floats = Math.max(off, 4);
-    engine.checkBytes(label, [this.floats], this.floats * 4);
+    ({ offsets: this.offsets, floats: this.floats } = flatLayout(entries, engine.limits, label));
     this.buffer = engine.pool.acquire(this.floats * 4, STORAGE, label);
     const enc = engine.device.createCommandEncoder();
     enc.clearBuffer(this.buffer);
@@ -490,8 +529,8 @@ export class TrainPlan extends Plan {
   /** @internal */
   async compile(): Promise<void> {
     const built = build(this, this.model, this.batch, true, this.reuse);
-    const opt = this.model.optimizerDispatch();
-    await this.record([...built.ds, { ...opt, label: 'optimizer' }]);
+    const opt = this.model.optimizerDispatches().map((d) => ({ ...d, label: 'optimizer' }));
+    await this.record([...built.ds, ...opt]);
     this.input = built.buf.get(built.inputKey)!;
     this.labels = built.buf.get('labels')!;
     this.loss = built.buf.get('loss')!;
@@ -642,18 +681,25 @@ export class Model {
     return lrAt(this.optimizer.lr, this.schedule, this.step);
   }
 
-  /** @internal The one optimizer dispatch over every parameter. */
-  optimizerDispatch(): StepDispatch {
+  /**
+   * @internal The optimizer over every trainable parameter: one dispatch per chunk of at most
+   * `maxFloats` (what one storage binding holds), at offsets the device can bind, so the flat
+   * stores may outgrow a binding (a model of over 32M parameters on a device of 128 MiB bindings).
+   */
+  optimizerDispatches(maxFloats = Math.floor(this.engine.limits.maxStorageBufferBindingSize / 4)): StepDispatch[] {
     // Trainable parameters come first in the flat store; the rest (running statistics) is left alone.
     const frozen = this.paramEntries.find((e) => e.spec.trainable === false);
     const total = frozen ? this.params.offsets.get(frozen.name)!.offset : this.params.floats;
     const o = this.optimizer;
-    if (o.type === 'sgd') {
-      const d = sgdDispatch(this.engine, total, this.grads.buffer, this.params.buffer, this.state.velocity!.buffer, o);
-      return { ...d, perStep: (s) => sgdDispatch(this.engine, total, this.grads.buffer, this.params.buffer, this.state.velocity!.buffer, { ...o, lr: lrAt(o.lr, this.schedule, s) }).params! };
-    }
-    const mk = (s: number) => adamDispatch(this.engine, total, this.grads.buffer, this.params.buffer, this.state.m!.buffer, this.state.v!.buffer, { ...o, lr: lrAt(o.lr, this.schedule, s), step: s + 1 });
-    return { ...mk(0), perStep: (s) => mk(s).params! };
+    return bindingChunks(total, maxFloats, this.engine.limits.minStorageBufferOffsetAlignment / 4).map(([start, n]) => {
+      const at = (s: FlatStore): Binding => ({ buffer: s.buffer, offset: start * 4, size: n * 4 });
+      const [g, p] = [at(this.grads), at(this.params)];
+      const mk =
+        o.type === 'sgd'
+          ? (s: number) => sgdDispatch(this.engine, n, g, p, at(this.state.velocity!), { ...o, lr: lrAt(o.lr, this.schedule, s) })
+          : (s: number) => adamDispatch(this.engine, n, g, p, at(this.state.m!), at(this.state.v!), { ...o, lr: lrAt(o.lr, this.schedule, s), step: s + 1 });
+      return { ...mk(0), perStep: (s: number) => mk(s).params! };
+    });
   }
 
   /**
