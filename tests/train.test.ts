@@ -22,7 +22,7 @@ import { CpuModel } from '../src/nn/cpu-model.js';
 import { Graph, Sequential } from '../src/nn/graph.js';
 import { Add, Concat, Conv2d, Flatten, Linear, MaxPool2d, ReLU } from '../src/nn/layers.js';
 import { Model, bindingChunks, type ModelOptions, type NamedTensor } from '../src/nn/model.js';
-import { MODELS, deepcnn, lenet, mlp } from '../src/nn/models.js';
+import { MODELS, alexnet, deepcnn, googlenet, lenet, mlp } from '../src/nn/models.js';
 import { evaluate, trainEpochs } from '../src/nn/train.js';
 import { formatVerify, verify } from '../src/nn/verify.js';
 import type { Engine } from '../src/runtime/engine.js';
@@ -93,6 +93,36 @@ describe('model zoo', () => {
     const kinds = deepcnn().layers.map((l) => l.kind);
     expect(kinds).toContain('Add');
     expect(kinds).toContain('Concat');
+  });
+
+  it('builds AlexNet and GoogLeNet as published: parameter counts of torchvision\'s AlexNet and BVLC\'s GoogLeNet, the paper\'s block sizes', () => {
+    const a = alexnet();
+    expect(new CpuModel(a).paramCount).toBe(61_100_840);
+    expect(a.shapes(2)[a.output.id]).toEqual([2, 1000]);
+    const g = googlenet();
+    expect(new CpuModel(g).paramCount).toBe(6_998_552); // Caffe's bvlc_googlenet without its side classifiers
+    const shapes = g.shapes(1);
+    const joins = g.nodes.filter((n) => n.layer?.kind === 'Concat').map((n) => shapes[n.id]!.slice(1).join('×'));
+    // GoogLeNet's Table 1: the output of inception 3a, 3b, 4a–4e, 5a, 5b.
+    expect(joins).toEqual(['256×28×28', '480×28×28', '512×14×14', '512×14×14', '512×14×14', '528×14×14', '832×14×14', '832×7×7', '1024×7×7']);
+    expect(shapes[g.output.id]).toEqual([1, 1000]);
+    // Other inputs and classes; an input too small for AlexNet's three pools fails as it is built, naming the layer.
+    expect(googlenet({ input: [1, 64, 64], classes: 10 }).shapes(3).at(-1)).toEqual([3, 10]);
+    expect(() => alexnet({ input: [3, 32, 32] })).toThrow(/maxpool2d_2 \(MaxPool2d\)/);
+  });
+
+  it('GoogLeNet on 3×32×32 images: a training step on WebGPU matches the CPU reference layer by layer', async () => {
+    const model = new Model(engine, googlenet({ input: [3, 32, 32], classes: 10 }), SGD);
+    try {
+      const r = rng(5);
+      const x = Float32Array.from({ length: 2 * 3 * 32 * 32 }, () => r() - 0.5);
+      const report = await verify(model, x, Float32Array.of(3, 7), 2);
+      expect(report.ok, formatVerify(report)).toBe(true);
+      // Every activation, and a weight and a bias per convolution (57) and the dense layer, each with its gradient and update.
+      expect(report.rows.filter((row) => /\.(weight|bias) (grad|update)$/.test(row.what))).toHaveLength(2 * 2 * 58);
+    } finally {
+      model.dispose();
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 // A small model zoo for 1×28×28 inputs (MNIST) and 10 classes. Each function returns a
 // fresh Graph, so two models never share layers.
-import { Graph, Sequential } from './graph.js';
-import { Add, Concat, Conv2d, Flatten, Linear, MaxPool2d, ReLU } from './layers.js';
+import { Graph, Sequential, type NodeRef } from './graph.js';
+import { Add, Concat, Conv2d, Dropout, Flatten, GlobalAvgPool, Linear, MaxPool2d, ReLU } from './layers.js';
 
 const INPUT = [1, 28, 28];
 const CLASSES = 10;
@@ -61,6 +61,64 @@ export function deepcnn(width = 8): Graph {
   const channels = 2 * width + half;
   g.add(new Flatten());
   g.add(new Linear(channels * 7 * 7, CLASSES));
+  return g;
+}
+
+/** Input and classes of the two classic ImageNet networks below. */
+export interface ClassicOptions {
+  /** [C, H, W]; default [3, 224, 224]. */
+  input?: [number, number, number];
+  /** Default 1000. */
+  classes?: number;
+}
+
+/**
+ * AlexNet (Krizhevsky et al., 2012) in torchvision's single-stream form: five convolutions
+ * (11×11 stride 4, 5×5, three 3×3) with overlapping 3×3 stride-2 max pooling, then two
+ * 4096-wide dense layers with dropout. 61,100,840 parameters at 3×224×224 and 1000 classes, as
+ * torchvision's; no local response normalization (torchvision has none either).
+ */
+export function alexnet({ input = [3, 224, 224], classes = 1000 }: ClassicOptions = {}): Graph {
+  const g = new Sequential(input, [
+    new Conv2d(input[0], 64, 11, { stride: 4, padding: 2 }), new ReLU(), new MaxPool2d(3, { stride: 2 }),
+    new Conv2d(64, 192, 5, { padding: 2 }), new ReLU(), new MaxPool2d(3, { stride: 2 }),
+    new Conv2d(192, 384, 3, { padding: 1 }), new ReLU(),
+    new Conv2d(384, 256, 3, { padding: 1 }), new ReLU(),
+    new Conv2d(256, 256, 3, { padding: 1 }), new ReLU(), new MaxPool2d(3, { stride: 2 }),
+    new Flatten(),
+  ]);
+  const features = g.shapes(1).at(-1)![1]!; // 256·6·6 at 224×224
+  for (const l of [new Dropout(0.5), new Linear(features, 4096), new ReLU(), new Dropout(0.5), new Linear(4096, 4096), new ReLU(), new Linear(4096, classes)]) g.add(l);
+  return g;
+}
+
+/**
+ * GoogLeNet (Szegedy et al., 2014; Table 1 of the paper): a 7×7 stride-2 stem, then nine
+ * inception blocks, each four branches joined along channels (1×1; 1×1 then 3×3; 1×1 then
+ * 5×5; 3×3 max pool then 1×1), global average pooling, dropout 0.4 and one dense layer. Every
+ * convolution has a bias and a ReLU; the side classifiers and local response normalization are
+ * left out. Max pools pad by 1 for the paper's sizes (112 → 56 → 28 → 14 → 7).
+ */
+export function googlenet({ input = [3, 224, 224], classes = 1000 }: ClassicOptions = {}): Graph {
+  const g = new Graph(input);
+  const conv = (x: NodeRef, cin: number, cout: number, k: number, stride = 1): NodeRef =>
+    g.add(new ReLU(), g.add(new Conv2d(cin, cout, k, { stride, padding: (k - 1) >> 1 }), x));
+  const pool = (x: NodeRef, stride: number): NodeRef => g.add(new MaxPool2d(3, { stride, padding: 1 }), x);
+  // Table 1's columns: #1×1, #3×3 reduce, #3×3, #5×5 reduce, #5×5, pool proj.
+  const inception = (x: NodeRef, cin: number, [c1, r3, c3, r5, c5, pp]: number[]): [NodeRef, number] => [
+    g.add(new Concat(), conv(x, cin, c1, 1), conv(conv(x, cin, r3, 1), r3, c3, 3), conv(conv(x, cin, r5, 1), r5, c5, 5), conv(pool(x, 1), cin, pp, 1)),
+    c1 + c3 + c5 + pp,
+  ];
+  let x = pool(conv(g.input, input[0], 64, 7, 2), 2);
+  x = pool(conv(conv(x, 64, 64, 1), 64, 192, 3), 2);
+  let c = 192;
+  const blocks: Array<number[] | 'pool'> = [
+    [64, 96, 128, 16, 32, 32], [128, 128, 192, 32, 96, 64], 'pool',
+    [192, 96, 208, 16, 48, 64], [160, 112, 224, 24, 64, 64], [128, 128, 256, 24, 64, 64], [112, 144, 288, 32, 64, 64], [256, 160, 320, 32, 128, 128], 'pool',
+    [256, 160, 320, 32, 128, 128], [384, 192, 384, 48, 128, 128],
+  ];
+  for (const b of blocks) if (b === 'pool') x = pool(x, 2); else [x, c] = inception(x, c, b);
+  g.add(new Linear(c, classes), g.add(new Dropout(0.4), g.add(new GlobalAvgPool(), x)));
   return g;
 }
 
