@@ -20,7 +20,8 @@ import {
 } from '../src/nn/checkpoint.js';
 import { CpuModel } from '../src/nn/cpu-model.js';
 import { Graph, Sequential } from '../src/nn/graph.js';
-import { Add, Concat, Conv2d, Flatten, Linear, MaxPool2d, ReLU } from '../src/nn/layers.js';
+import { Add, Concat, Conv2d, Flatten, LeakyReLU, Linear, MaxPool2d, ReLU, type CpuCtx } from '../src/nn/layers.js';
+import * as ref from '../src/reference/index.js';
 import { Model, bindingChunks, type ModelOptions, type NamedTensor } from '../src/nn/model.js';
 import { MODELS, alexnet, deepcnn, googlenet, lenet, mlp } from '../src/nn/models.js';
 import { evaluate, trainEpochs } from '../src/nn/train.js';
@@ -670,6 +671,53 @@ describe('whole-model gradients vs the CPU reference', () => {
       const n = 3;
       const rep = await verify(model, head(train, n).images.slice(), Float32Array.from(head(train, n).labels), n);
       expect(rep.ok, formatVerify(rep)).toBe(true);
+    } finally {
+      model.dispose();
+    }
+  });
+});
+
+describe('verify where rounding flips ReLU choices, and where WebGPU is wrong', () => {
+  it('gradients that rounding flips pass when within twice the reference\'s own spread', async () => {
+    // Each hidden unit sums 256 products and their exact negatives: 0 in float64, so the
+    // reference's ReLU blocks every gradient, while f32 leaves a residue of either sign and
+    // WebGPU lets about half through. The reference moved by 1e-6 flips about half too.
+    const model = new Model(engine, new Sequential([1, 1, 512], [new Flatten(), new Linear(512, 256), new ReLU(), new Linear(256, 10)]), SGD);
+    try {
+      const u = rng(21);
+      const params = await model.getParams();
+      const w = params['linear_0.weight']!.data;
+      for (let o = 0; o < 256; o++) for (let i = 0; i < 256; i++) w[o * 512 + 256 + i] = -(w[o * 512 + i] = u() - 0.5);
+      params['linear_0.bias']!.data.fill(0);
+      model.setParams(params);
+      const n = 4;
+      const x = new Float32Array(n * 512);
+      for (let e = 0; e < n; e++) for (let i = 0; i < 256; i++) x[e * 512 + i] = x[e * 512 + 256 + i] = u() + 0.5;
+      const rep = await verify(model, x, Float32Array.from([1, 4, 7, 2]), n);
+      const held = rep.rows.filter((r) => r.refSpread !== undefined);
+      expect(held.map((r) => r.what)).toContain('linear_0.weight grad');
+      expect(rep.ok, formatVerify(rep)).toBe(true);
+      expect(formatVerify(rep)).toMatch(/rows over the tolerance were held against the reference's own spread .*; \d+ are within twice it/);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('a layer whose WebGPU result differs from its reference fails, the spread notwithstanding', async () => {
+    // The reference of this layer uses another slope than its kernel: a wrong kernel, as verify sees it.
+    class WrongSlope extends LeakyReLU {
+      override cpuForward(c: CpuCtx) {
+        return ref.leakyRelu(c.x[0]!, 0.3);
+      }
+    }
+    const model = new Model(engine, new Sequential([1, 8, 8], [new Conv2d(1, 4, 3), new WrongSlope(0.1), new Flatten(), new Linear(144, 10)]), SGD);
+    try {
+      const u = rng(4);
+      const rep = await verify(model, Float32Array.from({ length: 2 * 64 }, () => u() - 0.5), Float32Array.from([1, 4]), 2);
+      expect(rep.ok).toBe(false);
+      const row = rep.rows.find((r) => r.what === 'leakyrelu_0 activation')!;
+      expect(row.ok).toBe(false);
+      expect(row.refSpread).toBeLessThan(row.maxAbs / 100);
     } finally {
       model.dispose();
     }
