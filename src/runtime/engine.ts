@@ -7,7 +7,7 @@ import { paceDawnPolling } from './dawn-pacer.js';
 import { acquireDevice, describeAdapter, type AcquireOptions, type AdapterSummary } from './device.js';
 import { PipelineCache, type Constants } from './pipeline-cache.js';
 import { ScopeTracker, asyncStoreClass, type AsyncStoreClass } from './scopes.js';
-import { READBACK } from './staging.js';
+import { READBACK, mapAndCopy } from './staging.js';
 import { Tensor } from './tensor.js';
 import { checkTuning, defaultTuning, type Tuning } from '../ops/tuning.js';
 
@@ -265,11 +265,7 @@ export class Engine {
     enc.copyBufferToBuffer(src, offset, staging, 0, bytes);
     this.device.queue.submit([enc.finish()]);
     try {
-      await staging.mapAsync(GPUMapMode.READ, 0, bytes);
-      const out = into ?? new Float32Array(bytes / 4);
-      out.set(new Float32Array(staging.getMappedRange(0, bytes)));
-      staging.unmap();
-      return out;
+      return await mapAndCopy(staging, bytes, into);
     } catch (e) {
       this.checkAlive('read');
       throw e;

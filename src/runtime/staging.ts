@@ -7,6 +7,15 @@ import type { BufferPool } from './buffer-pool.js';
 
 export const READBACK = 0x01 | 0x08; // MAP_READ | COPY_DST
 
+/** Maps a staging buffer (after the submit that copied into it) and copies its first `bytes` out, into `into` where given. */
+export async function mapAndCopy(buf: GPUBuffer, bytes: number, into?: Float32Array): Promise<Float32Array> {
+  await buf.mapAsync(GPUMapMode.READ, 0, bytes);
+  const out = into ?? new Float32Array(bytes / 4);
+  out.set(new Float32Array(buf.getMappedRange(0, bytes)));
+  buf.unmap();
+  return out;
+}
+
 export class StagingBuffers {
   private idle: GPUBuffer[] = [];
   private closed = false;
@@ -27,11 +36,7 @@ export class StagingBuffers {
   /** Maps the buffer (after the submit that copied into it), copies it out (into `into` where given) and recycles it. */
   async read(buf: GPUBuffer, into?: Float32Array): Promise<Float32Array> {
     try {
-      await buf.mapAsync(GPUMapMode.READ, 0, this.bytes);
-      const out = into ?? new Float32Array(this.bytes / 4);
-      out.set(new Float32Array(buf.getMappedRange(0, this.bytes)));
-      buf.unmap();
-      return out;
+      return await mapAndCopy(buf, this.bytes, into);
     } finally {
       if (this.closed) this.pool.release(buf);
       else this.idle.push(buf);
