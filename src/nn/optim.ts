@@ -1,5 +1,7 @@
 // Optimizer settings and learning-rate schedules, shared by both backends.
 import { AttributeError } from '../errors.js';
+import { checkAdam } from '../ops/adam.js';
+import { checkSgd } from '../ops/sgd.js';
 import { nonNegInt, numIn, posInt } from '../shape.js';
 
 export type OptimizerSpec =
@@ -52,15 +54,9 @@ function checkTraining(op: string, optimizer: OptimizerSpec, schedule: Schedule 
   if (o?.type !== 'sgd' && o?.type !== 'adam') {
     throw new AttributeError(`${op}: optimizer type must be "sgd" or "adam", got ${JSON.stringify(o?.type ?? null)}.`);
   }
-  numIn(op, 'optimizer lr', optimizer.lr, 0);
-  numIn(op, 'optimizer weightDecay', optimizer.weightDecay ?? 0, 0);
-  if (optimizer.type === 'sgd') {
-    numIn(op, 'optimizer momentum', optimizer.momentum ?? 0, 0);
-  } else {
-    numIn(op, 'optimizer beta1', optimizer.beta1 ?? 0.9, 0, 1);
-    numIn(op, 'optimizer beta2', optimizer.beta2 ?? 0.999, 0, 1);
-    numIn(op, 'optimizer eps', optimizer.eps ?? 1e-8, 0);
-  }
+  // The optimizer ops' own checks, so the ranges are stated once.
+  if (optimizer.type === 'sgd') checkSgd(optimizer, op, 'optimizer ');
+  else checkAdam({ ...optimizer, step: 1 }, op, 'optimizer ');
   if (schedule === undefined || schedule.kind === 'constant') return;
   if (schedule.kind === 'step') {
     posInt(op, 'schedule every', schedule.every);

@@ -19,14 +19,15 @@ export interface AdamOptions {
   step: number;
 }
 
-export function checkAdam(o: AdamOptions, op = 'adam'): Required<AdamOptions> {
+/** The settings with defaults, each in PyTorch's range; `prefix` goes before each name in an error ("optimizer beta1"). */
+export function checkAdam(o: AdamOptions, op = 'adam', prefix = ''): Required<AdamOptions> {
   if (!Number.isInteger(o.step) || o.step < 1) throw new AttributeError(`${op}: step must be an integer ≥ 1 (1-based), got ${o.step}.`);
   return {
-    lr: numIn(op, 'lr', o.lr, 0),
-    beta1: numIn(op, 'beta1', o.beta1 ?? 0.9, 0, 1),
-    beta2: numIn(op, 'beta2', o.beta2 ?? 0.999, 0, 1),
-    eps: numIn(op, 'eps', o.eps ?? 1e-8, 0),
-    weightDecay: numIn(op, 'weightDecay', o.weightDecay ?? 0, 0),
+    lr: numIn(op, `${prefix}lr`, o.lr, 0),
+    beta1: numIn(op, `${prefix}beta1`, o.beta1 ?? 0.9, 0, 1),
+    beta2: numIn(op, `${prefix}beta2`, o.beta2 ?? 0.999, 0, 1),
+    eps: numIn(op, `${prefix}eps`, o.eps ?? 1e-8, 0),
+    weightDecay: numIn(op, `${prefix}weightDecay`, o.weightDecay ?? 0, 0),
     step: o.step,
   };
 }

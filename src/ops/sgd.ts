@@ -14,11 +14,12 @@ export interface SgdOptions {
   weightDecay?: number;
 }
 
-export function checkSgd(o: SgdOptions, op = 'sgd'): Required<SgdOptions> {
+/** The settings with defaults, each in PyTorch's range; `prefix` goes before each name in an error ("optimizer lr"). */
+export function checkSgd(o: SgdOptions, op = 'sgd', prefix = ''): Required<SgdOptions> {
   return {
-    lr: numIn(op, 'lr', o.lr, 0),
-    momentum: numIn(op, 'momentum', o.momentum ?? 0, 0),
-    weightDecay: numIn(op, 'weightDecay', o.weightDecay ?? 0, 0),
+    lr: numIn(op, `${prefix}lr`, o.lr, 0),
+    momentum: numIn(op, `${prefix}momentum`, o.momentum ?? 0, 0),
+    weightDecay: numIn(op, `${prefix}weightDecay`, o.weightDecay ?? 0, 0),
   };
 }
 
