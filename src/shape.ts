@@ -69,6 +69,12 @@ export function nonNegInt(op: string, name: string, v: unknown): number {
   return v;
 }
 
+/** An integer seed (any sign; exact in a double). */
+export function seedInt(op: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new AttributeError(`${op}: seed must be an integer, got ${String(v)}.`);
+  return v;
+}
+
 export function finiteNum(op: string, name: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isFinite(v)) {
     throw new AttributeError(`${op}: ${name} must be a finite number, got ${String(v)}.`);

@@ -1,6 +1,7 @@
 // Seeded shuffling and mini-batching over a Dataset, plus whole-image shifts for
 // measuring how a model copes with translation.
 import { AttributeError } from '../errors.js';
+import { seedInt } from '../shape.js';
 import type { Dataset } from './mnist.js';
 import { mulberry32 } from './rng.js';
 
@@ -25,7 +26,7 @@ export function shuffledIndices(n: number, seed: number): Uint32Array {
   if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) {
     throw new AttributeError(`shuffledIndices: n must be an integer in [0, 2³²), got ${String(n)}.`);
   }
-  if (!Number.isSafeInteger(seed)) throw new AttributeError(`shuffledIndices: seed must be an integer, got ${String(seed)}.`);
+  seedInt('shuffledIndices', seed);
   const rand = mulberry32(seed);
   const idx = new Uint32Array(n);
   for (let i = 0; i < n; i++) idx[i] = i;

@@ -2,7 +2,7 @@
 import { AttributeError } from '../errors.js';
 import { checkAdam } from '../ops/adam.js';
 import { checkSgd } from '../ops/sgd.js';
-import { nonNegInt, numIn, posInt } from '../shape.js';
+import { nonNegInt, numIn, posInt, seedInt } from '../shape.js';
 
 export type OptimizerSpec =
   | { type: 'sgd'; lr: number; momentum?: number; weightDecay?: number }
@@ -45,8 +45,7 @@ export function trainingSettings(
   const optimizer: OptimizerSpec = { ...(opts.optimizer ?? { type: 'sgd', lr: 0.01, momentum: 0.9 }) };
   const schedule = opts.schedule && { ...opts.schedule };
   checkTraining(op, optimizer, schedule);
-  if (opts.seed !== undefined && !Number.isSafeInteger(opts.seed)) throw new AttributeError(`${op}: seed must be an integer, got ${opts.seed}.`);
-  return { optimizer, schedule, seed: opts.seed ?? 0 };
+  return { optimizer, schedule, seed: opts.seed === undefined ? 0 : seedInt(op, opts.seed) };
 }
 
 function checkTraining(op: string, optimizer: OptimizerSpec, schedule: Schedule | undefined): void {

@@ -7,6 +7,7 @@ import { batches } from '../data/batches.js';
 import type { Dataset } from '../data/mnist.js';
 import { mulberry32 } from '../data/rng.js';
 import { AttributeError, NonFiniteError } from '../errors.js';
+import { seedInt } from '../shape.js';
 import { CpuModel } from './cpu-model.js';
 import { accuracy, type Model, type StepResult } from './model.js';
 
@@ -131,7 +132,7 @@ export async function trainEpochs(model: AnyModel, ds: Dataset, opts: TrainOptio
   for (const [k, v] of [['epochs', epochs], ['batch', batch], ['readEvery', readEvery]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new AttributeError(`trainEpochs: ${k} must be a positive integer, got ${String(v)}.`);
   }
-  if (!Number.isSafeInteger(seed)) throw new AttributeError(`trainEpochs: seed must be an integer, got ${String(seed)}.`);
+  seedInt('trainEpochs', seed);
   const spe = stepsPerEpoch(ds.n, batch);
   if (spe < 1) throw new AttributeError(`trainEpochs: ${ds.n} training examples do not fill one batch of ${batch}; use a smaller batch.`);
   const [, h, w] = ds.shape;
