@@ -2,6 +2,7 @@
 // worker.ts; this module only posts requests and draws what comes back. (Page-level state
 // lives at module level here, as a demo may.)
 import { lenet, mlp } from '../src/nn/models.js';
+import { USUAL_LR } from '../src/nn/optim.js';
 import type { VerifyRow } from '../src/nn/verify.js';
 import { Charts } from './charts.js';
 import { DrawPad, shiftImage, showImage } from './draw.js';
@@ -94,10 +95,10 @@ function config(): TrainConfig {
   };
 }
 
-// Each optimizer's usual learning rate (the CLI's defaults): switching the optimizer moves the
-// rate with it unless it was edited. Adam at SGD's 0.05 left LeNet at 12.6% on this page's
-// defaults (2,000 images, 1 epoch, batch 32; 81.0% at 0.003).
-const DEFAULT_LR: Record<string, number> = { sgd: 0.05, adam: 0.003 };
+// Switching the optimizer moves the rate to its usual one (USUAL_LR, the CLI's defaults) unless
+// it was edited. Adam at SGD's 0.05 left LeNet at 12.6% on this page's defaults (2,000 images,
+// 1 epoch, batch 32; 81.0% at 0.003).
+const DEFAULT_LR: Record<string, number> = USUAL_LR;
 $<HTMLSelectElement>('optimizer').addEventListener('change', () => {
   const lr = $<HTMLInputElement>('lr');
   if (Object.values(DEFAULT_LR).includes(Number(lr.value))) {

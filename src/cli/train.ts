@@ -12,7 +12,7 @@ import { loadCheckpoint, restore, saveCheckpoint, type CheckpointContents } from
 import { CpuModel } from '../nn/cpu-model.js';
 import { Model, type ModelOptions } from '../nn/model.js';
 import { MODELS } from '../nn/models.js';
-import type { OptimizerSpec, Schedule } from '../nn/optim.js';
+import { USUAL_LR, type OptimizerSpec, type Schedule } from '../nn/optim.js';
 import { evaluate, stepsPerEpoch, trainEpochs, type AnyModel, type StepProgress } from '../nn/train.js';
 import { formatVerify, verify } from '../nn/verify.js';
 import { describeTuning } from '../ops/tuning.js';
@@ -27,9 +27,9 @@ export const DEFAULTS = {
   epochs: 2,
   batch: 64,
   optimizer: 'sgd',
-  lr: 0.05,
+  lr: USUAL_LR.sgd,
   momentum: 0.9,
-  adamLr: 3e-3,
+  adamLr: USUAL_LR.adam,
   seed: 1,
   readEvery: 20,
   evalBatch: 500,

@@ -15,6 +15,9 @@ export type Schedule =
   /** cosine from lr down to minLr over totalSteps */
   | { kind: 'cosine'; totalSteps: number; minLr?: number };
 
+/** Each optimizer's usual learning rate for the zoo's MNIST models: the CLI's defaults and the demo's. */
+export const USUAL_LR = { sgd: 0.05, adam: 3e-3 } as const;
+
 /** Learning rate at a 0-based step. */
 export function lrAt(base: number, schedule: Schedule | undefined, step: number): number {
   if (!schedule || schedule.kind === 'constant') return base;
