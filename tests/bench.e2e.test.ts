@@ -74,4 +74,24 @@ describe('npm run bench -- --quick on two items', () => {
     expect(tfjs.code).toBe(2);
     expect(tfjs.stderr).toContain('--tfjs webgl: unknown backend webgl');
   });
+
+  // A device session is short and its script (scripts/gpu-machine/run.sh) runs unattended: each
+  // of its steps runs here at a small size first. The sweep once died on its own NaN poisoning
+  // (engine.write refuses NaN unless told), which only a GPU session would have found.
+  it("the GPU machine's steps run at a small size: the GEMM sweep verifies every tiling, autotune, the readback and adapter probes", async () => {
+    const json = join(dir, 'sweep.json');
+    const sweep = await runScript('bench/gemm-sweep.ts', ['--sizes', '72', '--reps', '1', '--peak', '1', '--json', json]);
+    expect(sweep.code, (sweep.stdout + sweep.stderr).slice(-3000)).toBe(0);
+    const { results } = JSON.parse(readFileSync(json, 'utf8')) as { results: Array<{ n: number; label: string; ok: boolean }> };
+    expect(results.length).toBeGreaterThanOrEqual(4); // scalar and vec4, one and two staging buffers
+    expect(results.filter((r) => !r.ok).map((r) => r.label)).toEqual([]);
+    const tune = await runScript('bench/kernels.ts', ['--autotune', '--only', 'gemm', '--sizes', '64'], { XDG_CACHE_HOME: join(dir, 'cache') });
+    expect(tune.code, tune.stderr.slice(-3000)).toBe(0);
+    expect(tune.stdout).toMatch(/gemm 64³ +[\d.]+ GFLOP\/s/);
+    expect(readdirSync(join(dir, 'cache', 'convgpu')).length).toBeGreaterThan(0);
+    for (const probe of ['scripts/gpu-machine/readback.ts', 'scripts/gpu-machine/probe.ts']) {
+      const r = await runScript(probe, []);
+      expect(r.code, `${probe}: ${r.stderr.slice(-3000)}`).toBe(0);
+    }
+  });
 });

@@ -8,9 +8,10 @@ export interface ScriptRun {
   stderr: string;
 }
 
-export function runScript(script: string, args: string[]): Promise<ScriptRun> {
+/** `env`: added to (or overriding) this process's environment. */
+export function runScript(script: string, args: string[], env: Record<string, string> = {}): Promise<ScriptRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', './scripts/register.mjs', script, ...args], { cwd: process.cwd(), env: process.env });
+    const child = spawn(process.execPath, ['--import', './scripts/register.mjs', script, ...args], { cwd: process.cwd(), env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
