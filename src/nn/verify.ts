@@ -218,9 +218,10 @@ class LocalReference {
   backward(id: number): { dx: HostTensor[]; dp: Record<string, HostTensor> } {
     if (!this.bwd.has(id)) {
       const dy = this.gpuGrad.get(id);
-      if (!dy) throw new VerifyError(`verify: node ${id} has no gradient on WebGPU to check its backward pass with.`);
+      const layer = this.model.graph.nodes[id]!.layer!;
+      if (!dy) throw new VerifyError(`verify: ${layer.label} has no output gradient on WebGPU to check its backward pass against; the training plan did not keep it.`);
       const c = { ...this.ctx(id), y: this.act(id), dy: ref.host(dy, this.shapes[id]!) };
-      this.bwd.set(id, this.model.graph.nodes[id]!.layer!.cpuBackward(c));
+      this.bwd.set(id, layer.cpuBackward(c));
     }
     return this.bwd.get(id)!;
   }
