@@ -37,14 +37,15 @@ export function adamStep(
   const eps = numIn('adamStep', 'eps', o.eps ?? 1e-8, 0);
   const wd = numIn('adamStep', 'weightDecay', o.weightDecay ?? 0, 0);
   const t = posInt('adamStep', 'step', o.step);
-  const g = grad.data.map((gi, i) => gi + wd * param.data[i]!);
-  const m2 = m.data.map((mi, i) => b1 * mi + (1 - b1) * g[i]!);
-  const v2 = v.data.map((vi, i) => b2 * vi + (1 - b2) * g[i]! * g[i]!);
-  const p2 = param.data.map((pi, i) => {
+  const [m2, v2, p2] = [new Float64Array(param.data.length), new Float64Array(param.data.length), new Float64Array(param.data.length)];
+  for (let i = 0; i < p2.length; i++) {
+    const g = grad.data[i]! + wd * param.data[i]!;
+    m2[i] = b1 * m.data[i]! + (1 - b1) * g;
+    v2[i] = b2 * v.data[i]! + (1 - b2) * g * g;
     const mHat = m2[i]! / (1 - b1 ** t);
     const vHat = v2[i]! / (1 - b2 ** t);
-    return pi - (lr * mHat) / (Math.sqrt(vHat) + eps);
-  });
+    p2[i] = param.data[i]! - (lr * mHat) / (Math.sqrt(vHat) + eps);
+  }
   const shape = [...param.shape];
   return { param: { shape, data: p2 }, m: { shape: [...shape], data: m2 }, v: { shape: [...shape], data: v2 } };
 }

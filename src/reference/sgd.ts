@@ -23,7 +23,11 @@ export function sgdStep(
   const lr = numIn('sgdStep', 'lr', o.lr, 0);
   const momentum = numIn('sgdStep', 'momentum', o.momentum ?? 0, 0);
   const wd = numIn('sgdStep', 'weightDecay', o.weightDecay ?? 0, 0);
-  const v = velocity.data.map((vi, i) => momentum * vi + grad.data[i]! + wd * param.data[i]!);
-  const p = param.data.map((pi, i) => pi - lr * v[i]!);
+  const v = new Float64Array(param.data.length);
+  const p = new Float64Array(param.data.length);
+  for (let i = 0; i < v.length; i++) {
+    v[i] = momentum * velocity.data[i]! + grad.data[i]! + wd * param.data[i]!;
+    p[i] = param.data[i]! - lr * v[i]!;
+  }
   return { param: { shape: [...param.shape], data: p }, velocity: { shape: [...param.shape], data: v } };
 }
