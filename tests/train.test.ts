@@ -183,6 +183,16 @@ describe('training', () => {
     expect(Number.isFinite(r.epochs[0]!.loss)).toBe(true);
     expect((await evaluate(model, head(test, 40), { batch: 16 })).n).toBe(40);
   });
+
+  it('starts from given parameters and optimizer state instead of its seed, checked like setParams', async () => {
+    const trained = new CpuModel(mlp(16), SGD);
+    await trainEpochs(trained, head(train, 64), { epochs: 1, batch: 32, seed: 1 });
+    const m = new CpuModel(mlp(16), { ...SGD, seed: 9 }, { params: trained.getParams(), state: trained.getState() });
+    expectSameTensors(m.getParams(), trained.getParams());
+    expectSameTensors(m.getState().velocity!, trained.getState().velocity!);
+    const { ['linear_0.bias']: _, ...missing } = trained.getParams();
+    expect(() => new CpuModel(mlp(16), SGD, { params: missing })).toThrow(/linear_0\.bias/);
+  });
 });
 
 describe('checkpoints', () => {

@@ -75,12 +75,12 @@ export async function verify(
   batch: number,
   tolerance = 1e-3,
 ): Promise<VerifyReport> {
-  const cpu = new CpuModel(model.graph, { optimizer: model.optimizer, schedule: model.schedule });
   const start: Record<string, NamedTensor> = await model.getParams();
   // NOTE: the optimizer state too: after training, SGD's velocity or Adam's moments are
   // part of the update, and a CPU model starting from zeros would disagree on every one.
   const startState = await model.getState();
-  cpu.setParams(start, startState);
+  const settings = { optimizer: model.optimizer, schedule: model.schedule };
+  const cpu = new CpuModel(model.graph, settings, { params: start, state: startState });
   const step0 = model.step;
   cpu.step = step0;
 
@@ -117,8 +117,7 @@ export async function verify(
     // The optimizer is checked on WebGPU's own gradients (the grad rows check those): Adam
     // divides each gradient by its running size, so where a gradient is zero up to rounding
     // (a conv bias before BatchNorm) either backend steps ±lr, in a direction its rounding picks.
-    const opt = new CpuModel(model.graph, { optimizer: model.optimizer, schedule: model.schedule });
-    opt.setParams(start, startState);
+    const opt = new CpuModel(model.graph, settings, { params: start, state: startState });
     opt.step = step0;
     const trainable = model.paramEntries.filter((e) => e.spec.trainable !== false);
     opt.applyGradients(Object.fromEntries(trainable.map((e) => [e.name, { data: Float64Array.from(grads[e.name]!.data), shape: e.spec.shape }])));
