@@ -1,6 +1,7 @@
 #!/bin/bash
 # On the GPU machine (see prepare.sh): unpack, then the adapter, the GEMM tiling sweep, what autotune picks, the readback probe, the Node
-# bench (autotuned, from the cache the step before fills) against TF.js webgpu (reference as ground truth only) and the GPU op tests. Logs and the
+# bench (autotuned, from the cache the step before fills) against TF.js webgpu (reference as ground truth only), the GPU op tests and the
+# optimizer split over storage bindings. Logs and the
 # bench's JSON land in $OUT (the device tool brings them back).
 cd "$(dirname "$0")/../.."
 T0=$(date +%s); touch /tmp/t0
@@ -29,6 +30,6 @@ el bench
 timeout 180 node --import ./scripts/register.mjs bench/run.ts --node --no-build --gpu --tfjs webgpu --ref-truth-only --no-readme --autotune --time-limit 170 > "$OUT/bench.log" 2>&1
 find bench/results -newer /tmp/t0 -name "*nvidia*" -exec cp {} "$OUT/" \;
 el tests
-timeout 150 node node_modules/vitest/vitest.mjs run tests/ops.test.ts tests/errors.test.ts tests/autotune.test.ts tests/reliability.test.ts tests/batchnorm.test.ts > "$OUT/tests.log" 2>&1
+timeout 150 node node_modules/vitest/vitest.mjs run tests/ops.test.ts tests/errors.test.ts tests/autotune.test.ts tests/reliability.test.ts tests/batchnorm.test.ts tests/optimizer.test.ts > "$OUT/tests.log" 2>&1
 el done
 grep -A13 "kernel variant" "$OUT/sweep.log"; grep -c WRONG "$OUT/sweep.log"; head -c 600 "$OUT/autotune.log"; grep GFLOP "$OUT/autotune.log"; tail -10 "$OUT/readback.log"; grep "^| " "$OUT/bench.log" | head -21; grep -E "Tests |Test Files" "$OUT/tests.log"
