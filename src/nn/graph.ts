@@ -115,6 +115,12 @@ export class Graph {
     return out;
   }
 
+  /** The node whose buffer node i's output is: itself, or for a view (Flatten) the node it views. */
+  viewRoot(i: number): number {
+    const n = this.nodes[i]!;
+    return n.layer?.isView ? this.viewRoot(n.inputs[0]!) : i;
+  }
+
   /** Nodes whose outputs are consumed by node j. */
   consumers(i: number): number[] {
     return this.nodes.filter((n) => n.inputs.includes(i)).map((n) => n.id);

@@ -338,7 +338,7 @@ function build(plan: Plan & { allocateFor(values: Value[]): Map<string, GPUBuffe
   const nodes = g.nodes;
   const L = nodes.length - 1;
   const out = g.output.id;
-  const root = (i: number): number => (nodes[i]!.layer?.isView ? root(nodes[i]!.inputs[0]!) : i);
+  const root = (i: number): number => g.viewRoot(i);
   const tBwd = (i: number): number => 2 * L + 2 - i;
   const real = nodes.slice(1).filter((n) => !n.layer!.isView);
 

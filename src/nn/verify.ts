@@ -184,14 +184,9 @@ class LocalReference {
     private readonly labels: Float32Array,
   ) {}
 
-  private root(i: number): number {
-    const n = this.model.graph.nodes[i]!;
-    return n.layer?.isView ? this.root(n.inputs[0]!) : i;
-  }
-
   /** Node i's output on WebGPU, in node i's own shape (a view has its root's data). */
   private act(i: number): HostTensor {
-    return ref.host(this.gpuAct.get(this.root(i))!, this.shapes[i]!);
+    return ref.host(this.gpuAct.get(this.model.graph.viewRoot(i))!, this.shapes[i]!);
   }
 
   /** Fresh copies of the starting parameters of a node (BatchNorm updates its state in place). */
@@ -228,12 +223,12 @@ class LocalReference {
   /** The gradient of node r's output: the loss's, or the sum of what its readers pass back. */
   outputGrad(r: number): ArrayLike<number> {
     const g = this.model.graph;
-    if (r === this.root(g.output.id)) return ref.softmaxCrossEntropyBackward(this.act(g.output.id), ref.host(this.labels, [this.labels.length])).data;
+    if (r === this.model.graph.viewRoot(g.output.id)) return ref.softmaxCrossEntropyBackward(this.act(g.output.id), ref.host(this.labels, [this.labels.length])).data;
     const sum = new Float64Array(this.gpuGrad.get(r)!.length);
     for (const n of g.nodes.slice(1)) {
       if (n.layer!.isView) continue;
       n.inputs.forEach((i, k) => {
-        if (this.root(i) === r) this.backward(n.id).dx[k]!.data.forEach((v, j) => (sum[j]! += v));
+        if (this.model.graph.viewRoot(i) === r) this.backward(n.id).dx[k]!.data.forEach((v, j) => (sum[j]! += v));
       });
     }
     return sum;
