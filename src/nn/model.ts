@@ -25,6 +25,11 @@ export interface NamedTensor {
   data: Float32Array;
 }
 
+/** Bytes for a message: "512 bytes", "4.57 MiB". */
+function mib(bytes: number): string {
+  return bytes < 2 ** 20 ? `${bytes} bytes` : `${(bytes / 2 ** 20).toFixed(2)} MiB`;
+}
+
 type StoreLimits = Pick<GPUSupportedLimits, 'maxStorageBufferBindingSize' | 'maxBufferSize' | 'minStorageBufferOffsetAlignment'>;
 
 /**
@@ -35,7 +40,6 @@ type StoreLimits = Pick<GPUSupportedLimits, 'maxStorageBufferBindingSize' | 'max
 export function flatLayout(entries: Array<{ name: string; shape: number[] }>, limits: StoreLimits, label: string) {
   const { maxStorageBufferBindingSize: maxBind, maxBufferSize: maxBuf } = limits;
   const align = limits.minStorageBufferOffsetAlignment / 4;
-  const mib = (bytes: number): string => (bytes < 2 ** 20 ? `${bytes} bytes` : `${(bytes / 2 ** 20).toFixed(1)} MiB`);
   const offsets = new Map<string, { offset: number; size: number; shape: number[] }>();
   let off = 0;
   for (const e of entries) {
@@ -726,7 +730,6 @@ export class Model {
     plan.dispose();
     const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
     const fmt = (r: string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
-    const mib = (b: number): string => `${(b / 2 ** 20).toFixed(2)} MiB`;
     return [
       fmt(rows[0]!),
       ...rows.slice(1).map(fmt),
