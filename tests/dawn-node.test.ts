@@ -35,6 +35,32 @@ describe('pacing dawn.node polling', () => {
     expect(globalThis.setImmediate).toBe(original);
   });
 
+  it('released under another setImmediate wrapper, it passes through, and a later install neither loops nor loses that wrapper', async () => {
+    const original = globalThis.setImmediate;
+    const seen: number[] = [];
+    try {
+      const release1 = paceDawnPolling();
+      const below = globalThis.setImmediate;
+      const wrapper = Object.assign((fn: (...a: unknown[]) => void, ...a: unknown[]) => (seen.push(1), below(fn, ...a)), below);
+      globalThis.setImmediate = wrapper as typeof setImmediate;
+      release1(); // cannot restore: the wrapper is on top
+      expect(globalThis.setImmediate).toBe(wrapper);
+      const release2 = paceDawnPolling();
+      expect(await new Promise((ok) => setImmediate(ok, 'ran'))).toBe('ran');
+      expect(seen.length).toBe(1);
+      release2();
+      expect(globalThis.setImmediate).toBe(wrapper);
+      expect(await new Promise((ok) => setImmediate(ok, 'again'))).toBe('again');
+    } finally {
+      globalThis.setImmediate = original;
+    }
+    // With the chain put back by hand, the next install wraps Node's own again.
+    const release3 = paceDawnPolling();
+    expect(globalThis.setImmediate).not.toBe(original);
+    release3();
+    expect(globalThis.setImmediate).toBe(original);
+  });
+
   it('on a CPU-emulated adapter, a long wait costs the JS thread little CPU (on a GPU, polling is left alone)', async () => {
     const original = globalThis.setImmediate;
     const gpu = await gpuBackend();

@@ -17,7 +17,10 @@ const MAX_SLEEP_MS = 1;
 type Immediate = (fn: (...args: unknown[]) => void, ...args: unknown[]) => unknown;
 
 let installs = 0;
-let original: Immediate | null = null; // Node's setImmediate, once paced
+// The paced setImmediate in force and the one it wraps. A release that finds another wrapper
+// over it cannot restore the original: that one stays in the chain, passing through, and the next
+// install wraps the chain anew (taking the old one's wrapper as its original would make them call each other).
+let current: { paced: Immediate; original: Immediate } | null = null;
 let pollsSince = -1; // performance.now() when the current run of polls began; -1: none
 let requeued = false;
 let sleeper: Int32Array | null = null; // made on install: browsers without cross-origin isolation have no SharedArrayBuffer
@@ -27,24 +30,29 @@ function isDawnPoll(fn: unknown): fn is () => void {
   return typeof fn === 'function' && fn.name === '' && fn.length === 0 && Function.prototype.toString.call(fn) === 'function () { [native code] }';
 }
 
-function paced(this: unknown, fn: (...args: unknown[]) => void, ...args: unknown[]): unknown {
-  const immediate = original!;
-  // Released, but another wrapper installed over this one keeps it in the chain: pass through.
-  if (installs === 0 || !isDawnPoll(fn)) return immediate.call(this, fn, ...args);
-  requeued = true;
-  const now = performance.now();
-  if (pollsSince < 0) pollsSince = now;
-  const poll = (): void => {
-    requeued = false;
-    fn();
-    if (!requeued) pollsSince = -1; // nothing pending any more: the next poll starts a new wait
+function makePaced(original: Immediate): Immediate {
+  const paced = function (this: unknown, fn: (...args: unknown[]) => void, ...args: unknown[]): unknown {
+    if (installs === 0 || current?.paced !== paced || !isDawnPoll(fn)) return original.call(this, fn, ...args);
+    requeued = true;
+    const now = performance.now();
+    if (pollsSince < 0) pollsSince = now;
+    const poll = (): void => {
+      requeued = false;
+      fn();
+      if (!requeued) pollsSince = -1; // nothing pending any more: the next poll starts a new wait
+    };
+    const sleep = Math.min(MAX_SLEEP_MS, Math.max(MIN_SLEEP_MS, (now - pollsSince) / 8));
+    if (sleep >= MAX_SLEEP_MS) return setTimeout(poll, MAX_SLEEP_MS);
+    return original(() => {
+      Atomics.wait(sleeper!, 0, 0, sleep);
+      poll();
+    });
   };
-  const sleep = Math.min(MAX_SLEEP_MS, Math.max(MIN_SLEEP_MS, (now - pollsSince) / 8));
-  if (sleep >= MAX_SLEEP_MS) return setTimeout(poll, MAX_SLEEP_MS);
-  return immediate(() => {
-    Atomics.wait(sleeper!, 0, 0, sleep);
-    poll();
-  });
+  // Keep what hangs off Node's setImmediate, such as its util.promisify.custom.
+  for (const key of Reflect.ownKeys(original)) {
+    if (key !== 'length' && key !== 'name' && key !== 'prototype') Object.defineProperty(paced, key, Object.getOwnPropertyDescriptor(original, key)!);
+  }
+  return paced;
 }
 
 /**
@@ -55,13 +63,10 @@ export function paceDawnPolling(): () => void {
   const g = globalThis as { setImmediate?: Immediate };
   if (typeof g.setImmediate !== 'function' || typeof SharedArrayBuffer !== 'function') return () => {};
   sleeper ??= new Int32Array(new SharedArrayBuffer(4));
-  if (installs++ === 0 && g.setImmediate !== paced) {
-    original = g.setImmediate;
-    // Keep what hangs off Node's setImmediate, such as its util.promisify.custom.
-    for (const key of Reflect.ownKeys(original)) {
-      if (key !== 'length' && key !== 'name' && key !== 'prototype') Object.defineProperty(paced, key, Object.getOwnPropertyDescriptor(original, key)!);
-    }
-    g.setImmediate = paced as Immediate;
+  if (installs++ === 0 && g.setImmediate !== current?.paced) {
+    const paced = makePaced(g.setImmediate);
+    current = { paced, original: g.setImmediate };
+    g.setImmediate = paced;
   }
   let released = false;
   return () => {
@@ -69,7 +74,10 @@ export function paceDawnPolling(): () => void {
     released = true;
     if (--installs === 0) {
       pollsSince = -1;
-      if (g.setImmediate === paced) g.setImmediate = original!;
+      if (current && g.setImmediate === current.paced) {
+        g.setImmediate = current.original;
+        current = null;
+      }
     }
   };
 }
