@@ -15,7 +15,7 @@ import * as sx from './ops/softmax_xent.js';
 import * as sumGpu from './ops/sum.js';
 import * as ref from './reference/index.js';
 import type { HostTensor } from './reference/tensor.js';
-import { Engine, type EngineOptions } from './runtime/engine.js';
+import { Engine, checkFinite, type EngineOptions } from './runtime/engine.js';
 import { Tensor } from './runtime/tensor.js';
 import { checkDistinct, checkShape, sizeOf, type Shape } from './shape.js';
 import type { AdamOptions } from './ops/adam.js';
@@ -30,7 +30,8 @@ export interface AnyTensor {
 
 export interface Backend<T extends AnyTensor> {
   readonly name: 'webgpu' | 'cpu';
-  tensor(data: ArrayLike<number>, shape: Shape): T;
+  /** Refuses NaN and ±Infinity unless allowNonFinite, on both backends. */
+  tensor(data: ArrayLike<number>, shape: Shape, opts?: { allowNonFinite?: boolean }): T;
   zeros(shape: Shape): T;
 
   matmul(a: T, b: T, o?: GemmAttrs & { bias?: T; relu?: boolean }): Promise<T>;
@@ -84,8 +85,8 @@ export class WebGpuBackend implements Backend<Tensor> {
     return new WebGpuBackend(await Engine.create(opts));
   }
 
-  tensor(data: ArrayLike<number>, shape: Shape): Tensor {
-    return this.engine.tensor(data, shape);
+  tensor(data: ArrayLike<number>, shape: Shape, opts?: { allowNonFinite?: boolean }): Tensor {
+    return this.engine.tensor(data, shape, opts);
   }
   zeros(shape: Shape): Tensor {
     return this.engine.zeros(shape);
@@ -138,8 +139,10 @@ const wrap = (h: HostTensor): CpuTensor => new CpuTensor(h);
 /** The CPU reference backend: plain float64 loops (src/reference), written from the math. */
 export class CpuBackend implements Backend<CpuTensor> {
   readonly name = 'cpu' as const;
-  tensor(data: ArrayLike<number>, shape: Shape): CpuTensor {
-    return wrap(ref.host(data, shape));
+  tensor(data: ArrayLike<number>, shape: Shape, opts: { allowNonFinite?: boolean } = {}): CpuTensor {
+    const t = ref.host(data, shape);
+    if (!opts.allowNonFinite) checkFinite('tensor', t.data, shape);
+    return wrap(t);
   }
   zeros(shape: Shape): CpuTensor {
     checkShape('zeros', 'tensor', shape);
@@ -212,7 +215,8 @@ export async function compare(a: AnyTensor, b: AnyTensor): Promise<{ maxAbs: num
   let maxAbs = 0;
   let maxRel = 0;
   for (let i = 0; i < x.length; i++) {
-    const d = Math.abs(x[i]! - y[i]!);
+    if (x[i] === y[i] || (Number.isNaN(x[i]) && Number.isNaN(y[i]))) continue; // equal infinities, NaN in both places
+    const d = Math.abs(x[i]! - y[i]!) || Infinity; // NaN: one side only
     maxAbs = Math.max(maxAbs, d);
     maxRel = Math.max(maxRel, d / Math.max(Math.abs(y[i]!), 1e-6));
   }
