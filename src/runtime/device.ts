@@ -90,7 +90,9 @@ async function nodeFs(): Promise<{ existsSync(p: string): boolean } | null> {
 export async function acquireDevice(opts: AcquireOptions = {}): Promise<Acquired> {
   const powerPreference = opts.powerPreference ?? 'high-performance';
   const nav = (globalThis as { navigator?: Navigator }).navigator;
-  const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+  const versions = typeof process !== 'undefined' ? (process.versions as Record<string, string | undefined> | undefined) : undefined;
+  // Electron's renderer and Deno have process.versions.node and their own navigator.gpu: use theirs.
+  const isNode = !!versions?.node && !((versions.electron || 'Deno' in globalThis) && nav?.gpu);
   if (!isNode) {
     if (!nav?.gpu) {
       const secure = (globalThis as { isSecureContext?: boolean }).isSecureContext;
