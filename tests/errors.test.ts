@@ -3,7 +3,7 @@
 // engine's live memory must be exactly what it was: a failed op leaks nothing, and (except
 // where a dispatch limit is only known once the op runs) it allocates nothing either.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CpuBackend, WebGpuBackend } from '../src/backend.js';
+import { CpuBackend, WebGpuBackend, compare } from '../src/backend.js';
 import {
   AttributeError,
   DeviceError,
@@ -1147,6 +1147,16 @@ describe('the CPU reference backend', () => {
     expectMessage(aerr, 'adamStep', [[2]], 'param and grad are the same tensor');
   });
 
+  it('refuses NaN and Infinity as WebGPU does (unless allowNonFinite), and compare() counts NaN in the same place on both as agreement', async () => {
+    const cpu = new CpuBackend();
+    const err = await caught(() => cpu.tensor([1, NaN], [2]));
+    expect(err).toBeInstanceOf(NonFiniteError);
+    expectMessage(err, 'tensor', [[2]], 'allowNonFinite');
+    const a = cpu.tensor([1, NaN, Infinity], [3], { allowNonFinite: true });
+    expect(await compare(a, cpu.tensor([1, NaN, Infinity], [3], { allowNonFinite: true }))).toEqual({ maxAbs: 0, maxRel: 0 });
+    expect((await compare(a, cpu.tensor([1, 2, Infinity], [3], { allowNonFinite: true }))).maxAbs).toBe(Infinity);
+  });
+
   it('an output too large to allocate (a padding of 1e9) is a DeviceLimitError naming the shape', async () => {
     const cpu = new CpuBackend();
     const x = cpu.tensor(new Float32Array(2 * 5 * 4), [2, 1, 5, 4]);
@@ -1356,5 +1366,117 @@ describe('leaks', () => {
       else expect(c, `sizeClass(${b}) = ${c}`).toBeLessThanOrEqual(1.25 * b);
       expect(sizeClass(c), `sizeClass is idempotent at ${b}`).toBe(c);
     }
+  });
+});
+
+describe('the runtime under misuse: reads, disposal, scopes, kernel names', () => {
+  let gpu: WebGpuBackend;
+  beforeAll(async () => {
+    gpu = await gpuBackend();
+  });
+  afterAll(() => gpu?.engine.destroy());
+
+  /** y = x, through a kernel of its own name (so that its first run waits for a compile). */
+  const copyKernel = (name: string) => ({
+    name,
+    code: `@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+  if (id.x < arrayLength(&y)) { y[id.x] = x[id.x]; }
+}`,
+  });
+
+  it('a read into an array of the wrong length is refused before anything is copied, and a copy that throws leaves the engine usable', async () => {
+    const e = gpu.engine;
+    const x = gpu.tensor([1, 2, 3, 4], [4]);
+    const err = await caught(() => e.readBuffer(x.buffer, 16, 0, new Float32Array(3)));
+    expect(err).toBeInstanceOf(ShapeError);
+    expectMessage(err, 'read', [], 'pass one of exactly that length');
+    const out = await caught(() => e.readBuffer(x.buffer, x.buffer.size + 4));
+    expectMessage(out, 'read', [], 'inside the buffer');
+    // An array handed to a worker (transferred) while its read waits: the read fails, the
+    // staging buffer is unmapped all the same, and the next reads (which reuse it) work.
+    const into = new Float32Array(4);
+    const pending = x.read(into);
+    structuredClone(into.buffer, { transfer: [into.buffer] });
+    await expect(pending).rejects.toThrow(TypeError);
+    for (let i = 0; i < 3; i++) expect(Array.from(await x.read())).toEqual([1, 2, 3, 4]);
+    expect(e.gpuError).toBeNull();
+    x.dispose();
+  });
+
+  it('an input disposed right after its op is called (before the op has compiled) still gives that op its values', async () => {
+    const e = gpu.engine;
+    const before = e.memory();
+    const x = gpu.tensor([1, 2, 3, 4], [4]);
+    const y = e.empty([4]);
+    const run = e.run({ kernel: copyKernel('errors.copy-dispose'), buffers: [x.buffer, y.buffer], workgroups: [1, 1, 1] });
+    x.dispose();
+    const z = gpu.tensor([5, 5, 5, 5], [4]); // the pool's same-size buffer, were x's released at once
+    await run;
+    expect(Array.from(await y.read())).toEqual([1, 2, 3, 4]);
+    y.dispose();
+    z.dispose();
+    expect(e.memory().liveBuffers).toBe(before.liveBuffers);
+    expect(e.memory().liveBytes).toBe(before.liveBytes);
+  });
+
+  it('a scope whose body throws before its first await frees its tensors', async () => {
+    const e = gpu.engine;
+    const before = e.memory();
+    const err = await caught(() =>
+      e.scope(() => {
+        gpu.tensor([1, 2], [2]);
+        throw new Error('sync');
+      }),
+    );
+    expect(err.message).toBe('sync');
+    expect(e.memory().liveBuffers).toBe(before.liveBuffers);
+  });
+
+  it('a scope keeps the tensors its result holds in Maps, Sets and cycles', async () => {
+    const e = gpu.engine;
+    const before = e.memory();
+    const r = await e.scope(async () => {
+      gpu.tensor([0], [1]); // dropped
+      const out: { m: Map<string, Tensor>; s: Set<Tensor>; self?: unknown } = { m: new Map([['a', gpu.tensor([1], [1])]]), s: new Set([gpu.tensor([2], [1])]) };
+      out.self = out;
+      return out;
+    });
+    expect(Array.from(await r.m.get('a')!.read())).toEqual([1]);
+    expect(Array.from(await [...r.s][0]!.read())).toEqual([2]);
+    expect(e.memory().liveBuffers).toBe(before.liveBuffers + 2);
+    r.m.get('a')!.dispose();
+    [...r.s][0]!.dispose();
+  });
+
+  it('a second WGSL source under a kernel name already compiled is refused, not run as the first', async () => {
+    const e = gpu.engine;
+    const x = gpu.tensor([1, 2], [2]);
+    const y = e.empty([2]);
+    await e.run({ kernel: copyKernel('errors.same-name'), buffers: [x.buffer, y.buffer], workgroups: [1, 1, 1] });
+    const other = { name: 'errors.same-name', code: copyKernel('errors.same-name').code.replace('= x[id.x]', '= 2.0 * x[id.x]') };
+    const err = await caught(() => e.run({ kernel: other, buffers: [x.buffer, y.buffer], workgroups: [1, 1, 1] }));
+    expect(err).toBeInstanceOf(AttributeError);
+    expectMessage(err, 'kernel "errors.same-name"', [], 'give each kernel its own name');
+    x.dispose();
+    y.dispose();
+  });
+
+  it('write() takes any array of numbers, a Float64Array included, as f32 values', async () => {
+    const x = gpu.engine.empty([4]);
+    gpu.engine.write(x, Float64Array.of(5, 6, 7, 8.5));
+    expect(Array.from(await x.read())).toEqual([5, 6, 7, 8.5]);
+    gpu.engine.write(x, [1, 2, 3, 4]);
+    expect(Array.from(await x.read())).toEqual([1, 2, 3, 4]);
+    x.dispose();
+  });
+
+  it('the pool never makes a buffer past the largest the device binds, even where a size class would', () => {
+    const pool = new BufferPool(gpu.engine.device, 0, 1003); // not a multiple of 4, as some drivers report
+    const b = pool.acquire(900, 0x80 | 0x08); // class 1024
+    expect(sizeClass(900)).toBe(1024);
+    expect(b.size).toBe(1000);
+    pool.destroy();
   });
 });

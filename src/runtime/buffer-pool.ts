@@ -25,13 +25,19 @@ export class BufferPool {
   private live = new Set<GPUBuffer>();
   private stats: PoolStats = { liveBytes: 0, liveBuffers: 0, pooledBytes: 0, pooledBuffers: 0, created: 0 };
 
+  /** maxBytes: the largest buffer to make; a size class above it is cut to it (a multiple of 4). */
   constructor(
     private device: GPUDevice,
     public maxPooledBytes = 512 * 1024 * 1024,
-  ) {}
+    maxBytes = Infinity,
+  ) {
+    this.maxBytes = Math.floor(maxBytes / 4) * 4;
+  }
+
+  private readonly maxBytes: number;
 
   acquire(bytes: number, usage: GPUBufferUsageFlags, label?: string): GPUBuffer {
-    const size = sizeClass(bytes);
+    const size = Math.max(bytes, Math.min(sizeClass(bytes), this.maxBytes));
     const list = this.free.get(`${usage}:${size}`);
     let buf = list?.pop();
     if (buf) {

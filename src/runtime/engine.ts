@@ -32,7 +32,8 @@ export interface Dispatch {
 const STORAGE = 0x80 | 0x08 | 0x04; // STORAGE | COPY_DST | COPY_SRC
 const UNIFORM = 0x40 | 0x08; // UNIFORM | COPY_DST
 
-function checkFinite(op: string, data: Float32Array, shape: Shape): void {
+/** Refuses NaN and ±Infinity (and values beyond f32's range, once converted), naming the op and where. */
+export function checkFinite(op: string, data: ArrayLike<number>, shape: Shape): void {
   for (let i = 0; i < data.length; i++) {
     if (!Number.isFinite(data[i]!)) {
       throw new NonFiniteError(
@@ -102,6 +103,8 @@ export class Engine {
   private releasePacer: (() => void) | null = null;
   private readonly scopes: ScopeTracker;
   private lostListeners: Array<(reason: string) => void> = [];
+  private preparing = 0; // runs between their start and their submit
+  private deferred: GPUBuffer[] = []; // tensors' buffers released meanwhile, pooled once those runs submit
   /** A 16-byte buffer bound where a kernel's optional input is absent. */
   readonly dummy: GPUBuffer;
   /** Workgroup sizes for this adapter (see ops/tuning.ts). */
@@ -114,7 +117,8 @@ export class Engine {
     opts: EngineOptions,
     storeClass: AsyncStoreClass | null,
   ) {
-    this.pool = new BufferPool(device, opts.maxPooledBytes);
+    // Buffers are allocated by size class (up to 25% over): never past what the device binds.
+    this.pool = new BufferPool(device, opts.maxPooledBytes, Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize));
     this.pipelines = new PipelineCache(device);
     this.limits = device.limits;
     this.hasTimestamps = device.features.has('timestamp-query');
@@ -151,8 +155,13 @@ export class Engine {
     const engine = new Engine(device, info, gpu, opts, opts.followAsyncScopes === false ? null : storeClass);
     if (info.via === 'dawn-node' && info.isFallbackAdapter && opts.pacePolling !== false) engine.releasePacer = paceDawnPolling();
     if (opts.autotune) {
-      const { cachedAutotune } = await import('../ops/autotune.js');
-      await cachedAutotune(engine);
+      try {
+        const { cachedAutotune } = await import('../ops/autotune.js');
+        await cachedAutotune(engine);
+      } catch (e) {
+        engine.destroy(); // the device and the pacer, which nothing else would release
+        throw e;
+      }
       if (opts.tuning) engine.tuning = { ...engine.tuning, ...opts.tuning, subgroupSize: info.subgroupSize };
     }
     return engine;
@@ -233,15 +242,16 @@ export class Engine {
   }
 
   /** Overwrites a tensor's contents (checked finite unless allowNonFinite, as tensor() does). */
-  write(t: Tensor, data: Float32Array, opts: { allowNonFinite?: boolean } = {}): void {
+  write(t: Tensor, data: ArrayLike<number>, opts: { allowNonFinite?: boolean } = {}): void {
     if (t.engine !== this) throw new ShapeError(`write: tensor ${fmtShape(t.shape)} belongs to another engine; write it with its own engine.`);
     if (data.length !== t.size) {
       throw new ShapeError(`write: ${data.length} values for tensor ${fmtShape(t.shape)}, which holds ${t.size}; pass exactly ${t.size} values.`);
     }
-    if (!opts.allowNonFinite) checkFinite('write', data, t.shape);
+    const f32 = data instanceof Float32Array ? data : Float32Array.from(data); // a Float64Array's bytes are not f32s
+    if (!opts.allowNonFinite) checkFinite('write', f32, t.shape);
     this.checkAlive('write');
     t.checkAlive('write');
-    this.device.queue.writeBuffer(t.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+    this.device.queue.writeBuffer(t.buffer, 0, f32.buffer, f32.byteOffset, f32.byteLength);
   }
 
   /**
@@ -260,6 +270,12 @@ export class Engine {
   /** `bytes` of a buffer from `offset`, into `into` (of bytes / 4 values) where given. */
   async readBuffer(src: GPUBuffer, bytes: number, offset = 0, into?: Float32Array): Promise<Float32Array> {
     this.checkAlive('read');
+    if (!(bytes > 0 && bytes % 4 === 0 && offset % 4 === 0 && offset >= 0 && offset + bytes <= src.size)) {
+      throw new ShapeError(`read: ${bytes} bytes from offset ${offset} of a ${src.size}-byte buffer; read whole floats (multiples of 4 bytes) inside the buffer.`);
+    }
+    if (into && into.length * 4 !== bytes) {
+      throw new ShapeError(`read: the array to read into holds ${into.length} values, but ${bytes / 4} are read; pass one of exactly that length.`);
+    }
     const staging = this.pool.acquire(bytes, READBACK);
     const enc = this.device.createCommandEncoder();
     enc.copyBufferToBuffer(src, offset, staging, 0, bytes);
@@ -315,20 +331,36 @@ export class Engine {
   async run(...dispatches: Dispatch[]): Promise<void> {
     this.checkAlive(dispatches[0]?.kernel.name ?? 'run');
     for (const d of dispatches) this.checkWorkgroups(d);
-    const pipes = await Promise.all(dispatches.map((d) => this.pipeline(d.kernel, d.constants)));
-    this.checkAlive(dispatches[0]?.kernel.name ?? 'run');
-    const uniforms: GPUBuffer[] = [];
-    const enc = this.device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    dispatches.forEach((d, i) => {
+    // The dispatches hold their tensors' buffers from the op's call: a tensor disposed while
+    // the pipelines compile must not have its buffer handed to a new tensor before this submit.
+    this.preparing++;
+    try {
+      const pipes = await Promise.all(dispatches.map((d) => this.pipeline(d.kernel, d.constants)));
+      this.checkAlive(dispatches[0]?.kernel.name ?? 'run');
+      const enc = this.device.createCommandEncoder();
+      const uniforms = this.record(enc, dispatches, pipes);
+      this.device.queue.submit([enc.finish()]);
+      // Safe to recycle now: later writes to these buffers are queued after this submit.
+      for (const u of uniforms) this.pool.release(u);
+    } finally {
+      if (--this.preparing === 0) for (const b of this.deferred.splice(0)) this.pool.release(b);
+    }
+  }
+
+  /**
+   * Records dispatches (pipelines compiled) as one compute pass; returns their uniform buffers,
+   * to release after the submit.
+   */
+  record(enc: GPUCommandEncoder, dispatches: Dispatch[], pipes: GPUComputePipeline[], pass: GPUComputePassDescriptor = {}): GPUBuffer[] {
+    for (const d of dispatches) this.checkWorkgroups(d);
+    const p = enc.beginComputePass(pass);
+    const uniforms = dispatches.map((d, i) => {
       const u = d.params ? this.uniform(d.params) : undefined;
-      if (u) uniforms.push(u);
-      this.encode(pass, pipes[i]!, d, u);
+      this.encode(p, pipes[i]!, d, u);
+      return u;
     });
-    pass.end();
-    this.device.queue.submit([enc.finish()]);
-    // Safe to recycle now: later writes to these buffers are queued after this submit.
-    for (const u of uniforms) this.pool.release(u);
+    p.end();
+    return uniforms.filter((u): u is GPUBuffer => u !== undefined);
   }
 
   /** Waits until the GPU has finished all submitted work. */
@@ -355,10 +387,14 @@ export class Engine {
       this.scopes.close(frame);
     }
     const keep = new Set<Tensor>();
+    const seen = new Set<object>(); // results may hold cycles
     const collect = (v: unknown): void => {
       if (v instanceof Tensor) keep.add(v);
-      else if (Array.isArray(v)) v.forEach(collect);
-      else if (v && typeof v === 'object') Object.values(v).forEach(collect);
+      else if (v && typeof v === 'object' && !seen.has(v) && !ArrayBuffer.isView(v)) {
+        seen.add(v);
+        if (v instanceof Map || v instanceof Set) v.forEach((x) => collect(x));
+        else Object.values(v).forEach(collect);
+      }
     };
     collect(result);
     const outer = this.scopes.current();
@@ -401,7 +437,8 @@ export class Engine {
   releaseTensor(t: Tensor, buffer: GPUBuffer): void {
     if (this.destroyed) return;
     this.scopes.forget(t);
-    this.pool.release(buffer);
+    if (this.preparing > 0) this.deferred.push(buffer);
+    else this.pool.release(buffer);
   }
 }
 

@@ -25,13 +25,9 @@ export class GpuTimer {
   async time(ds: Dispatch[]): Promise<Timing> {
     const e = this.engine;
     const pipes = await Promise.all(ds.map((d) => e.pipeline(d.kernel, d.constants)));
-    const uniforms = ds.map((d) => (d.params ? e.uniform(d.params) : undefined));
+    e.checkAlive(ds[0]?.kernel.name ?? 'time');
     const enc = e.device.createCommandEncoder();
-    const pass = enc.beginComputePass(
-      this.querySet ? { timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {},
-    );
-    ds.forEach((d, i) => e.encode(pass, pipes[i]!, d, uniforms[i]));
-    pass.end();
+    const uniforms = e.record(enc, ds, pipes, this.querySet ? { timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {});
     if (this.querySet) {
       enc.resolveQuerySet(this.querySet, 0, 2, this.resolve!, 0);
       enc.copyBufferToBuffer(this.resolve!, 0, this.readback!, 0, 16);
@@ -40,7 +36,7 @@ export class GpuTimer {
     e.device.queue.submit([enc.finish()]);
     await e.device.queue.onSubmittedWorkDone();
     const wall = performance.now() - t0;
-    for (const u of uniforms) if (u) e.pool.release(u);
+    for (const u of uniforms) e.pool.release(u);
     if (!this.querySet) return { ms: wall, source: 'wall' };
     await this.readback!.mapAsync(GPUMapMode.READ);
     const [a, b] = new BigUint64Array(this.readback!.getMappedRange().slice(0));

@@ -2,10 +2,13 @@
 // createComputePipelineAsync so that compiling does not block; concurrent requests
 // for the same key share one compile.
 
+import { AttributeError } from '../errors.js';
+
 export type Constants = Record<string, number | boolean>;
 
 export class PipelineCache {
   private modules = new Map<string, GPUShaderModule>();
+  private codes = new Map<string, string>();
   private pipelines = new Map<string, Promise<GPUComputePipeline>>();
   private ready = new Map<string, GPUComputePipeline>();
   /** Pipelines compiled since the cache was made. */
@@ -28,6 +31,12 @@ export class PipelineCache {
   }
 
   get(name: string, code: string, constants: Constants): Promise<GPUComputePipeline> {
+    // Pipelines are found by name: a second source under a known name would get the first's.
+    const known = this.codes.get(name);
+    if (known === undefined) this.codes.set(name, code);
+    else if (known !== code) {
+      throw new AttributeError(`kernel "${name}": another WGSL source was already compiled under this name on this engine; give each kernel its own name.`);
+    }
     const key = PipelineCache.key(name, constants);
     let p = this.pipelines.get(key);
     if (!p) {

@@ -55,13 +55,13 @@ export class ScopeTracker {
   run<T>(fn: () => Promise<T> | T): { frame: ScopeFrame; result: Promise<T> } {
     const frame: ScopeFrame = { tensors: new Set(), parent: this.current(), closed: false };
     this.open.add(frame);
-    if (this.store) return { frame, result: Promise.resolve(this.store.run(frame, fn)) };
-    this.stack.push(frame);
+    const store = this.store;
+    if (!store) this.stack.push(frame);
     let result: Promise<T>;
     try {
-      result = Promise.resolve(fn());
+      result = Promise.resolve(store ? store.run(frame, fn) : fn());
     } catch (e) {
-      result = Promise.reject(e);
+      result = Promise.reject(e); // a body that throws before its first await frees its tensors too
     }
     return { frame, result };
   }

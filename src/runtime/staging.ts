@@ -10,10 +10,15 @@ export const READBACK = 0x01 | 0x08; // MAP_READ | COPY_DST
 /** Maps a staging buffer (after the submit that copied into it) and copies its first `bytes` out, into `into` where given. */
 export async function mapAndCopy(buf: GPUBuffer, bytes: number, into?: Float32Array): Promise<Float32Array> {
   await buf.mapAsync(GPUMapMode.READ, 0, bytes);
-  const out = into ?? new Float32Array(bytes / 4);
-  out.set(new Float32Array(buf.getMappedRange(0, bytes)));
-  buf.unmap();
-  return out;
+  // NOTE: unmap even when the copy throws (`into` detached by a transfer to a worker): a
+  // buffer recycled while mapped fails the next submit that copies into it.
+  try {
+    const out = into ?? new Float32Array(bytes / 4);
+    out.set(new Float32Array(buf.getMappedRange(0, bytes)));
+    return out;
+  } finally {
+    buf.unmap();
+  }
 }
 
 export class StagingBuffers {
