@@ -180,6 +180,22 @@ describe('hostile inputs to models, data files and checkpoints', () => {
     expect(ctx.engine.memory().liveBuffers).toBe(before.liveBuffers);
   });
 
+  it('automatic names never repeat one already in the graph, and a refused layer takes none', () => {
+    const carried = new Linear(4, 4);
+    new Graph([4]).add(carried); // named linear_0 there
+    const g = new Graph([4]);
+    g.add(Object.assign(new Linear(4, 4), { name: 'linear_1' }));
+    g.add(carried);
+    g.add(new Linear(4, 4));
+    const refused = new Linear(7, 3);
+    expect(() => g.add(refused)).toThrow(ShapeError);
+    expect(refused.name).toBe('');
+    g.add(new Linear(4, 3));
+    const names = g.nodes.slice(1).map((n) => n.layer!.name);
+    expect(names).toEqual(['linear_1', 'linear_0', 'linear_2', 'linear_3']);
+    expect(new Set(g.params().map((p) => p.name)).size).toBe(2 * names.length);
+  });
+
   it('a model on a destroyed engine says so', async () => {
     const e = await Engine.create();
     const m = new Model(e, tiny());

@@ -80,12 +80,16 @@ export class Graph {
     if ((want === -1 && inputs.length < 2) || (want !== -1 && inputs.length !== want)) {
       throw new AttributeError(`Graph: ${layer.kind} takes ${want === -1 ? '2 or more' : want} input(s), got ${inputs.length}.`);
     }
-    if (!layer.name) {
-      const k = layer.kind.toLowerCase();
-      const i = this.counts.get(k) ?? 0;
-      this.counts.set(k, i + 1);
-      layer.name = `${k}_${i}`;
-    } else if (this.nodes.some((n) => n.layer?.name === layer.name)) {
+    const taken = (name: string): boolean => this.nodes.some((n) => n.layer?.name === name);
+    const named = !!layer.name;
+    const k = layer.kind.toLowerCase();
+    let count = this.counts.get(k) ?? 0;
+    if (!named) {
+      // Parameters are stored by layer name: a clash (with a name the user chose, or one a
+      // layer brought from another graph) would make two layers share one set of weights.
+      while (taken(`${k}_${count}`)) count++;
+      layer.name = `${k}_${count}`;
+    } else if (taken(layer.name)) {
       throw new AttributeError(`Graph: two layers are named "${layer.name}"; names must be unique.`);
     }
     const node: GraphNode = { id: this.nodes.length, layer, inputs: inputs.map((r) => r.id) };
@@ -94,8 +98,10 @@ export class Graph {
       this.shapes(1);
     } catch (e) {
       this.nodes.pop();
+      if (!named) layer.name = ''; // a refused layer takes no name, so later ones are named as if it never came
       throw e;
     }
+    if (!named) this.counts.set(k, count + 1);
     this.outputId = node.id;
     return { id: node.id, graph: this };
   }
@@ -119,11 +125,6 @@ export class Graph {
   viewRoot(i: number): number {
     const n = this.nodes[i]!;
     return n.layer?.isView ? this.viewRoot(n.inputs[0]!) : i;
-  }
-
-  /** Nodes whose outputs are consumed by node j. */
-  consumers(i: number): number[] {
-    return this.nodes.filter((n) => n.inputs.includes(i)).map((n) => n.id);
   }
 
   /** Every node must feed the output: a dangling branch has no gradient. */
