@@ -1480,3 +1480,49 @@ describe('the runtime under misuse: reads, disposal, scopes, kernel names', () =
     pool.destroy();
   });
 });
+
+describe('softmax cross-entropy with a label that is not a class index (the GPU op cannot refuse it)', () => {
+  let gpu: WebGpuBackend;
+  const cpu = new CpuBackend();
+  beforeAll(async () => {
+    gpu = await gpuBackend();
+  });
+  afterAll(() => gpu?.engine.destroy());
+
+  // Forward clamped a label ≥ C to C − 1 and backward matched no class; both saturated −1 to 0
+  // and truncated 1.5 to 1. Now both make the row NaN: the loss, and that row of the gradient.
+  const C = 4;
+  const rowsCases: Array<[string, number, number, number]> = [
+    ['label = C', C, 3, 1],
+    ['label −1', -1, 3, 1],
+    ['label 1.5', 1.5, 3, 1],
+    ['label NaN', Number.NaN, 3, 1],
+    ['label = C in the last of 130 rows (another lane of the forward workgroup)', C, 130, 129],
+  ];
+  it.each(rowsCases)('%s: the loss and that gradient row are NaN, the other rows as the reference gives them', async (_name, bad, rows, at) => {
+    const u = rng(3);
+    const z = Float32Array.from({ length: rows * C }, () => u() * 4 - 2);
+    const labels = Array.from({ length: rows }, (_, i) => (i === at ? bad : i % C));
+    const e = gpu.engine;
+    const before = e.memory();
+    await e.scope(async () => {
+      const zt = gpu.tensor(z, [rows, C]);
+      const lt = gpu.tensor(labels, [rows], { allowNonFinite: true });
+      const loss = await (await gpu.softmaxCrossEntropy(zt, lt)).read();
+      const dz = await (await gpu.softmaxCrossEntropyBackward(zt, lt, 0.5)).read();
+      expect(Number.isNaN(loss[0]!), `loss ${loss[0]}`).toBe(true);
+      // The reference refuses the bad label; with any valid one there, the other rows must agree.
+      await expect(cpu.softmaxCrossEntropyBackward(cpu.tensor(z, [rows, C]), cpu.tensor(labels, [rows], { allowNonFinite: true }))).rejects.toBeInstanceOf(AttributeError);
+      const ok = labels.map((l, i) => (i === at ? 0 : l));
+      const ref = await (await cpu.softmaxCrossEntropyBackward(cpu.tensor(z, [rows, C]), cpu.tensor(ok, [rows]), 0.5)).read();
+      for (let r = 0; r < rows; r++) {
+        for (let j = 0; j < C; j++) {
+          const i = r * C + j;
+          if (r === at) expect(Number.isNaN(dz[i]!), `dz[${r}, ${j}] = ${dz[i]}`).toBe(true);
+          else expect(Math.abs(dz[i]! - ref[i]!), `dz[${r}, ${j}]: ${dz[i]} vs ${ref[i]}`).toBeLessThanOrEqual(1e-6);
+        }
+      }
+    });
+    expect(e.memory().liveBytes).toBe(before.liveBytes);
+  });
+});

@@ -1,5 +1,12 @@
 // Softmax cross-entropy over class logits [N, C] with labels [N] (class indices as f32),
 // fused and stable. Forward gives the mean loss [1]; backward gives d logits.
+//
+// NOTE: the labels are a GPU tensor, so these ops cannot check them without a readback (the
+// CPU reference throws AttributeError instead). A label that is not an integer in [0, C)
+// (NaN, fractional, negative, or C and over) makes the loss NaN and that row of d logits NaN,
+// the same way in both kernels, so that bad labels fail visibly rather than train on a wrong
+// class. Validate labels on the host before upload where that matters (the Model's training
+// plan does).
 import bwdWgsl from '../../shaders/softmax_xent/softmax_xent.bwd.wgsl?raw';
 import fwdWgsl from '../../shaders/softmax_xent/softmax_xent.fwd.wgsl?raw';
 import { ShapeError, fmtShape } from '../errors.js';
