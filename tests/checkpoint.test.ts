@@ -8,7 +8,10 @@ import { ConvGpuError } from '../src/errors.js';
 import { crc32, crc32Hex } from '../src/io/crc32.js';
 import { CheckpointError } from '../src/io/errors.js';
 import { writeFileAtomic } from '../src/io/files.js';
-import { decodeSafetensors, encodeSafetensors } from '../src/io/safetensors.js';
+import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../src/io/safetensors.js';
+import { decodeCheckpoint, encodeModel, restore } from '../src/nn/checkpoint.js';
+import { CpuModel } from '../src/nn/cpu-model.js';
+import { mlp } from '../src/nn/models.js';
 
 const ascii = (s: string) => new TextEncoder().encode(s);
 
@@ -159,6 +162,33 @@ describe('safetensors', () => {
     expect(() => encodeSafetensors({ __metadata__: { shape: [1], data: new Float32Array(1) } })).toThrow(
       CheckpointError,
     );
+  });
+});
+
+describe('checkpoint tensor names', () => {
+  /** A checkpoint of a small MLP with one more tensor added under `name`. */
+  async function withExtraTensor(name: string): Promise<{ model: CpuModel; bytes: Uint8Array }> {
+    const model = new CpuModel(mlp(4));
+    const { tensors, metadata } = decodeSafetensors(await encodeModel(model, { epoch: 0, modelName: 'mlp', seed: 1 }));
+    // Object.fromEntries makes "__proto__" an own key, as JSON.parse does when reading a file.
+    const more: Record<string, NamedTensor> = Object.fromEntries([...Object.entries(tensors), [name, { shape: [1], data: Float32Array.of(1) }]]);
+    return { model, bytes: encodeSafetensors(more, metadata) };
+  }
+
+  // NOTE: in a plain {} record, `params["__proto__"] = t` sets the prototype instead of adding a
+  // key, so the tensor would vanish from the name check and the file would load without complaint.
+  it.each([
+    ['__proto__', 'the parameters'],
+    ['optim.velocity.__proto__', 'the optimizer state "velocity"'],
+    ['constructor', 'the parameters'],
+    ['optim.velocity.toString', 'the optimizer state "velocity"'],
+  ])('refuses a tensor named %s as one the model lacks', async (name, what) => {
+    const { model, bytes } = await withExtraTensor(name);
+    const before = await model.getParams();
+    const contents = decodeCheckpoint(bytes, 'odd.safetensors');
+    const short = name.replace('optim.velocity.', '');
+    expect(() => restore(model, contents)).toThrow(`odd.safetensors: ${what} of model "mlp" do not match this model's parameters; not in this model: ${short}.`);
+    expect(await model.getParams()).toEqual(before);
   });
 });
 

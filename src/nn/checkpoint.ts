@@ -122,8 +122,11 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
   if (!md.model) fail('metadata "model" (the model name) is missing');
 
   const slots = optimizerSlots(optimizer);
-  const params: Record<string, NamedTensor> = {};
-  const state: Record<string, Record<string, NamedTensor>> = Object.fromEntries(slots.map((s) => [s, {}]));
+  // NOTE: records without a prototype: in a plain {}, a tensor named "__proto__" would set the
+  // prototype instead of adding a key, and so slip past restore()'s check of the names.
+  const params = dict<NamedTensor>();
+  const state = dict<Record<string, NamedTensor>>();
+  for (const s of slots) state[s] = dict<NamedTensor>();
   for (const [name, t] of Object.entries(tensors)) {
     if (!name.startsWith(OPTIM_PREFIX)) {
       params[name] = t;
@@ -197,6 +200,11 @@ export function decodeInto(model: AnyModel, bytes: Uint8Array, source = 'checkpo
   const contents = decodeCheckpoint(bytes, source);
   restore(model, contents);
   return contents.meta;
+}
+
+/** A record with no prototype, so that any tensor name is just a key. */
+function dict<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
 }
 
 /** Writes the checkpoint atomically (the old file stays whole if this fails), creating the folder. Node only. */
