@@ -17,6 +17,7 @@ import {
   type Graph,
   type InferPlan,
   type OptimizerSpec,
+  type TrainPlan,
 } from '../src/index.js';
 import { epochSeed } from '../src/nn/train.js';
 import { MODEL_NAMES, type FromWorker, type ModelName, type ModelStatus, type ToWorker, type TrainConfig } from './protocol.js';
@@ -164,9 +165,20 @@ async function train(c: TrainConfig): Promise<void> {
   try {
     post({ type: 'phase', text: 'loading MNIST…' });
     const [trainDs, testDs] = await Promise.all([dataset('train', c.trainImages), dataset('test', c.testImages)]);
+    const model = new Model(eng, GRAPHS[c.model](), { seed: c.seed, optimizer: optimizer(c) });
+    post({ type: 'phase', text: 'compiling the training step (WebGPU pipelines)…' });
+    // NOTE: compile before install(): install disposes the model in memory, and the trainer
+    // can still fail here (a DeviceLimitError for a large batch), which must leave it served.
+    let plan: TrainPlan;
+    try {
+      plan = await model.trainer(c.batch);
+    } catch (err) {
+      model.dispose();
+      throw err;
+    }
     const e: Entry = {
       name: c.model,
-      model: new Model(eng, GRAPHS[c.model](), { seed: c.seed, optimizer: optimizer(c) }),
+      model,
       predictor: null,
       users: 0,
       retired: false,
@@ -178,14 +190,12 @@ async function train(c: TrainConfig): Promise<void> {
     install(e);
     e.users++;
     try {
-      post({ type: 'phase', text: 'compiling the training step (WebGPU pipelines)…' });
-      const plan = await e.model.trainer(c.batch);
       const spe = Math.floor(trainDs.n / c.batch);
       const totalSteps = spe * c.epochs;
-      post({ type: 'train-start', model: c.model, totalSteps, stepsPerEpoch: spe, epochs: c.epochs });
-      await postFilters(e);
       let images = 0;
       try {
+        post({ type: 'train-start', model: c.model, totalSteps, stepsPerEpoch: spe, epochs: c.epochs });
+        await postFilters(e);
         for (let epoch = 0; epoch < c.epochs && !ctl.stop; epoch++) {
           const te = performance.now();
           for (const b of batches(trainDs, c.batch, epochSeed(c.seed, epoch), { dropLast: true })) {

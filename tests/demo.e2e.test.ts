@@ -272,6 +272,52 @@ describe('browser demo (headless Chromium, WebGPU on SwiftShader)', () => {
     expect(await data('#test-acc', 'value')).toBe('');
   }, 40_000);
 
+  it('keeps the model in memory when a training run fails to compile (a batch over the device limits)', async () => {
+    // A little LeNet to keep: two steps of 32.
+    await page.click('#model-lenet');
+    await setValue('optimizer', 'sgd');
+    await setValue('lr', '0.05');
+    await setValue('batch', '32');
+    await setValue('epochs', '1');
+    await setValue('train-images', '64');
+    await setValue('test-images', '100');
+    await page.click('#train');
+    await until('the small run', async () => !['training', 'paused'].includes(await state()), 60_000);
+    expect(await state(), await text('#train-status')).toBe('done');
+    const kept = await text('#models-status');
+    expect(kept).toMatch(/LeNet \(trained, step 2, test \d/);
+    // One batch of every training image: LeNet's first activation (6×28×28 floats an image)
+    // is then over the adapter's largest buffer, so compiling the trainer throws DeviceLimitError.
+    const all = Number(await page.$eval('#train-images', (e) => (e as HTMLInputElement).max));
+    const limit = await page.evaluate(async () => {
+      const l = (await navigator.gpu.requestAdapter())!.limits;
+      return Math.min(l.maxStorageBufferBindingSize, l.maxBufferSize);
+    });
+    expect(all * 6 * 28 * 28 * 4, `${all} images do not make a batch over this adapter's ${limit} bytes`).toBeGreaterThan(limit);
+
+    // A prediction from the little model, to compare with one after the failed run.
+    const lenetProbs = async (): Promise<string | null> => {
+      await page.$eval('#prediction', (e) => delete (e as HTMLElement).dataset.models);
+      await setValue('shift', '0');
+      await until('a prediction', async () => (await data('#prediction', 'models')).includes('lenet'), 10_000);
+      return page.$eval('#pred-lenet', (e) => e.querySelector('.bar.top')!.getAttribute('title'));
+    };
+    await page.click('#clear');
+    await stroke([[80, 70], [200, 70], [130, 220]]);
+    const before = await lenetProbs();
+
+    await setValue('batch', String(all));
+    await setValue('train-images', String(all));
+    await page.click('#train');
+    await until('the failed run', async () => (await state()) !== 'training', 60_000);
+    expect(await state()).toBe('ready');
+    expect(await text('#train-status')).toMatch(/^train: .*batch.*smaller batch/);
+    expect(await text('#models-status')).toBe(kept);
+    expect(await lenetProbs()).toBe(before);
+    await setValue('batch', '32');
+    await setValue('train-images', '2000');
+  }, 120_000);
+
   it('runs the README embedding example (demo/embed.ts)', async () => {
     const p = await browser.newPage();
     try {
