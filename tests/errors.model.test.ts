@@ -10,7 +10,7 @@ import { CheckpointError } from '../src/io/errors.js';
 import { decodeSafetensors, encodeSafetensors } from '../src/io/safetensors.js';
 import { decodeInto, encodeModel } from '../src/nn/checkpoint.js';
 import { Graph, Sequential } from '../src/nn/graph.js';
-import { Add, Concat, Conv2d, Dropout, Flatten, LeakyReLU, Linear, MaxPool2d, ReLU } from '../src/nn/layers.js';
+import { Add, BatchNorm2d, Concat, Conv2d, Dropout, Flatten, LeakyReLU, Linear, MaxPool2d, ReLU } from '../src/nn/layers.js';
 import { Model, flatLayout } from '../src/nn/model.js';
 import { CpuModel } from '../src/nn/cpu-model.js';
 import { lenet, mlp } from '../src/nn/models.js';
@@ -105,6 +105,10 @@ const rows: Row[] = [
   { name: 'NaN in a training batch', error: NonFiniteError, message: /train step: input value NaN at flat index 5 .*clean the data/, run: async ({ model }) => { const x = new Float32Array(128); x[5] = NaN; return (await model.trainer(2)).step(x, new Float32Array(2)); } },
   { name: 'a label outside the classes', error: AttributeError, message: /label 10 of example 1 is not a class index in \[0, 10\)/, run: async ({ model }) => (await model.trainer(2)).step(new Float32Array(128), Float32Array.of(3, 10)) },
   { name: 'a batch size of 0', error: AttributeError, message: /trainer: batch must be a positive integer, got 0/, run: ({ model }) => model.trainer(0) },
+  // The CPU model refuses the same things, before its forward pass moves any running statistics.
+  { name: 'CpuModel: NaN in a training batch', error: NonFiniteError, message: /train step: input value NaN at flat index 5 .*clean the data/, run: () => { const x = new Float32Array(128); x[5] = NaN; new CpuModel(tiny()).trainStep(x, new Float32Array(2), 2); } },
+  { name: 'CpuModel: a label outside the classes', error: AttributeError, message: /train step: label 10 of example 1 is not a class index in \[0, 10\)/, run: () => new CpuModel(tiny()).trainStep(new Float32Array(128), Float32Array.of(3, 10), 2) },
+  { name: 'CpuModel: a dangling branch', error: AttributeError, message: /conv2d_0 \(Conv2d\) is never used.*remove it/, run: () => { const g = new Graph([1, 8, 8]); g.add(new Conv2d(1, 2, 3)); g.add(new Flatten(), g.input); g.add(new Linear(64, 10)); new CpuModel(g).trainStep(new Float32Array(128), new Float32Array(2), 2); } },
   { name: 'a batch too large for one buffer', error: DeviceLimitError, message: /Model \(batch \d+\): the output of \w+ \((Conv2d|ReLU)\).*use a smaller batch/, run: ({ engine, model }) => model.predictor(Math.ceil(engine.limits.maxStorageBufferBindingSize / (2 * 36 * 4)) + 1) },
 
   // MNIST IDX files.
@@ -194,6 +198,16 @@ describe('hostile inputs to models, data files and checkpoints', () => {
     const names = g.nodes.slice(1).map((n) => n.layer!.name);
     expect(names).toEqual(['linear_1', 'linear_0', 'linear_2', 'linear_3']);
     expect(new Set(g.params().map((p) => p.name)).size).toBe(2 * names.length);
+  });
+
+  it('CpuModel: a refused training batch leaves BatchNorm running statistics and the step as they were', () => {
+    const cpu = new CpuModel(new Sequential([1, 4, 4], [new Conv2d(1, 2, 3, { padding: 1 }), new BatchNorm2d(2), new Flatten(), new Linear(32, 3)]));
+    const before = cpu.getParams();
+    const x = Float32Array.from({ length: 32 }, (_, i) => i % 7);
+    for (let i = 0; i < 3; i++) expect(() => cpu.trainStep(x, Float32Array.of(0, 3), 2)).toThrow(AttributeError);
+    const after = cpu.getParams();
+    for (const [k, t] of Object.entries(before)) expect(Array.from(after[k]!.data), k).toEqual(Array.from(t.data));
+    expect(cpu.step).toBe(0);
   });
 
   it('a model on a destroyed engine says so', async () => {

@@ -90,11 +90,15 @@ export class CpuModel {
   }
 
   predict(x: ArrayLike<number>, batch: number): Float64Array {
+    this.graph.checkBatch('predict', batch, x);
     return this.forward(x, batch, false)[this.graph.output.id]!.data;
   }
 
   /** One step of forward, loss, backward and optimizer; returns everything it computed. */
   trainStep(x: ArrayLike<number>, labels: ArrayLike<number>, batch: number): CpuStepRecord {
+    // Before the forward pass, which moves BatchNorm's running statistics, as the GPU plan does.
+    this.graph.checkConnected();
+    this.graph.checkBatch('train step', batch, x, labels);
     const shapes = this.graph.shapes(batch);
     const acts = this.forward(x, batch, true);
     const out = this.graph.output.id;

@@ -1,7 +1,7 @@
 // Model definition: a graph of layers with one input and one output. Sequential is the
 // chain case; `add(layer, ...inputs)` builds branches and joins (residual, inception).
 // Every shape is inferred as each layer is added, so a wrong shape fails at build time.
-import { AttributeError, ShapeError, fmtShape } from '../errors.js';
+import { AttributeError, NonFiniteError, ShapeError, fmtShape } from '../errors.js';
 import { checkShape } from '../shape.js';
 import { Layer, type ParamSpec } from './layers.js';
 
@@ -29,6 +29,7 @@ export class Graph {
   private outputId = 0;
   private counts = new Map<string, number>();
   private frozen = false;
+  private outClasses: number | undefined;
 
   /** inputShape: one example, without the batch, e.g. [1, 28, 28]. */
   constructor(readonly inputShape: number[]) {
@@ -125,6 +126,38 @@ export class Graph {
   viewRoot(i: number): number {
     const n = this.nodes[i]!;
     return n.layer?.isView ? this.viewRoot(n.inputs[0]!) : i;
+  }
+
+  /**
+   * Refuses a batch before anything runs: x of the wrong size or not finite, labels of the wrong
+   * count or not class indices. The GPU plans and the CPU model share it, so both refuse alike.
+   */
+  checkBatch(op: string, batch: number, x: ArrayLike<number>, labels?: ArrayLike<number>): void {
+    const want = batch * this.inputShape.reduce((a, b) => a * b, 1);
+    if (x.length !== want) {
+      throw new ShapeError(`${op}: input has ${x.length} values; a batch of ${batch} × ${fmtShape(this.inputShape)} needs ${want}.`);
+    }
+    if (labels && labels.length !== batch) throw new ShapeError(`${op}: ${labels.length} labels for a batch of ${batch}.`);
+    for (let i = 0; i < x.length; i++) {
+      if (!Number.isFinite(x[i]!)) {
+        throw new NonFiniteError(`${op}: input value ${x[i]} at flat index ${i} (example ${Math.floor(i / (x.length / batch))}) is not finite; clean the data first.`);
+      }
+    }
+    if (!labels) return;
+    const classes = this.classes;
+    for (let i = 0; i < labels.length; i++) {
+      const l = labels[i]!;
+      if (!Number.isInteger(l) || l < 0 || l >= classes) {
+        throw new AttributeError(`${op}: label ${l} of example ${i} is not a class index in [0, ${classes}).`);
+      }
+    }
+  }
+
+  /** Classes of the output (its last axis); kept once a model has fixed the graph. */
+  get classes(): number {
+    const c = this.outClasses ?? this.shapes(1)[this.outputId]!.at(-1)!;
+    if (this.frozen) this.outClasses = c;
+    return c;
   }
 
   /** Every node must feed the output: a dangling branch has no gradient. */

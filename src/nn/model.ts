@@ -3,7 +3,7 @@
 // plans are compiled per batch size: shapes inferred, buffers planned by liveness,
 // pipelines compiled and bind groups made once, so that a step creates no GPU objects
 // but its command buffer.
-import { AttributeError, DeviceLimitError, DisposedError, NonFiniteError, ShapeError, fmtShape } from '../errors.js';
+import { AttributeError, DeviceLimitError, DisposedError, ShapeError, fmtShape } from '../errors.js';
 import { adamDispatch } from '../ops/adam.js';
 import { elementwiseDispatch } from '../ops/elementwise.js';
 import { sgdDispatch } from '../ops/sgd.js';
@@ -152,7 +152,6 @@ abstract class Plan {
   protected staging: StagingBuffers | null = null;
   info!: PlanInfo;
   protected disposed = false;
-  private outClasses: number | undefined;
 
   constructor(
     readonly model: Model,
@@ -290,25 +289,7 @@ abstract class Plan {
 
   protected checkInput(op: string, x: Float32Array, labels?: Float32Array): void {
     this.checkLive(op);
-    const want = this.batch * sizeOf(this.model.graph.inputShape);
-    if (x.length !== want) {
-      throw new ShapeError(`${op}: input has ${x.length} values; a batch of ${this.batch} × ${fmtShape(this.model.graph.inputShape)} needs ${want}.`);
-    }
-    if (labels && labels.length !== this.batch) throw new ShapeError(`${op}: ${labels.length} labels for a batch of ${this.batch}.`);
-    // A cheap scan next to the step itself, and it keeps NaN out of the weights.
-    for (let i = 0; i < x.length; i++) {
-      if (!Number.isFinite(x[i]!)) {
-        throw new NonFiniteError(`${op}: input value ${x[i]} at flat index ${i} (example ${Math.floor(i / (x.length / this.batch))}) is not finite; clean the data first.`);
-      }
-    }
-    if (labels) {
-      const classes = (this.outClasses ??= this.model.graph.shapes(1)[this.model.graph.output.id]!.at(-1)!);
-      labels.forEach((l, i) => {
-        if (!Number.isInteger(l) || l < 0 || l >= classes) {
-          throw new AttributeError(`${op}: label ${l} of example ${i} is not a class index in [0, ${classes}).`);
-        }
-      });
-    }
+    this.model.graph.checkBatch(op, this.batch, x, labels); // a cheap scan next to the step, and it keeps NaN out of the weights
   }
 
   dispose(): void {
