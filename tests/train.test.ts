@@ -354,6 +354,17 @@ describe('checkpoints', () => {
     }
   });
 
+  it('two dropouts of the same seed on same-shaped branches drop different units', () => {
+    const g = new Graph([256]);
+    const a = g.add(new Dropout(0.5), g.input);
+    const b = g.add(new Dropout(0.5), g.input);
+    g.add(new Linear(256, 4), g.add(new Add(), a, b));
+    const acts = new CpuModel(g).forward(new Float32Array(256).fill(1), 1, true);
+    const dropped = (t: { data: Float64Array }) => Array.from(t.data, (v) => (v === 0 ? 1 : 0)).join('');
+    expect(dropped(acts[a.id]!)).not.toBe(dropped(acts[b.id]!));
+    expect(dropped(acts[a.id]!)).toMatch(/1/); // a mask, not all kept
+  });
+
   // Graphs with BatchNorm (running statistics) and Dropout (a mask per step), under SGD and
   // Adam (two state slots) with a cosine schedule: the first of seeds 200… that have both.
   const withState = Array.from({ length: 60 }, (_, i) => randomGraph(200 + i)).filter((r) => /BatchNorm/.test(r.label) && /Dropout/.test(r.label)).slice(0, 4);

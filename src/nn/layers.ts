@@ -18,6 +18,7 @@ import * as ref from '../reference/index.js';
 import type { HostTensor } from '../reference/tensor.js';
 import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { sizeOf } from '../shape.js';
+import { paramSeed } from './init.js';
 
 /** 'running': BatchNorm's [2, C] running statistics, means 0 then variances 1. */
 export type Init = 'he' | 'glorot' | 'zeros' | 'ones' | 'running';
@@ -505,9 +506,12 @@ export class Dropout extends Layer {
     super();
     if (!(p >= 0 && p < 1)) throw new AttributeError(`Dropout: p must be in [0, 1), got ${p}.`);
   }
-  /** The mask seed for a training step (same on both backends). */
+  /**
+   * The mask seed for a training step (same on both backends). The layer's name is mixed in, so
+   * two dropouts on same-shaped tensors (two branches) drop different units.
+   */
   seedFor(step: number): number {
-    return (Math.imul(this.seed, 0x9e3779b1) + step) >>> 0;
+    return (Math.imul(paramSeed(this.seed, this.name), 0x9e3779b1) + step) >>> 0;
   }
   outShape(inShapes: number[][]): number[] {
     return [...inShapes[0]!];
