@@ -1526,3 +1526,56 @@ describe('softmax cross-entropy with a label that is not a class index (the GPU 
     expect(e.memory().liveBytes).toBe(before.liveBytes);
   });
 });
+
+describe('a tuning whose workgroup-memory GEMM does not fit the workgroup storage', () => {
+  // gemm.shared stages 16·STAGES·K·(edge·WG_Y/4 + 1 + edge·WG_X/4 + 1) bytes: a wide workgroup with
+  // 2 staging buffers passes 32 KiB even at K step 1. This was a ShapeError labelled "gemm:" from
+  // conv2d too, advising a larger workgroup, and the op's output leaked.
+  let gpu: WebGpuBackend;
+  let wide: number;
+  beforeAll(async () => {
+    const probe = await gpuBackend();
+    const l = probe.engine.limits;
+    wide = Math.min(l.maxComputeInvocationsPerWorkgroup, l.maxComputeWorkgroupSizeX);
+    probe.engine.destroy();
+    gpu = await gpuBackend({ gemm: 'shared', sharedTile: 4, gemmStages: 2, tiled: { WG_X: wide, WG_Y: 1 }, convIm2col: true });
+    expect(32 * (wide + 3), 'this device has room for the widest workgroup, so nothing to refuse').toBeGreaterThan(gpu.engine.limits.maxComputeWorkgroupStorageSize);
+  });
+  afterAll(() => gpu?.engine.destroy());
+
+  const calls: Array<[string, (g: WebGpuBackend) => () => Promise<unknown>]> = [
+    ['matmul', (g) => {
+      const [a, b] = [g.tensor(new Float32Array(4 * 8), [4, 8]), g.tensor(new Float32Array(8 * 4), [8, 4])];
+      return () => g.matmul(a, b);
+    }],
+    ['matmulBackward', (g) => {
+      const [a, b, dy] = [g.tensor(new Float32Array(4 * 8), [4, 8]), g.tensor(new Float32Array(8 * 4), [8, 4]), g.tensor(new Float32Array(16), [4, 4])];
+      return () => g.matmulBackward(a, b, dy);
+    }],
+    ['conv2d', (g) => {
+      const [x, w] = [g.tensor(new Float32Array(2 * 3 * 8 * 8), [2, 3, 8, 8]), g.tensor(new Float32Array(4 * 3 * 3 * 3), [4, 3, 3, 3])];
+      return () => g.conv2d(x, w);
+    }],
+  ];
+  it.each(calls)('%s: AttributeError naming the op, the bytes and a smaller workgroup; nothing leaks', async (op, arrange) => {
+    const e = gpu.engine;
+    const atStart = e.memory();
+    await e.scope(async () => {
+      const call = arrange(gpu);
+      const before = e.memory();
+      const err = await caught(call);
+      expect(err.constructor, `${err.name}: ${err.message}`).toBe(AttributeError);
+      expectMessage(err, op, [], 'use a smaller tuning.tiled workgroup', [
+        'gemm.shared',
+        `${wide}×1`,
+        `${32 * (wide + 3)} bytes`,
+        `limit of ${e.limits.maxComputeWorkgroupStorageSize}`,
+        'or gemmStages 1.',
+      ]);
+      expect(err.message).not.toContain('sharedTile 4'); // it is 4 already
+      expect(e.memory().liveBytes).toBe(before.liveBytes);
+      expect(e.memory().liveBuffers).toBe(before.liveBuffers);
+    });
+    expect(e.memory().liveBytes).toBe(atStart.liveBytes);
+  });
+});

@@ -10,7 +10,10 @@
 // 2 memory ops per 4 floats instead of 5, a quarter of the invocations; workgroups x then
 // cover k·P / 16 blocks (paired: lavapipe ×1.08–1.37, SwiftShader ×1.4–1.65).
 override WG: u32 = 64;
-override P: u32 = 16; // panel width: 8, 16, 32 or 64
+// Panel width: the callers pass SG·R (4, 8, 12 or 16: rows of A, conv2d's weights) or SG·TN
+// (16, 32 or 64), but the kernel needs only P % 4 == 0, so that no vec4 (nor VEC's 4 × 4 block)
+// straddles two k.
+override P: u32 = 16;
 override VEC: bool = false;
 
 struct Params {

@@ -1,6 +1,6 @@
 // Small helpers shared by the op wiring: grid sizes and tensor checks.
 import subgroupTileWgsl from '../../shaders/common/subgroup_tile.wgsl?raw';
-import { DeviceLimitError, ShapeError, fmtShape } from '../errors.js';
+import { AttributeError, DeviceLimitError, ShapeError, fmtShape } from '../errors.js';
 import { sameShape, type Shape } from '../shape.js';
 import type { Binding, Dispatch, Engine, Kernel } from '../runtime/engine.js';
 import type { Constants } from '../runtime/pipeline-cache.js';
@@ -98,7 +98,17 @@ export async function runWithScratch(
     throw e;
   }
   try {
-    await runInto(engine, op, outs, ...dispatches(buffersOf(scratch)));
+    let ds: Dispatch[];
+    try {
+      ds = dispatches(buffersOf(scratch));
+    } catch (e) {
+      for (const t of outs) if (!t.isDisposed) t.dispose(); // as runInto does on failure
+      // A kernel that refuses the tuning (gemm.shared past the workgroup storage) names itself,
+      // not the op: conv2d and matmul both build it.
+      if (e instanceof AttributeError) throw new AttributeError(`${op}: ${e.message}`, { cause: e });
+      throw e;
+    }
+    await runInto(engine, op, outs, ...ds);
   } finally {
     Object.values(scratch).forEach((t) => t.dispose());
   }

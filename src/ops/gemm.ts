@@ -3,13 +3,14 @@ import gemmWgsl from '../../shaders/gemm/gemm.wgsl?raw';
 import gemmSharedWgsl from '../../shaders/gemm/gemm.shared.wgsl?raw';
 import gemmSubgroupWgsl from '../../shaders/gemm/gemm.subgroup.wgsl?raw';
 import gemmPackWgsl from '../../shaders/gemm/gemm.pack.wgsl?raw';
-import { ShapeError, fmtShape } from '../errors.js';
+import { AttributeError, ShapeError, fmtShape } from '../errors.js';
 import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { sizeOf } from '../shape.js';
 import { REG_TILE, ceilDiv, mergeScratch, runWithScratch, sameEngine, subgroupTile, vec4Aligned, withSubgroupTile } from './dispatch.js';
 import { gemmGeom, gemmOutShape, type GemmAttrs, type GemmGeom } from './geometry.js';
+import { sharedStagedBytes } from './tuning.js';
 import { sumAxisDispatch } from './sum.js';
 
 export const gemmKernel = { name: 'gemm', code: gemmWgsl };
@@ -216,14 +217,20 @@ export function sharedTile(engine: Engine, g: GemmGeom): { TM: number; TN: numbe
   const { WG_X, WG_Y } = t.tiled;
   const groups = (e: number): number => ceilDiv(g.n, e * WG_X) * ceilDiv(g.m, e * WG_Y) * g.batch;
   const e = t.sharedTile === 8 && groups(8) >= t.sharedMinGroups ? 8 : 4;
+  const storage = engine.limits.maxComputeWorkgroupStorageSize;
   const fits = (k: number): boolean =>
-    16 * t.gemmStages * k * ((e * WG_Y) / 4 + 1 + (e * WG_X) / 4 + 1) <= engine.limits.maxComputeWorkgroupStorageSize &&
-    Math.max(e * WG_Y, e * WG_X) * k <= SHARED_MAX_LOADS * WG_X * WG_Y;
+    sharedStagedBytes(t, e, k) <= storage && Math.max(e * WG_Y, e * WG_X) * k <= SHARED_MAX_LOADS * WG_X * WG_Y;
   let k = t.gemmTileK;
   while (k > 1 && !fits(k)) k >>= 1;
+  // At K step 1 the load budget always holds (e ≤ 16·min(WG_X, WG_Y)): only the storage can fail.
+  // The tuning, not the operands, is at fault; the op that built this dispatch prefixes its name
+  // (dispatch.ts runWithScratch).
   if (!fits(k)) {
-    throw new ShapeError(
-      `gemm: tuning tiled ${WG_X}×${WG_Y} with ${e}×${e} register tiles does not fit this adapter (workgroup storage ${engine.limits.maxComputeWorkgroupStorageSize} bytes); use a larger workgroup or sharedTile 4.`,
+    const fixes = ['a smaller tuning.tiled workgroup (the staged slices grow with WG_X and WG_Y)', ...(e === 8 ? ['sharedTile 4'] : []), ...(t.gemmStages > 1 ? ['gemmStages 1'] : [])];
+    throw new AttributeError(
+      `${gemmSharedKernel.name}: tuning.tiled ${WG_X}×${WG_Y} with ${e}×${e} register tiles and ${t.gemmStages} staging buffer${t.gemmStages > 1 ? 's' : ''} ` +
+        `stages ${sharedStagedBytes(t, e, k)} bytes in workgroup memory even at K step 1, over this device's limit of ${storage}; ` +
+        `use ${fixes.slice(0, -1).join(', ')}${fixes.length > 1 ? ' or ' : ''}${fixes.at(-1)}.`,
     );
   }
   return { TM: e, TN: e, TILE_K: k };
