@@ -1579,3 +1579,63 @@ describe('a tuning whose workgroup-memory GEMM does not fit the workgroup storag
     expect(e.memory().liveBytes).toBe(atStart.liveBytes);
   });
 });
+
+describe('a dispatch over the per-dimension workgroup limit says what to split', () => {
+  // Every refusal advised "a smaller batch", even for one image at batch 1 (an implicit-GEMM conv
+  // puts N·OH·OW pixels on x) and for a 2-D GEMM, which has no batch.
+  let gpu: WebGpuBackend;
+  beforeAll(async () => {
+    gpu = await gpuBackend();
+  });
+  afterAll(() => gpu?.engine.destroy());
+
+  async function refusal(arrange: () => () => Promise<unknown>): Promise<string> {
+    const e = gpu.engine;
+    const before = e.memory();
+    let msg = '';
+    await e.scope(async () => {
+      const err = await caught(arrange());
+      expect(err.constructor, `${err.name}: ${err.message}`).toBe(DeviceLimitError);
+      msg = err.message;
+    });
+    expect(e.memory().liveBytes).toBe(before.liveBytes);
+    return msg;
+  }
+  const conv = (x: number[]) => () => {
+    const [xt, w] = [gpu.engine.empty(x), gpu.tensor([1], [1, 1, 1, 1])];
+    return () => gpu.conv2d(xt, w);
+  };
+
+  it('conv2d at batch 1: smaller images or fewer channels, never a smaller batch', async () => {
+    const x = tooWideImage(gpu.engine);
+    const msg = await refusal(conv(x));
+    expectMessage(new Error(msg), 'conv2d', [x], 'the batch is already 1, so split the call into smaller ones: smaller images', [
+      `(${x[2]}×${x[3]}, in tiles)`,
+      'per dimension (x ',
+    ]);
+    expect(msg).not.toContain('smaller batch');
+  });
+
+  it('conv2d at batch 2: the batch first', async () => {
+    const [, c, h, w] = tooWideImage(gpu.engine);
+    const msg = await refusal(conv([2, c!, h!, Math.ceil(w! / 2)]));
+    expectMessage(new Error(msg), 'conv2d', [], 'split the call into smaller ones: a smaller batch (2), smaller images');
+  });
+
+  it('a 2-D matmul: fewer rows or columns, no batch', async () => {
+    const rows = maxGroups(gpu.engine) * 128 + 1; // past the limit at up to 128 rows per workgroup
+    const msg = await refusal(() => {
+      const [a, b] = [gpu.engine.empty([rows, 1]), gpu.tensor([1], [1, 1])];
+      return () => gpu.matmul(a, b);
+    });
+    expectMessage(new Error(msg), 'matmul', [[rows, 1]], `split the call into smaller ones: fewer rows (${rows}) or fewer columns (1)`, ['per dimension (y ']);
+    expect(msg).not.toContain('batch');
+  });
+
+  it('a hand-made dispatch: the axis and its count, and no batch', async () => {
+    const n = maxGroups(gpu.engine) + 1;
+    const msg = await refusal(() => () => gpu.engine.run({ kernel: noop, buffers: [], workgroups: [1, 1, n] }));
+    expectMessage(new Error(msg), noop.name, [], 'split the work into smaller pieces', [`per dimension (z ${n})`]);
+    expect(msg).not.toContain('batch');
+  });
+});

@@ -49,10 +49,27 @@ export async function runInto(engine: Engine, op: string, outs: readonly Tensor[
     for (const t of outs) if (!t.isDisposed) t.dispose();
     if (e instanceof DeviceLimitError) {
       const shapes = outs.map((t) => fmtShape(t.shape)).join(', ');
-      throw new DeviceLimitError(`${op}: output ${shapes} is too large for one dispatch. ${e.message}`, { cause: e });
+      const split = outs[0] ? splitAlong(outs[0].shape) : 'split the call into smaller ones';
+      throw new DeviceLimitError(`${op}: output ${shapes} is too large for one dispatch; ${split}, then join the results. ${e.message}`, { cause: e });
     }
     throw e;
   }
+}
+
+/**
+ * Which of an output's dimensions a caller can split an op along, for a dispatch over the
+ * per-dimension workgroup limit (an implicit-GEMM conv puts N·OH·OW pixels on x, a GEMM its rows
+ * on y, a batched GEMM its batch on z). NOTE: never the batch where it is already 1, or an image
+ * too large at batch 1 is told to use a smaller batch.
+ */
+function splitAlong(shape: Shape): string {
+  const list = (parts: string[]): string => `${parts.slice(0, -1).join(', ')}${parts.length > 1 ? ' or ' : ''}${parts.at(-1)}`;
+  const split = 'split the call into smaller ones: ';
+  const batched = (rest: string[]): string => (shape[0]! > 1 ? `${split}${list([`a smaller batch (${shape[0]})`, ...rest])}` : `the batch is already 1, so ${split}${list(rest)}`);
+  if (shape.length === 4) return batched([`smaller images (${shape[2]}×${shape[3]}, in tiles)`, `fewer channels (${shape[1]})`]);
+  if (shape.length === 3) return batched([`fewer rows (${shape[1]})`, `fewer columns (${shape[2]})`]);
+  if (shape.length === 2) return `${split}fewer rows (${shape[0]}) or fewer columns (${shape[1]})`;
+  return `${split}fewer elements (${shape[0]})`;
 }
 
 /**

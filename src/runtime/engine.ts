@@ -299,8 +299,10 @@ export class Engine {
   checkWorkgroups(d: Dispatch): void {
     const max = this.limits.maxComputeWorkgroupsPerDimension;
     if (d.workgroups.some((n) => n > max)) {
+      // The ops add what to split (ops/dispatch.ts runInto): only they know what each axis counts.
+      const over = d.workgroups.flatMap((n, i) => (n > max ? [`${'xyz'[i]} ${n}`] : [])).join(', ');
       throw new DeviceLimitError(
-        `${d.kernel.name}: dispatch [${d.workgroups.join(', ')}] workgroups is over this device's limit of ${max} per dimension; split the work into smaller pieces (e.g. a smaller batch).`,
+        `${d.kernel.name}: dispatch [${d.workgroups.join(', ')}] workgroups is over this device's limit of ${max} per dimension (${over}); split the work into smaller pieces.`,
       );
     }
   }
