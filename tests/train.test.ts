@@ -557,6 +557,21 @@ describe('ReLU fusion', () => {
     expectPlansAgree(fused.grads, plain.grads, 'gradient');
   };
 
+  it('what fusion leaves unwritten (the output of a fused producer, the gradient of a fused ReLU) gets no buffer', async () => {
+    for (const make of [() => lenet(), () => deepcnn()]) {
+      const model = new Model(engine, make(), SGD);
+      try {
+        for (const plan of [await model.trainer(8), await model.predictor(8)]) {
+          // Every activation and gradient is written at one step and read at a later one.
+          const idle = plan.info.values.filter((v) => /^(act|grad):/.test(v.key) && v.key !== 'act:0' && !v.pinned && v.start === v.end);
+          expect(idle.map((v) => v.key)).toEqual([]);
+        }
+      } finally {
+        model.dispose();
+      }
+    }
+  });
+
   it('overlapping pool windows (the gather backward) fuse too', async () => {
     const make = () => new Sequential([1, 28, 28], [new Conv2d(1, 4, 3, { padding: 1 }), new ReLU(), new MaxPool2d(3, { stride: 2 }), new Flatten(), new Linear(4 * 13 * 13, 10)]);
     const fused = await step(make, true);

@@ -316,6 +316,10 @@ interface Built {
  * pass with liveness-planned buffers. Times: node i runs forward at i, the loss at L+1,
  * node i's backward at 2L+2−i, the optimizer at 2L+2.
  */
+function missing(key: string): never {
+  throw new Error(`Model: no buffer was planned for ${key}; this is a bug in convgpu, please report it.`);
+}
+
 function build(plan: Plan & { allocateFor(values: Value[]): Map<string, GPUBuffer> }, model: Model, batch: number, training: boolean, fuse = true): Built & { values: Value[] } {
   const g = model.graph;
   g.checkConnected();
@@ -366,7 +370,6 @@ function build(plan: Plan & { allocateFor(values: Value[]): Map<string, GPUBuffe
       if (!n.layer!.fusesRelu || r === null || !isReLU(r) || n.id === root(out)) continue;
       fused.set(n.id, r);
       values.get(`act:${r}`)!.start = n.id; // written from the producer's step on
-      values.get(`act:${n.id}`)!.end = n.id; // never read
     }
   }
 
@@ -404,10 +407,11 @@ function build(plan: Plan & { allocateFor(values: Value[]): Map<string, GPUBuffe
       if (!isReLU(r) || onlyReader(r) !== m.id || p === 0 || onlyReader(p) !== r) continue;
       fusedBack.set(m.id, r);
       values.get(`grad:${p}`)!.start = tBwd(m.id); // written by the pool's backward
-      const gr = values.get(`grad:${r}`)!;
-      gr.end = gr.start; // never read
     }
   }
+  // What fusion leaves unwritten and unread gets no buffer (a context naming one binds the dummy).
+  const unused = new Set([...[...fused.keys()].map((n) => `act:${n}`), ...[...fusedBack.values()].map((r) => `grad:${r}`)]);
+  for (const key of unused) values.delete(key);
 
   for (const n of real) {
     for (const [k, f] of Object.entries(n.layer!.scratchForward(model.engine, n.inputs.map((i) => shapes[i]!)))) {
@@ -416,8 +420,8 @@ function build(plan: Plan & { allocateFor(values: Value[]): Map<string, GPUBuffe
   }
   const list = [...values.values()];
   const buf = plan.allocateFor(list);
-  const b = (key: string): GPUBuffer => buf.get(key)!;
   const engine = model.engine;
+  const b = (key: string): GPUBuffer => buf.get(key) ?? (unused.has(key) ? engine.dummy : missing(key));
   const ds: StepDispatch[] = [];
   const params = (id: number): { p: Record<string, Binding>; dp: Record<string, Binding> } => {
     const p: Record<string, Binding> = {};
