@@ -2,9 +2,9 @@
 // the system Chromium (puppeteer-core) and writes bench/results/<date>-<adapter>.json, a
 // chart next to it, a markdown table to the terminal and into bench/README.md.
 // `npm run bench -- --node` runs the same suite in Node on Dawn instead. `--help` for flags.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chartSvg, detailsTable, footnotes, pairText, pairsTable, rate, summaryTable } from './lib/report.js';
 import { parseFlags, usage } from './lib/flags.js';
@@ -16,6 +16,7 @@ import { BACKEND_LABEL } from './lib/types.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
+const RESULTS = join(HERE, 'results');
 
 const HELP = `Usage: npm run bench -- [flags]
   --quick            small sizes and few runs; finishes in under 3 minutes on a 2-core machine with SwiftShader
@@ -31,8 +32,8 @@ const HELP = `Usage: npm run bench -- [flags]
   --tuning JSON      set these tuning fields on convgpu's engine (src/ops/tuning.ts), e.g. '{"convChannelCols":"auto"}'
                      (with --autotune or --tuning the results are named -tuned and the README is left alone)
   --no-readme        do not update bench/README.md
-  --out DIR          write the results JSON and chart into DIR (default bench/results)
-  --report FILE      no run: print the tables of a saved results JSON (bench/results/…) and put them in bench/README.md
+  --out DIR          write the results JSON and chart into DIR (default bench/results); README left alone unless DIR is bench/results
+  --report FILE      no run: print the tables of a saved results JSON and, if it is in bench/results, put them in bench/README.md
   --help
 Environment: CHROME_PATH (default /usr/bin/chromium).`;
 
@@ -240,13 +241,29 @@ function updateReadme(r: ResultFile, table: string, notes: string, files: string
   writeFileSync(path, text.slice(0, a) + body + text.slice(b + end.length));
 }
 
-/** Prints a result's tables and, unless told not to, puts them in bench/README.md. */
+/**
+ * Whether a results file lies in bench/results/, the only place bench/README.md may link: a
+ * section rewritten from anywhere else (--out /tmp/…) would link files the repository has not.
+ */
+function inResults(file: string): boolean {
+  return existsSync(RESULTS) && realpathSync(dirname(resolve(file))) === realpathSync(RESULTS);
+}
+
+/**
+ * Prints a result's tables and, unless told not to, puts them in bench/README.md; `files[0]` is
+ * the results JSON, and the README is left alone when it is not in bench/results/.
+ */
 function publish(result: ResultFile, files: string[], readme: boolean): void {
   const pairTable = pairsTable(result);
   const table = summaryTable(result) + (pairTable ? `\n\n${pairTable}` : '');
   const notes = footnotes(result);
   console.log(`\n${table}\n\n${notes}\n\n${detailsTable(result)}\n`);
-  if (readme) updateReadme(result, table, notes, files.map((f) => relative(HERE, f)));
+  if (!readme) return;
+  if (!inResults(files[0]!)) {
+    console.log(`bench/README.md left alone: ${resolve(files[0]!)} is not in bench/results/, and the README links only files there.`);
+    return;
+  }
+  updateReadme(result, table, notes, files.map((f) => relative(HERE, f)));
 }
 
 /** --report: a saved run's tables again, and its README section (for instance after the README's layout changed). */
@@ -313,7 +330,7 @@ async function finish(run: { runtime: string; flags?: string[]; incomplete?: str
     cells,
     pairs,
   };
-  const dir = args.out ?? join(HERE, 'results');
+  const dir = args.out ?? RESULTS;
   mkdirSync(dir, { recursive: true });
   const base = `${date}-${result.meta.mode === 'browser' ? 'chromium' : 'node'}-${adapterSlug(i)}${quick ? '-quick' : ''}${config.autotune || config.tuning ? '-tuned' : ''}${config.only || config.tfjs ? '-partial' : ''}`;
   const jsonPath = join(dir, `${base}.json`);

@@ -1,7 +1,8 @@
 // `npm run bench` end to end, on two small items: in headless Chromium and in Node, it must
 // finish, write its results JSON and chart, and have checked every result against the CPU
-// reference. No timing is asserted (timing lives in the benchmark itself).
-import { readdirSync, readFileSync } from 'node:fs';
+// reference. No timing is asserted (timing lives in the benchmark itself). Also: bench/README.md's
+// tables are what --report renders from the committed results they link.
+import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,6 +74,33 @@ describe('npm run bench -- --quick on two items', () => {
     const tfjs = await runScript('bench/run.ts', ['--tfjs', 'webgl']);
     expect(tfjs.code).toBe(2);
     expect(tfjs.stderr).toContain('--tfjs webgl: unknown backend webgl');
+  });
+
+  // A quick run with --out /tmp/qb once rewrote the README's quick section to link /tmp/qb's files,
+  // with numbers the committed results do not have.
+  it("bench/README.md's sections are --report of the committed results they link; results outside bench/results/ leave it alone", async () => {
+    const readme = readFileSync('bench/README.md', 'utf8');
+    const sections = [...readme.matchAll(/<!-- latest-([\w-]+):start -->\n\n([\s\S]*?)\n\nFiles: \[`([^`]+)`\][\s\S]*?<!-- latest-\1:end -->/g)];
+    expect(sections.map((m) => m[1])).toEqual(['chromium-swiftshader', 'node-llvmpipe', 'chromium-swiftshader-quick', 'node-llvmpipe-quick']);
+    for (const [section, name, tables, file] of sections) {
+      expect(file, name).toMatch(/^results\/[\w-]+\.json$/);
+      const svg = `bench/${file!.replace(/\.json$/, '.svg')}`;
+      expect(existsSync(svg), svg).toBe(true);
+      expect(section, name).toContain(`![throughput per item and backend](${svg.slice('bench/'.length)})`);
+      const r = await runScript('bench/run.ts', ['--report', `bench/${file}`, '--no-readme']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout, `${name}: the README's tables are not --report bench/${file}'s`).toContain(tables);
+    }
+    // The same file from elsewhere: the tables print, and the README stays as it was.
+    const copy = join(dir, 'elsewhere.json');
+    copyFileSync(`bench/${sections[0]![3]}`, copy);
+    const r = await runScript('bench/run.ts', ['--report', copy]);
+    const after = readFileSync('bench/README.md', 'utf8');
+    if (after !== readme) writeFileSync('bench/README.md', readme); // NOTE: a tracked file; put back what a regression wrote
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(sections[0]![2]);
+    expect(r.stdout).toContain(`bench/README.md left alone: ${copy} is not in bench/results/`);
+    expect(after === readme, 'bench/README.md was rewritten to link a file outside bench/results/').toBe(true);
   });
 
   // A device session is short and its script (scripts/gpu-machine/run.sh) runs unattended: each
