@@ -7,10 +7,10 @@
 // 50× headroom for summation order and the emulators' non-fused multiply-adds, yet a
 // wrong index (an error of order 0.1) still fails. Pointwise ops use K = 1.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CpuBackend, type AnyTensor, type Backend, type WebGpuBackend } from '../src/backend.js';
+import { CpuBackend, compare, type AnyTensor, type Backend, type WebGpuBackend } from '../src/backend.js';
 import type { Conv2dAttrs, Pool2dAttrs } from '../src/ops/geometry.js';
 import { conv2dGeom, pool2dGeom } from '../src/ops/geometry.js';
-import { conv2dBwdFilterDispatches, conv2dBwdInputRoute, conv2dFwdDispatches } from '../src/ops/conv2d.js';
+import { conv2dBwdFilterDispatches, conv2dBwdInputRoute, conv2dFwdDispatches, conv2dScratch, im2colFilterGroups, useIm2col } from '../src/ops/conv2d.js';
 import { gemmScratch } from '../src/ops/gemm.js';
 import { elementwiseDispatch, elementwiseKernel } from '../src/ops/elementwise.js';
 import { vec4Kernel } from '../src/ops/dispatch.js';
@@ -197,6 +197,9 @@ const cases: OpCase[] = [
   ...convCases('wide batch 60, 13-ch, 1×1 padding [1,0,2,1]', [60, 13, 5, 6], [9, 13, 1, 1], { padding: [1, 0, 2, 1] }),
   ...convCases('wide batch 50, 3×3 pad 1', [50, 16, 6, 7], [12, 16, 3, 3], { padding: 1 }),
   ...convCases("wide batch 64, 15-ch, [3,2] dilation 2, 'same'", [64, 15, 5, 6], [7, 15, 3, 2], { dilation: 2, padding: 'same' }),
+  // A deep layer's small planes: O·C·KH·KW·N far above the im2col filter gradient's col, whose
+  // GEMM on GPUs runs over all N·OH·OW pixels at once; 3×3 taps mostly in the padding.
+  ...convCases('deep 2×2 planes, batch 12, 40 → 36 3×3 pad 1', [12, 40, 2, 2], [36, 40, 3, 3], { padding: 1 }),
 
   // Pooling.
   ...poolCases('2×2 / 2 on 3-ch 9×8', [2, 3, 9, 8], { kernelSize: 2 }),
@@ -437,9 +440,20 @@ suite(
 // on a small workgroup, where the K step is halved to fit the staging budget. The other two
 // workgroup-memory suites fetch vec4s where rows are multiples of 4 and stage into two buffers
 // (gemm.shared's VEC_A / VEC_B and STAGES = 2; the GPU default has neither).
-// (conv2d's forward and filter gradient go through im2col there, the input gradient through col2im.)
-const sharedCases = cases.filter((c) => /^(matmul|conv2d(Backward\w*)? (3-ch|batch 1|stride 2|asymmetric|'same'|dilation 2|groups 2|wide batch 64, 5))/.test(c.name));
+// (conv2d's forward and filter gradient go through im2col there, the input gradient through col2im;
+// with sharedMinGroups 0 the filter gradient is one GEMM over all N·OH·OW pixels.)
+const sharedCases = cases.filter((c) =>
+  /^(matmul|conv2d(Backward\w*)? (3-ch|batch 1|stride 2|asymmetric|'same'|dilation 2|groups 2|wide batch 64, 5|deep)|conv2dBackwardFilter (70 out|30 out|wide batch|same 16-ch))/.test(c.name),
+);
 suite("a GPU's default tuning matches the reference", sharedCases, { ...defaultTuning(false), sharedMinGroups: 0 });
+// With a GPU's sharedMinGroups (128), small filter gradients split their images into groups,
+// one GEMM each, then a sum (im2colFilterGroups): ragged last groups (64 images as 6 × 11, 50
+// as 8 × 7), even ones (60 as 12 × 5), one image per group (LeNet's 4), one group (the rest).
+suite(
+  "the im2col filter gradient over groups of images (a GPU's sharedMinGroups) matches the reference",
+  cases.filter((c) => /^conv2dBackwardFilter (3-ch|batch 1|stride 2|dilation 2|LeNet|70 out|wide batch|deep)/.test(c.name)),
+  defaultTuning(false),
+);
 suite('gemm with 8×8 register tiles on 4×8 workgroups matches the reference', sharedCases.filter((c) => /^matmul\w* (37×29|aᵀ 70×150|128×256|aᵀ 136×256)/.test(c.name)), {
   gemm: 'shared', sharedTile: 8, sharedMinGroups: 0, gemmTileK: 16, gemmVec4: true, gemmStages: 2, tiled: { WG_X: 4, WG_Y: 8 },
 });
@@ -565,6 +579,80 @@ describe('which convolutions take channel columns (tuning.convChannelCols auto, 
   });
 });
 
+describe('the im2col filter gradient (GPUs)', () => {
+  // Under a GPU's tuning on this adapter: sharedMinGroups 0 (one GEMM over every image) or a GPU's 128.
+  const underGpuTuning = async <R>(sharedMinGroups: number, body: (e: WebGpuBackend['engine']) => Promise<R> | R): Promise<R> => {
+    const e = (await sharedGpu()).engine;
+    const saved = e.tuning;
+    try {
+      e.tuning = { ...defaultTuning(false), sharedMinGroups, subgroupSize: saved.subgroupSize };
+      return await body(e);
+    } finally {
+      e.tuning = saved;
+    }
+  };
+  const kernels = (e: WebGpuBackend['engine'], x: number[], w: number[], attrs: Conv2dAttrs = {}) => {
+    const d = e.dummy;
+    return conv2dBwdFilterDispatches(e, conv2dGeom(x, w, attrs), d, d, d, { col: d, dyGroups: d, part: d }).map((k) => k.kernel.name);
+  };
+
+  it('needs scratch of about col, not N·O·C·KH·KW partial sums: one GEMM over all images, or a few groups where the GEMM alone would leave the GPU idle', async () => {
+    await underGpuTuning(0, (e) => {
+      // Refused before (DeviceLimitError on part, 130·512·512 floats = 136 MB): now col and dy regrouped, 1 MB each.
+      const g = conv2dGeom([130, 512, 2, 2], [512, 512, 1, 1], {});
+      expect(conv2dScratch(e, g, 'bwdFilter')).toEqual({ col: 130 * 512 * 4, dyGroups: 130 * 512 * 4 });
+      expect(kernels(e, [130, 512, 2, 2], [512, 512, 1, 1])).toEqual(['conv2d.im2col', 'conv2d.bwd_filter.dy_groups', 'gemm.shared']);
+      // 64×512×7×7 → 512 3×3: part was 64·512·4608 floats (604 MB); now 58 MB of col and 6.4 MB of dy.
+      const deep = conv2dGeom([64, 512, 7, 7], [512, 512, 3, 3], { padding: 1 });
+      expect(conv2dScratch(e, deep, 'bwdFilter')).toEqual({ col: 64 * 4608 * 49, dyGroups: 64 * 512 * 49 });
+      // One image: dy is the GEMM's A as it is.
+      expect(kernels(e, [1, 6, 5, 5], [7, 6, 1, 1])).toEqual(['conv2d.im2col', 'gemm.shared']);
+    });
+    await underGpuTuning(128, (e) => {
+      // 512 × 512 is 16 blocks of 128²: 2 groups of 65 images (K = 260 each) and their sum; part 2 MB.
+      expect(im2colFilterGroups(e, conv2dGeom([130, 512, 2, 2], [512, 512, 1, 1], {}))).toEqual({ groups: 2, chunk: 65 });
+      expect(conv2dScratch(e, conv2dGeom([130, 512, 2, 2], [512, 512, 1, 1], {}), 'bwdFilter')).toEqual({ col: 130 * 512 * 4, dyGroups: 130 * 512 * 4, part: 2 * 512 * 512 });
+      expect(kernels(e, [130, 512, 2, 2], [512, 512, 1, 1])).toEqual(['conv2d.im2col', 'conv2d.bwd_filter.dy_groups', 'gemm.shared', 'sum']);
+      // 144 blocks already: one group.
+      expect(im2colFilterGroups(e, conv2dGeom([64, 512, 7, 7], [512, 512, 3, 3], { padding: 1 }))).toEqual({ groups: 1, chunk: 64 });
+      // A first layer (64 × 27: one block) keeps one GEMM per image, dy in place, as before.
+      const first = conv2dGeom([64, 3, 32, 32], [64, 3, 3, 3], { padding: 1 });
+      expect(im2colFilterGroups(e, first)).toEqual({ groups: 64, chunk: 1 });
+      expect(conv2dScratch(e, first, 'bwdFilter')).toEqual({ col: 64 * 27 * 1024, part: 64 * 64 * 27 });
+      expect(kernels(e, [64, 3, 32, 32], [64, 3, 3, 3], { padding: 1 })).toEqual(['conv2d.im2col', 'gemm.shared', 'sum']);
+    });
+  });
+
+  it('falls back to the split-K kernels where col and the regrouped dy together do not fit, though col alone would', async () => {
+    await underGpuTuning(0, (e) => {
+      const cap = Math.min(e.limits.maxStorageBufferBindingSize, e.limits.maxBufferSize, 256 * 2 ** 20) / 4;
+      // A 1×1 conv of one channel on 2 images: col and the regrouped dy are 2·H·W floats each, ¾ of the cap.
+      const g = conv2dGeom([2, 1, 1024, Math.ceil((0.375 * cap) / 1024)], [1, 1, 1, 1], {});
+      expect(useIm2col(e, g)).toBe(true);
+      expect(useIm2col(e, g, 'bwdFilter')).toBe(false);
+      expect(conv2dScratch(e, g, 'bwdFilter').col).toBeUndefined();
+      expect(kernels(e, [2, 1, 1024, Math.ceil((0.375 * cap) / 1024)], [1, 1, 1, 1])).not.toContain('conv2d.im2col');
+    });
+  });
+
+  it('on the refused shape scaled down ([130, 128, 2, 2] → 128 1×1: part would be 130× col), one GEMM or two groups, matches the reference', async () => {
+    const gpu = await sharedGpu();
+    const cpu = new CpuBackend();
+    const [xShape, wShape] = [[130, 128, 2, 2], [128, 128, 1, 1]];
+    const xs = makeData({ shape: xShape }, 71);
+    const dys = makeData({ shape: xShape }, 72);
+    const want = await cpu.conv2dBackwardFilter(cpu.tensor(xs, xShape), cpu.tensor(dys, xShape), wShape);
+    for (const [minGroups, groups] of [[0, 1], [128, 2]] as const) {
+      await underGpuTuning(minGroups, async (e) => {
+        expect(im2colFilterGroups(e, conv2dGeom(xShape, wShape, {})).groups).toBe(groups);
+        const got = await gpu.engine.scope(async () => (await gpu.conv2dBackwardFilter(gpu.tensor(xs, xShape), gpu.tensor(dys, xShape), wShape)).read());
+        const { maxAbs } = await compare(cpu.tensor(got, wShape), want);
+        expect(maxAbs).toBeLessThan(1e-5 + 1e-6 * 520); // K = 520 terms in f32: see the top of this file
+      });
+    }
+  });
+});
+
 describe('conv2d input-gradient route', () => {
   // The route under a given tuning of this adapter, restored afterwards.
   const routesUnder = async (tuning: Tuning, check: (route: (x: number[], w: number[], attrs: Conv2dAttrs) => string, t: Tuning) => void) => {
@@ -654,5 +742,35 @@ describe('max pooling ties on WebGPU', () => {
       };
       expect(Array.from(await run(gpu)), JSON.stringify({ shape, attrs })).toEqual(Array.from(await run(cpu)));
     }
+  });
+});
+
+describe('tile constants written in both TypeScript and WGSL agree', () => {
+  // WGSL sizes private arrays and vec4 tiles with constants, not overrides, so these are written
+  // twice: read the kernels' sources (as the engine compiles them) and compare.
+  const literals = (code: string, re: RegExp): number[] => [...code.matchAll(re)].map((m) => Number(m[1]));
+
+  it('REG_TILE: the columns (gemm) or channels and taps (conv2d) of one invocation', async () => {
+    const { REG_TILE } = await import('../src/ops/dispatch.js');
+    const { gemmKernel } = await import('../src/ops/gemm.js');
+    const { conv2dKernels } = await import('../src/ops/conv2d.js');
+    expect(literals(gemmKernel.code, /gid\.x \* (\d+)u/g), 'gemm.wgsl col0').toEqual([REG_TILE]);
+    expect(literals(conv2dKernels.fwd.code, /gid\.y \* (\d+)u/g), 'conv2d.fwd.wgsl oc0').toEqual([REG_TILE]);
+    expect(literals(conv2dKernels.bwdFilter.code, /gid\.[xy] \* (\d+)u/g), 'conv2d.bwd_filter.wgsl col0, oc0').toEqual([REG_TILE, REG_TILE]);
+  });
+
+  it("SHARED_MAX_LOADS: gemm.shared.wgsl's MAX_LOADS", async () => {
+    const { SHARED_MAX_LOADS, gemmSharedKernel } = await import('../src/ops/gemm.js');
+    expect(literals(gemmSharedKernel.code, /const MAX_LOADS = (\d+)u;/g)).toEqual([SHARED_MAX_LOADS]);
+  });
+
+  it("SUBGROUP_TILE_ROWS: the rows of subgroup_tile.wgsl's register tile, SUBGROUP_TILE_ROWS / 4 row blocks for 4 lanes", async () => {
+    const { SUBGROUP_TILE_ROWS } = await import('../src/ops/tuning.js');
+    const { gemmSubgroupKernel } = await import('../src/ops/gemm.js');
+    const tile = [...gemmSubgroupKernel.code.matchAll(/var<private> c(\d+)_(\d+): f32;/g)];
+    expect(new Set(tile.map((m) => m[1])).size, 'rows c0_* … c15_*').toBe(SUBGROUP_TILE_ROWS);
+    expect(new Set(tile.map((m) => m[2])).size, 'columns: sgCols 8 at most').toBe(8);
+    const accumulate = /fn accumulate\(([^)]*)\)/.exec(gemmSubgroupKernel.code)![1]!;
+    expect(literals(accumulate, /av(\d+): f32/g).length, 'one A value per row block').toBe(SUBGROUP_TILE_ROWS / 4);
   });
 });

@@ -1,9 +1,14 @@
-// im2col for the GPU route of conv2d (forward and filter gradient): per image, the matrix
-// col[(c, kh, kw)][(oh, ow)] = x[c][oh·SH − padTop + kh·DH][ow·SW − padLeft + kw·DW], 0 where
-// that falls in the padding, so the convolution becomes the workgroup-memory GEMM
-// (gemm.shared.wgsl) W[O, C·KH·KW] · col. One invocation per element of col, consecutive
-// invocations along (oh, ow): coalesced stores. GPUs only; the CPU emulators use the
-// implicit-GEMM kernels, which read x in place (ops/tuning.ts: convIm2col).
+// im2col for the GPU route of conv2d (forward and filter gradient): for each group s of
+// `chunk` images, the matrix
+//   col[s][(c, kh, kw)][(img, oh, ow)] = x[s·chunk + img][c][oh·SH − padTop + kh·DH][ow·SW − padLeft + kw·DW],
+// 0 where that falls in the padding or past the last image: the group's images' columns side
+// by side. The forward
+// takes chunk = 1 (one matrix per image) for the workgroup-memory GEMM (gemm.shared.wgsl)
+// W[O, C·KH·KW] · col per image; the filter gradient takes groups of images, so its GEMM's K
+// runs over chunk·OH·OW, not one image's pixels (conv2d.ts im2colFilterSplits).
+// One invocation per element of col, consecutive invocations along (oh, ow): coalesced
+// stores. GPUs only; the CPU emulators use the implicit-GEMM kernels, which read x in place
+// (ops/tuning.ts: convIm2col).
 
 override WG: u32 = 256;
 
@@ -11,7 +16,7 @@ struct Params {
   total: u32, c: u32, h: u32, w: u32,
   oh: u32, ow: u32, kh: u32, kw: u32,
   strideH: u32, strideW: u32, dilH: u32, dilW: u32,
-  padTop: i32, padLeft: i32,
+  padTop: i32, padLeft: i32, chunk: u32, n: u32, // chunk: images per group; n: images in x
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -24,14 +29,18 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (idx >= p.total) { return; }
   let pixels = p.oh * p.ow;
   let pix = idx % pixels;
-  var r = idx / pixels; // ((n·C + c)·KH + kh)·KW + kw
+  var r = idx / pixels; // (((s·C + c)·KH + kh)·KW + kw)·chunk + img
+  let img = r % p.chunk;
+  r = r / p.chunk;
   let kw = r % p.kw;
   r = r / p.kw;
   let kh = r % p.kh;
-  let plane = r / p.kh; // n·C + c
+  r = r / p.kh; // s·C + c
+  let image = (r / p.c) * p.chunk + img;
+  let plane = image * p.c + r % p.c;
   let i = i32((pix / p.ow) * p.strideH + kh * p.dilH) - p.padTop;
   let j = i32((pix % p.ow) * p.strideW + kw * p.dilW) - p.padLeft;
   var v = 0.0;
-  if (i >= 0 && j >= 0 && u32(i) < p.h && u32(j) < p.w) { v = x[(plane * p.h + u32(i)) * p.w + u32(j)]; }
+  if (image < p.n && i >= 0 && j >= 0 && u32(i) < p.h && u32(j) < p.w) { v = x[(plane * p.h + u32(i)) * p.w + u32(j)]; }
   col[idx] = v;
 }

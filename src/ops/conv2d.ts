@@ -2,7 +2,7 @@
 // channel columns; or on GPUs im2col and the workgroup-memory GEMM; fused bias and ReLU), the input gradient (a GEMM into per-tap columns then col2im, the forward kernel on the
 // padded, upsampled dy with flipped weights, or on SwiftShader a kernel over each pixel's
 // valid taps: conv2dBwdInputRoute), the filter gradient (split-K GEMM, tap or channel
-// columns; or on GPUs im2col and a GEMM per image) and the bias gradient.
+// columns; or on GPUs im2col and one GEMM over groups of images) and the bias gradient.
 import bwdBiasWgsl from '../../shaders/conv2d/conv2d.bwd_bias.wgsl?raw';
 import bwdBiasPlanesWgsl from '../../shaders/conv2d/conv2d.bwd_bias.planes.wgsl?raw';
 import col2imWgsl from '../../shaders/conv2d/conv2d.col2im.wgsl?raw';
@@ -16,6 +16,7 @@ import bwdFilterSubgroupWgsl from '../../shaders/conv2d/conv2d.bwd_filter.subgro
 import bwdFilterChannelColsWgsl from '../../shaders/conv2d/conv2d.bwd_filter.channel_cols.wgsl?raw';
 import bwdInputSubgroupWgsl from '../../shaders/conv2d/conv2d.bwd_input.subgroup.wgsl?raw';
 import im2colWgsl from '../../shaders/conv2d/conv2d.im2col.wgsl?raw';
+import dyGroupsWgsl from '../../shaders/conv2d/conv2d.bwd_filter.dy_groups.wgsl?raw';
 import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
@@ -33,6 +34,7 @@ export const conv2dKernels = {
   flip: { name: 'conv2d.flip', code: flipWgsl },
   col2im: { name: 'conv2d.col2im', code: col2imWgsl },
   im2col: { name: 'conv2d.im2col', code: im2colWgsl },
+  dyGroups: { name: 'conv2d.bwd_filter.dy_groups', code: dyGroupsWgsl },
   bwdInputSubgroup: { name: 'conv2d.bwd_input.subgroup', code: withSubgroupTile(bwdInputSubgroupWgsl) },
   bwdFilter: { name: 'conv2d.bwd_filter', code: bwdFilterWgsl },
   bwdFilterSubgroup: { name: 'conv2d.bwd_filter.subgroup', code: withSubgroupTile(bwdFilterSubgroupWgsl) },
@@ -174,9 +176,8 @@ function implicitGemm(engine: Engine, f: FwdGeom, x: Binding, w: Binding, y: Bin
 /** Scratch buffers (float counts by name) each pass needs; absent names are not needed. */
 export function conv2dScratch(engine: Engine, g: Conv2dGeom, pass: 'fwd' | 'bwdInput' | 'bwdFilter'): Record<string, number> {
   const xpad: Record<string, number> = isPadded(g) ? { xpad: g.n * g.c * paddedH(g) * paddedW(g) } : {};
-  if (pass !== 'bwdInput' && useIm2col(engine, g)) {
-    return { col: colFloats(g), ...(pass === 'bwdFilter' && g.n > 1 ? { part: g.n * g.o * g.c * g.kh * g.kw } : {}) };
-  }
+  if (pass === 'fwd' && useIm2col(engine, g)) return { col: colFloats(g) };
+  if (pass === 'bwdFilter' && useIm2col(engine, g, 'bwdFilter')) return im2colFilterScratch(engine, g);
   if (pass === 'fwd') return { ...xpad, ...wpackScratch(engine, forwardGeom(g)) };
   if (pass === 'bwdInput') {
     const route = conv2dBwdInputRoute(engine, g);
@@ -224,22 +225,29 @@ export function conv2dFwdDispatches(
 
 /** Floats of the per-tap column matrices (im2col's col, col2im's dcol): C·KH·KW × OH·OW per image. */
 const colFloats = (g: Conv2dGeom): number => g.n * g.c * g.kh * g.kw * g.oh * g.ow;
-const colFits = (engine: Engine, g: Conv2dGeom): boolean =>
-  colFloats(g) * 4 <= Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize, 256 * 2 ** 20);
+/** Whether a route's scratch, `floats` in all, fits one buffer (and 256 MiB). */
+const scratchFits = (engine: Engine, floats: number): boolean =>
+  floats * 4 <= Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize, 256 * 2 ** 20);
+const colFits = (engine: Engine, g: Conv2dGeom): boolean => scratchFits(engine, colFloats(g));
 
 /**
  * The GPU route for the forward pass and the filter gradient (tuning.convIm2col): im2col into
- * scratch.col, then the workgroup-memory GEMM per image. On an H100 the implicit-GEMM kernel
- * (no workgroup memory, built for the CPU emulators) ran 32×32×32×64→64 3×3 at 3.4 TFLOP/s
- * forward and its filter gradient at 0.26. Ungrouped convolutions whose col fits one buffer.
+ * scratch.col, then the workgroup-memory GEMM (per image forward; over groups of images for
+ * the filter gradient). On an H100 the implicit-GEMM kernel (no workgroup memory, built for
+ * the CPU emulators) ran 32×32×32×64→64 3×3 at 3.4 TFLOP/s forward and its filter gradient at
+ * 0.26. Ungrouped convolutions whose scratch for this pass fits one buffer; else the implicit
+ * GEMM (split-K for the filter gradient).
  */
-export function useIm2col(engine: Engine, g: Conv2dGeom): boolean {
-  return engine.tuning.convIm2col && engine.tuning.gemm === 'shared' && g.groups === 1 && colFits(engine, g);
+export function useIm2col(engine: Engine, g: Conv2dGeom, pass: 'fwd' | 'bwdFilter' = 'fwd'): boolean {
+  if (!engine.tuning.convIm2col || engine.tuning.gemm !== 'shared' || g.groups !== 1) return false;
+  if (pass === 'fwd') return colFits(engine, g);
+  return scratchFits(engine, Object.values(im2colFilterScratch(engine, g)).reduce((a, b) => a + b, 0));
 }
 
-function im2colDispatch(engine: Engine, g: Conv2dGeom, x: Binding, col: Binding): Dispatch {
+/** im2col of groups of `chunk` images, each group's columns side by side (forward: chunk 1, one matrix per image). */
+function im2colDispatch(engine: Engine, g: Conv2dGeom, x: Binding, col: Binding, chunk = 1): Dispatch {
   const WG = engine.tuning.pointwise;
-  const total = colFloats(g);
+  const total = ceilDiv(g.n, chunk) * chunk * g.c * g.kh * g.kw * g.oh * g.ow;
   return {
     kernel: conv2dKernels.im2col,
     constants: { WG },
@@ -247,8 +255,40 @@ function im2colDispatch(engine: Engine, g: Conv2dGeom, x: Binding, col: Binding)
     params: new Params()
       .u32(total, g.c, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.strideH, g.strideW, g.dilH, g.dilW)
       .i32(g.padTop, g.padLeft)
+      .u32(chunk, g.n)
       .buffer(),
     workgroups: grid1d(engine, total, WG),
+  };
+}
+
+/** Below this K (chunk·OH·OW) per GEMM, splitting the images further costs more in partial sums than it gains. */
+const MIN_GROUP_K = 256;
+
+/**
+ * The im2col filter gradient's groups of images: dW = Σ_s dy_s[O, chunk·OH·OW] · col_sᵀ, one
+ * batched GEMM over S groups of chunk = ⌈N / S⌉ images, summed over s where S > 1. One group (K
+ * = N·OH·OW, no partial sums) wherever that GEMM alone keeps tuning.sharedMinGroups workgroups
+ * (deep layers: a GEMM per image had K = OH·OW, 4–49, and N·O·C·KH·KW partial sums, 604 MB for
+ * 64×512×7×7→512 3×3). A small O × C·KH·KW (a first layer: 64 × 27, one workgroup) is split
+ * over the images until the grid has that many, with K ≥ MIN_GROUP_K per group; the partial
+ * sums then stay about sharedMinGroups blocks of the GEMM's output.
+ */
+export function im2colFilterGroups(engine: Engine, g: Conv2dGeom): { groups: number; chunk: number } {
+  const t = engine.tuning;
+  const blocks = ceilDiv(g.c * g.kh * g.kw, t.sharedTile * t.tiled.WG_X) * ceilDiv(g.o, t.sharedTile * t.tiled.WG_Y);
+  const want = Math.min(g.n, ceilDiv(t.sharedMinGroups, blocks), Math.floor((g.n * g.oh * g.ow) / MIN_GROUP_K));
+  const chunk = ceilDiv(g.n, Math.max(1, want));
+  return { groups: ceilDiv(g.n, chunk), chunk };
+}
+
+/** The im2col filter gradient's scratch: col for every group, dy regrouped (unless one image per group), partial sums (more than one group). */
+function im2colFilterScratch(engine: Engine, g: Conv2dGeom): Record<string, number> {
+  const { groups, chunk } = im2colFilterGroups(engine, g);
+  const images = groups * chunk; // past N: zero columns
+  return {
+    col: images * g.c * g.kh * g.kw * g.oh * g.ow,
+    ...(chunk > 1 ? { dyGroups: images * g.o * g.oh * g.ow } : {}),
+    ...(groups > 1 ? { part: groups * g.o * g.c * g.kh * g.kw } : {}),
   };
 }
 
@@ -419,15 +459,28 @@ export function conv2dBwdFilterSplits(engine: Engine, g: Conv2dGeom): number {
 
 /** Filter gradient: pad x (scratch.xpad) when there is padding, the split-K GEMM into scratch.part, then the sum over splits. */
 export function conv2dBwdFilterDispatches(engine: Engine, g: Conv2dGeom, x: Binding, dy: Binding, dw: Binding, scratch: Record<string, Binding>): Dispatch[] {
-  if (useIm2col(engine, g)) {
-    // dW = Σ over images of dy[O, OH·OW] · colᵀ: one GEMM per image into scratch.part, then the sum.
+  if (useIm2col(engine, g, 'bwdFilter')) {
+    // dW = Σ_s dy_s[O, chunk·OH·OW] · col_sᵀ: one GEMM per group of images (im2colFilterGroups),
+    // so K runs over the group's pixels, not one image's; into scratch.part, then the sum, where S > 1.
+    const { groups, chunk } = im2colFilterGroups(engine, g);
     const ncols = g.c * g.kh * g.kw;
-    const out = g.n > 1 ? scratch.part! : dw;
-    const ds = [
-      im2colDispatch(engine, g, x, scratch.col!),
-      gemmDispatch(engine, { batch: g.n, m: g.o, n: ncols, k: g.oh * g.ow, transA: false, transB: true, broadcastB: false }, dy, scratch.col!, out),
-    ];
-    if (g.n > 1) ds.push(sumAxisDispatch(engine, out, dw, 1, g.n, g.o * ncols));
+    const pixels = g.oh * g.ow;
+    const out = groups > 1 ? scratch.part! : dw;
+    const a = chunk > 1 ? scratch.dyGroups! : dy; // one image per group: dy is already [N, O, OH·OW]
+    const WG = engine.tuning.pointwise;
+    const total = groups * g.o * chunk * pixels;
+    const ds: Dispatch[] = [im2colDispatch(engine, g, x, scratch.col!, chunk)];
+    if (chunk > 1) {
+      ds.push({
+        kernel: conv2dKernels.dyGroups,
+        constants: { WG },
+        buffers: [dy, a],
+        params: new Params().u32(total, g.o, chunk, pixels, g.n).buffer(),
+        workgroups: grid1d(engine, total, WG),
+      });
+    }
+    ds.push(gemmDispatch(engine, { batch: groups, m: g.o, n: ncols, k: chunk * pixels, transA: false, transB: true, broadcastB: false }, a, scratch.col!, out));
+    if (groups > 1) ds.push(sumAxisDispatch(engine, out, dw, 1, groups, g.o * ncols));
     return ds;
   }
   const { WG_X, WG_Y } = engine.tuning.conv;
