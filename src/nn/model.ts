@@ -185,7 +185,12 @@ abstract class Plan {
     const [kind, id] = key.split(':');
     const layer = this.model.graph.nodes[Number(id)]?.layer?.label ?? 'the input';
     if (kind === 'act') return id === '0' ? 'the input batch' : `the output of ${layer}`;
-    if (kind === 'grad' || kind === 'tmp') return `the gradient of ${layer}`;
+    if (kind === 'grad') return `the gradient of ${layer}`;
+    if (kind === 'tmp') {
+      const [, , k] = key.split(':'); // tmp:j:k: j's contribution to the gradient of its input k
+      const from = this.model.graph.nodes[this.model.graph.nodes[Number(id)]!.inputs[Number(k)]!]?.layer?.label ?? 'the input';
+      return `the gradient ${layer} passes back to ${from}`;
+    }
     if (kind?.endsWith('scratch')) return `scratch memory of ${layer}`;
     return key;
   }
@@ -386,7 +391,6 @@ function build(plan: Plan & { allocateFor(values: Value[]): Map<string, GPUBuffe
     const o = root(out);
     val(`grad:${o}`, sizeOf(shapes[o]!), L + 1, tBwd(o));
     for (const [r, list] of contribs) {
-      if (r === o) throw new AttributeError(`Graph: the output of ${nodes[o]!.layer!.label} is also used inside the model; add a layer after it.`);
       val(`grad:${r}`, sizeOf(shapes[r]!), tBwd(list[0]!.j), tBwd(r));
       list.slice(1).forEach(({ j, k }) => val(`tmp:${j}:${k}`, sizeOf(shapes[r]!), tBwd(j), tBwd(j)));
     }
@@ -724,12 +728,12 @@ export class Model {
     ].join('\n');
   }
 
-  /** Compiles a training plan for a batch size (pipelines compiled before the first step). */
   /** @internal A disposed plan leaves the model's list, so plans made per evaluation do not pile up. */
   forgetPlan(p: Plan): void {
     this.plans = this.plans.filter((q) => q !== p);
   }
 
+  /** Compiles a training plan for a batch size (pipelines compiled before the first step). */
   async trainer(batch: number, opts: { reuse?: boolean } = {}): Promise<TrainPlan> {
     this.check('trainer');
     checkBatch('trainer', batch);
@@ -792,7 +796,8 @@ export class Model {
   }
 
   /**
-   * The first parameter, in forward order, whose gradient or value is not finite (or null).
+   * The first parameter whose gradient or value is not finite (or null): trainable ones in
+   * forward order, then running statistics.
    * It reads both stores back, so call it every N steps, not every step.
    */
   async findNonFinite(): Promise<{ name: string; layer: string; what: 'gradient' | 'value' } | null> {
