@@ -3,10 +3,11 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeEach, expect, it } from 'vitest';
+import { afterAll, beforeEach, expect, it, vi } from 'vitest';
 import { CpuBackend, compare, type WebGpuBackend } from '../src/backend.js';
 import { adapterKey, autotune, cachedAutotune } from '../src/ops/autotune.js';
 import { gemmDispatch } from '../src/ops/gemm.js';
+import { GpuTimer } from '../src/runtime/gpu-timer.js';
 import { defaultTuning, subgroupKernelsFit, type Tuning } from '../src/ops/tuning.js';
 import { gpuBackend } from './helpers/gpu.js';
 import { rng } from './helpers/rng.js';
@@ -71,8 +72,21 @@ it("on a GPU's tuning it also times the shared GEMM's K step, vec4 fetches and s
   try {
     const e = gpu.engine;
     e.tuning = { ...defaultTuning(false), sharedMinGroups: 0 }; // a GPU's, with no fixed subgroup size
+    // Every conv dispatch list timed, to see which kernels the conv race ran.
+    const convTimed: string[][] = [];
+    const time = GpuTimer.prototype.time;
+    const spy = vi.spyOn(GpuTimer.prototype, 'time').mockImplementation(function (this: GpuTimer, ds) {
+      if (ds.some((d) => d.kernel.name.startsWith('conv2d'))) convTimed.push(ds.map((d) => `${d.kernel.name} ${d.constants?.WG_X}x${d.constants?.WG_Y}`));
+      return time.call(this, ds);
+    });
     // A small GEMM: on a CPU emulator the workgroup-memory kernel is slow, and the mechanics are the point.
-    const r = await autotune(e, { reps: 1, gemmSize: 64 });
+    const r = await autotune(e, { reps: 1, gemmSize: 64 }).finally(() => spy.mockRestore());
+    // The conv race timed the kernels tuning.conv drives, one workgroup shape per candidate, not
+    // im2col and the shared GEMM (which ignore it: a GPU's tuning takes them by default).
+    expect(convTimed.flat().some((k) => k.startsWith('conv2d.im2col'))).toBe(false);
+    const fwdShapes = new Set(convTimed.flat().filter((k) => k.startsWith('conv2d.fwd ')).map((k) => k.split(' ')[1]));
+    expect([...fwdShapes].sort()).toEqual(Object.keys(r.timings.conv!).sort());
+    expect(convTimed.flat().some((k) => k.startsWith('conv2d.bwd_filter '))).toBe(true);
     const times = r.timings.shared!;
     expect(Object.keys(times)).toHaveLength(8);
     const chosen = `K ${r.tuning.gemmTileK}, ${r.tuning.gemmVec4 ? 'vec4' : 'scalar'}, ${r.tuning.gemmStages} buf`;

@@ -100,7 +100,11 @@ export async function autotune(engine: Engine, opts: AutotuneOptions = {}): Prom
     best.gemmRows = t.rows;
     let bestGemm = Math.min(...tiledMs);
 
-    const convMs = await race(shapes.map((s) => ({ tuning: { ...best, conv: { WG_X: s[0], WG_Y: s[1] } }, make: conv })));
+    // NOTE: without im2col: on GPUs (tuning.convIm2col) the forward and filter gradient go
+    // through im2col and the shared GEMM, which never read tuning.conv, so every candidate would
+    // time the same kernels and the pick would be noise. tuning.conv drives the implicit-GEMM
+    // kernels, which grouped convolutions (and shapes whose im2col scratch does not fit) take.
+    const convMs = await race(shapes.map((s) => ({ tuning: { ...best, conv: { WG_X: s[0], WG_Y: s[1] }, convIm2col: false }, make: conv })));
     shapes.forEach((s, i) => (timings.conv![`${s[0]}x${s[1]}`] = convMs[i]!));
     const cs = shapes[argmin(convMs)]!;
     best.conv = { WG_X: cs[0], WG_Y: cs[1] };
@@ -121,7 +125,9 @@ export async function autotune(engine: Engine, opts: AutotuneOptions = {}): Prom
       const sums = [g8! + c8!, g4! + c4!];
       timings.subgroup = { '8 columns per lane': sums[0]!, '4 columns per lane': sums[1]! };
       const i = argmin(sums);
-      if (sums[i]! < bestGemm + Math.min(...convMs)) Object.assign(best, { gemm: 'subgroup', sgCols: variants[i]!.sgCols, sgRows: variants[i]!.sgRows });
+      // The conv as the register/shared tuning runs it: through im2col where that applies.
+      const convNow = best.convIm2col && best.gemm === 'shared' ? (await race([{ tuning: best, make: conv }]))[0]! : Math.min(...convMs);
+      if (sums[i]! < bestGemm + convNow) Object.assign(best, { gemm: 'subgroup', sgCols: variants[i]!.sgCols, sgRows: variants[i]!.sgRows });
     }
   } finally {
     engine.tuning = best;
