@@ -4,10 +4,14 @@ import { AttributeError, DeviceLimitError, ShapeError, fmtShape } from '../error
 import { sameShape, type Shape } from '../shape.js';
 import type { Binding, Dispatch, Engine, Kernel } from '../runtime/engine.js';
 import type { Constants } from '../runtime/pipeline-cache.js';
-import { subgroupKernelsFit } from './tuning.js';
+import { SUBGROUP_TILE_ROWS, subgroupKernelsFit } from './tuning.js';
 import type { Tensor } from '../runtime/tensor.js';
 
-/** Edge of the per-invocation register tile in gemm and conv2d (WGSL needs it const: function arrays cannot be override-sized). */
+/**
+ * Edge of the per-invocation register tile in gemm.wgsl, conv2d.fwd.wgsl and conv2d.bwd_filter.wgsl
+ * (vec4 accumulators; their `gid.x * 4u` / `gid.y * 4u`). WGSL needs it const (function arrays
+ * cannot be override-sized), so it is written twice; a test in tests/ops.test.ts keeps them equal.
+ */
 export const REG_TILE = 4;
 
 export const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);
@@ -80,7 +84,7 @@ function splitAlong(shape: Shape): string {
 export function subgroupTile(engine: Engine, rows: number): { SG: number; R: number; TN: number } | null {
   const t = engine.tuning;
   if (t.gemm !== 'subgroup' || !subgroupKernelsFit(t.subgroupSize)) return null;
-  const maxR = 16 / t.subgroupSize; // the kernels hold 16 rows per lane
+  const maxR = SUBGROUP_TILE_ROWS / t.subgroupSize;
   const blocks = Math.ceil(rows / t.subgroupSize); // no more row blocks than there are rows
   return { SG: t.subgroupSize, R: Math.max(1, Math.min(t.sgRows, maxR, blocks)), TN: t.sgCols === 4 ? 4 : 8 };
 }

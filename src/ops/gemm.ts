@@ -203,9 +203,8 @@ function sharedVec4(engine: Engine, g: GemmGeom, tileK: number, a: Binding, b: B
 /** Whether a lane's columns of B lie in place as aligned vec4s: B not transposed, rows of whole vec4s. */
 const bRowsHoldVec4s = (g: GemmGeom): boolean => !g.transB && g.n % 4 === 0;
 
-/** A binding that a vec4 view can read from its start (a whole buffer, or an offset on 16 bytes). */
-/** gemm.shared.wgsl stages at most this many elements per invocation and operand (its MAX_LOADS). */
-const SHARED_MAX_LOADS = 16;
+/** gemm.shared.wgsl stages at most this many elements per invocation and operand (its MAX_LOADS; a test in tests/ops.test.ts keeps them equal). */
+export const SHARED_MAX_LOADS = 16;
 
 /**
  * gemm.shared's register tile and K step for this GEMM: the tuning's tile edge where the grid

@@ -91,6 +91,13 @@ export interface Tuning {
 }
 
 /**
+ * Rows of the subgroup kernels' register tile (shaders/common/subgroup_tile.wgsl declares them one
+ * by one, c0_* to c15_*): a workgroup covers SG·R ≤ this many rows. Kept equal to the WGSL by a
+ * test in tests/ops.test.ts.
+ */
+export const SUBGROUP_TILE_ROWS = 16;
+
+/**
  * The subgroup kernels hold 16 rows per lane group and are written for a fixed subgroup size of
  * 4 (SwiftShader) or 8 (lavapipe). Other sizes (GPUs' 32 or 64) take the other kernels, whatever
  * the tuning asks for.
@@ -108,7 +115,7 @@ export function defaultTuning(isCpuAdapter: boolean, architecture = '', subgroup
   const rows = swiftshader ? 8 : 4;
   const sg = subgroupKernelsFit(subgroupSize) ? subgroupSize : 0;
   return isCpuAdapter
-    ? { gemm: sg ? 'subgroup' : 'registers', subgroupSize: sg, sgRows: sg ? 16 / sg : 0, sgCols: 8, gemmPack: sg && !swiftshader ? 'auto' : 'never', gemmTileK: 16, sharedTile: 4, gemmVec4: false, gemmStages: 1, sharedMinGroups: 0, gemmRows: rows, convPixels: rows, tiled: { WG_X: 16, WG_Y: 4 }, conv: { WG_X: 32, WG_Y: 2 }, pointwise: 64, reduce: 64, rowwise: true, convBwdInputDirect: sg ? (swiftshader ? 1 : 1.1) : null, col2imClip: swiftshader, convIm2col: false, convChannelCols: sg === 8 ? 'auto' : 'never' }
+    ? { gemm: sg ? 'subgroup' : 'registers', subgroupSize: sg, sgRows: sg ? SUBGROUP_TILE_ROWS / sg : 0, sgCols: 8, gemmPack: sg && !swiftshader ? 'auto' : 'never', gemmTileK: 16, sharedTile: 4, gemmVec4: false, gemmStages: 1, sharedMinGroups: 0, gemmRows: rows, convPixels: rows, tiled: { WG_X: 16, WG_Y: 4 }, conv: { WG_X: 32, WG_Y: 2 }, pointwise: 64, reduce: 64, rowwise: true, convBwdInputDirect: sg ? (swiftshader ? 1 : 1.1) : null, col2imClip: swiftshader, convIm2col: false, convChannelCols: sg === 8 ? 'auto' : 'never' }
     : { gemm: 'shared', subgroupSize: 0, sgRows: 0, sgCols: 8, gemmPack: 'never', gemmTileK: 8, sharedTile: 8, gemmVec4: false, gemmStages: 1, sharedMinGroups: 128, gemmRows: 4, convPixels: 4, tiled: { WG_X: 16, WG_Y: 16 }, conv: { WG_X: 32, WG_Y: 4 }, pointwise: 256, reduce: 256, rowwise: false, convBwdInputDirect: null, col2imClip: false, convIm2col: true, convChannelCols: 'never' };
 }
 
