@@ -9,7 +9,7 @@ import { crc32, crc32Hex } from '../src/io/crc32.js';
 import { CheckpointError } from '../src/io/errors.js';
 import { writeFileAtomic } from '../src/io/files.js';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../src/io/safetensors.js';
-import { decodeCheckpoint, encodeModel, restore } from '../src/nn/checkpoint.js';
+import { decodeCheckpoint, encodeModel, prepareCheckpointPath, restore, saveCheckpoint } from '../src/nn/checkpoint.js';
 import { CpuModel } from '../src/nn/cpu-model.js';
 import { mlp } from '../src/nn/models.js';
 
@@ -224,6 +224,22 @@ describe('writeFileAtomic', () => {
     expect(during.filter((f) => f.startsWith(`keep.safetensors.tmp-${process.pid}-`))).toHaveLength(1);
     expect(await readFile(path, 'utf8')).toBe('old contents');
     expect((await readdir(dir)).filter((f) => f.startsWith('keep'))).toEqual(['keep.safetensors']);
+  });
+
+  it('saveCheckpoint and prepareCheckpointPath give a CheckpointError naming the path when it cannot be written', async () => {
+    const blocker = join(dir, 'blocker');
+    await writeFile(blocker, 'a file, not a folder');
+    const under = join(blocker, 'sub', 'model.safetensors');
+    const msg = `${under}: cannot save a checkpoint there: cannot create its folder ${join(blocker, 'sub')} (part of that path is a file, not a folder). Choose a path in a folder you can write to.`;
+    await expect(prepareCheckpointPath(under)).rejects.toThrow(new CheckpointError(msg));
+    await expect(saveCheckpoint(new CpuModel(mlp(4)), under, { epoch: 0, modelName: 'mlp', seed: 1 })).rejects.toThrow(new CheckpointError(msg));
+    const folder = join(dir, 'a-folder');
+    await mkdir(folder);
+    await expect(prepareCheckpointPath(folder)).rejects.toThrow(/a-folder: cannot save a checkpoint there: it is a folder\. Give a file path, such as .*a-folder\/model\.safetensors\.$/);
+    // A path that is fine: the folder is made, and nothing else is written.
+    const fine = join(dir, 'new', 'deeper', 'model.safetensors');
+    await prepareCheckpointPath(fine);
+    expect(await readdir(join(dir, 'new', 'deeper'))).toEqual([]);
   });
 
   it('leaves no temporary file when the rename fails', async () => {

@@ -207,15 +207,57 @@ function dict<T>(): Record<string, T> {
   return Object.create(null) as Record<string, T>;
 }
 
+/**
+ * Makes sure a checkpoint can be written at `path`: creates its folder, and checks that the
+ * folder is writable and that `path` is not itself a folder. Throws a CheckpointError naming
+ * the path otherwise. Call it before training, so that a bad path is found at once rather
+ * than when the first epoch's checkpoint is saved. Node only.
+ */
+export async function prepareCheckpointPath(path: string): Promise<void> {
+  const { access, constants, mkdir, stat } = await import(/* @vite-ignore */ 'node:fs/promises');
+  const { dirname, join } = await import(/* @vite-ignore */ 'node:path');
+  const dir = dirname(path);
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (e) {
+    throw fsError(path, `cannot create its folder ${dir}`, e);
+  }
+  try {
+    await access(dir, constants.W_OK);
+  } catch (e) {
+    throw fsError(path, `cannot write to its folder ${dir}`, e);
+  }
+  const st = await stat(path).catch(() => null);
+  if (st?.isDirectory()) throw new CheckpointError(`${path}: cannot save a checkpoint there: it is a folder. Give a file path, such as ${join(path, 'model.safetensors')}.`);
+}
+
+/** A file-system error as a CheckpointError that names the checkpoint's path and what to do. */
+function fsError(path: string, what: string, e: unknown): CheckpointError {
+  const code = (e as { code?: unknown } | null)?.code;
+  const why =
+    code === 'EEXIST' || code === 'ENOTDIR'
+      ? 'part of that path is a file, not a folder'
+      : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+        ? 'no permission to write there'
+        : code === 'ENOSPC'
+          ? 'the disk is full'
+          : e instanceof Error
+            ? e.message
+            : String(e);
+  return new CheckpointError(`${path}: cannot save a checkpoint there: ${what} (${why}). Choose a path in a folder you can write to.`);
+}
+
 /** Writes the checkpoint atomically (the old file stays whole if this fails), creating the folder. Node only. */
 export async function saveCheckpoint(model: AnyModel, path: string, extra: CheckpointExtra): Promise<void> {
-  const { mkdir } = await import(/* @vite-ignore */ 'node:fs/promises');
-  const { dirname } = await import(/* @vite-ignore */ 'node:path');
   // Imported here so that bundling this module for a browser does not pull in node:crypto.
   const { writeFileAtomic } = await import('../io/files.js');
   const bytes = await encodeModel(model, extra);
-  await mkdir(dirname(path), { recursive: true });
-  await writeFileAtomic(path, bytes);
+  await prepareCheckpointPath(path);
+  try {
+    await writeFileAtomic(path, bytes);
+  } catch (e) {
+    throw fsError(path, 'writing the file failed; any previous checkpoint there is unchanged', e);
+  }
 }
 
 /** Reads and checks a checkpoint file. Node only. */
