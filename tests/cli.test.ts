@@ -74,4 +74,23 @@ describe('npm run train (the CLI, as a child process)', () => {
     expect(none.code).toBe(2);
     expect(none.stderr).toContain(`--resume: there is no checkpoint at ${missing}; train once without --resume to make one.`);
   });
+
+  it('refuses --compare with --model or --checkpoint, which it would ignore', async () => {
+    const quick = ['--compare', '--limit', '512', '--test-limit', '128', '--epochs', '1'];
+    const [model, path] = await Promise.all([train([...quick, '--model', 'lenet']), train([...quick, '--checkpoint', join(dir, 'cmp.safetensors')])]);
+    expect(model.code).toBe(2);
+    expect(model.stderr).toContain('--compare always trains mlp and lenet; it cannot be combined with --model.');
+    expect(path.code).toBe(2);
+    expect(path.stderr).toContain('--compare saves no checkpoint; it cannot be combined with --checkpoint.');
+  });
+
+  it('refuses blank and non-decimal numbers, and seeds of 2^32 or more', async () => {
+    const quick = [...small, '--epochs', '1', '--checkpoint', join(dir, 'numbers.safetensors')];
+    const runs = await Promise.all([train([...quick, '--seed=']), train([...quick, '--seed', '4294967296']), train([...quick, '--test-limit', '1e2'])]);
+    expect(runs.map((r) => r.code)).toEqual([2, 2, 2]);
+    expect(runs[0]!.stderr).toContain('--seed must be an integer from 0 to 4294967295, got "".');
+    expect(runs[1]!.stderr).toContain('--seed must be an integer from 0 to 4294967295, got "4294967296".');
+    expect(runs[2]!.stderr).toContain('--test-limit must be an integer ≥ 1, got "1e2".');
+    expect(existsSync(join(dir, 'numbers.safetensors'))).toBe(false);
+  });
 });

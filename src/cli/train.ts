@@ -43,7 +43,7 @@ const HELP = `Usage: npm run train -- [flags]
   --batch N         training batch size (default ${DEFAULTS.batch})
   --optimizer O     sgd (momentum ${DEFAULTS.momentum}, the default) | adam
   --lr X            learning rate, cosine decay over the run (default ${DEFAULTS.lr} for sgd, ${DEFAULTS.adamLr} for adam)
-  --seed N          weights, shuffling and augmentation seed (default ${DEFAULTS.seed})
+  --seed N          weights, shuffling and augmentation seed, 0 to 4294967295 (default ${DEFAULTS.seed})
   --limit N         train on the first N training images only
   --test-limit N    evaluate on the first N test images only (default all 10,000)
   --augment         random rotation (±10°) and shift (±2 px) of each training batch
@@ -52,6 +52,7 @@ const HELP = `Usage: npm run train -- [flags]
   --resume          continue from the checkpoint (same model, batch, seed, limit, schedule)
   --checkpoint P    checkpoint path (default ${DEFAULTS.checkpointDir}/<model>.safetensors)
   --compare         train mlp and lenet with the same settings; compare accuracy on shifted digits
+                    (saves no checkpoint: not with --model, --checkpoint or --resume)
   --nan-check N     every N steps, stop if a weight or gradient is not finite (naming the layer);
                     the last checkpoint, saved before it, is kept
   --autotune        time the kernels' tilings on this adapter first (cached per adapter)
@@ -107,10 +108,14 @@ function parse(argv: string[]): Args | null {
     },
   });
   if (v.help) return null;
-  const int = (flag: string, s: string | undefined, min: number): number | undefined => {
+  // NOTE: not Number(s) alone: Number("") and Number(" ") are 0, and "0x10" or "1e3" are not what anyone typed as a count.
+  const int = (flag: string, s: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined => {
     if (s === undefined) return undefined;
-    const n = Number(s);
-    if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${flag} must be an integer ≥ ${min}, got "${s}".`);
+    const n = /^[0-9]+$/.test(s) ? Number(s) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`;
+      throw new UsageError(`--${flag} must be an integer ${range}, got "${s}".`);
+    }
     return n;
   };
   if (v.model !== undefined && !MODELS[v.model]) throw new UsageError(`--model must be one of ${Object.keys(MODELS).join(', ')}; got "${v.model}".`);
@@ -119,13 +124,16 @@ function parse(argv: string[]): Args | null {
   const lr = v.lr === undefined ? undefined : Number(v.lr);
   if (lr !== undefined && !(lr > 0 && Number.isFinite(lr))) throw new UsageError(`--lr must be a positive number, got "${v.lr}".`);
   if (v.compare && v.resume) throw new UsageError('--compare trains fresh models; it cannot be combined with --resume.');
+  if (v.compare && v.model !== undefined) throw new UsageError('--compare always trains mlp and lenet; it cannot be combined with --model.');
+  if (v.compare && v.checkpoint !== undefined) throw new UsageError('--compare saves no checkpoint; it cannot be combined with --checkpoint.');
   return {
     model: v.model,
     epochs: int('epochs', v.epochs, 1),
     batch: int('batch', v.batch, 1),
     optimizer: v.optimizer as Args['optimizer'],
     lr,
-    seed: int('seed', v.seed, 0),
+    // Seeds are 32-bit (src/nn/init.ts): a larger one would silently train as seed mod 2^32.
+    seed: int('seed', v.seed, 0, 2 ** 32 - 1),
     limit: int('limit', v.limit, 1),
     testLimit: int('test-limit', v['test-limit'], 1),
     augment: v.augment,
