@@ -1,7 +1,7 @@
 // `npm run train` as a user runs it: a child process, its exit code, its last JSON line, and
 // the checkpoint it leaves; then --resume from it, and flags that must be refused.
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -92,5 +92,21 @@ describe('npm run train (the CLI, as a child process)', () => {
     expect(runs[1]!.stderr).toContain('--seed must be an integer from 0 to 4294967295, got "4294967296".');
     expect(runs[2]!.stderr).toContain('--test-limit must be an integer ≥ 1, got "1e2".');
     expect(existsSync(join(dir, 'numbers.safetensors'))).toBe(false);
+  });
+
+  it('finds a checkpoint path it cannot write before training, and says why', async () => {
+    const blocker = join(dir, 'blocker');
+    await writeFile(blocker, 'a file, not a folder');
+    const under = join(blocker, 'lenet.safetensors');
+    const r = await train([...small, '--epochs', '1', '--checkpoint', under]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`CheckpointError: ${under}: cannot save a checkpoint there: cannot create its folder ${blocker} (part of that path is a file, not a folder). Choose a path in a folder you can write to.`);
+    expect(r.stdout).not.toContain('model: lenet');
+    const folder = join(dir, 'a-folder');
+    await mkdir(folder);
+    const f = await train([...small, '--epochs', '1', '--checkpoint', folder]);
+    expect(f.code).toBe(1);
+    expect(f.stderr).toContain(`CheckpointError: ${folder}: cannot save a checkpoint there: it is a folder. Give a file path, such as ${join(folder, 'model.safetensors')}.`);
+    expect(f.stdout).not.toContain('model: lenet');
   });
 });

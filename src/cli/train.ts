@@ -8,7 +8,7 @@ import { shiftImages } from '../data/batches.js';
 import { loadMnist } from '../data/mnist-node.js';
 import type { Dataset } from '../data/mnist.js';
 import { ConvGpuError } from '../errors.js';
-import { loadCheckpoint, restore, saveCheckpoint, type CheckpointContents } from '../nn/checkpoint.js';
+import { loadCheckpoint, prepareCheckpointPath, restore, saveCheckpoint, type CheckpointContents } from '../nn/checkpoint.js';
 import { CpuModel } from '../nn/cpu-model.js';
 import { Model, type ModelOptions } from '../nn/model.js';
 import { MODELS } from '../nn/models.js';
@@ -308,10 +308,13 @@ async function main(): Promise<number> {
     } else {
       const cfg = ck ? resumed(args, ck, train.n, say) : fresh(args, args.model ?? DEFAULTS.model, train.n);
       checkBatch(cfg, train.n);
+      const save = ckPath(cfg.modelName);
+      // Now, not after the first epoch: a path that cannot be written fails before any training.
+      await prepareCheckpointPath(save);
       const model = build(gpu, cfg.modelName, cfg.modelOpts);
       try {
         if (ck) restore(model, ck);
-        const r = await runOne(model, cfg, train, test, { say, engine, verifyFirst: args.verify, save: ckPath(cfg.modelName), shifts: false, nanCheck: args.nanCheck });
+        const r = await runOne(model, cfg, train, test, { say, engine, verifyFirst: args.verify, save, shifts: false, nanCheck: args.nanCheck });
         if (r.stopped) return 130;
         say(`test accuracy: ${pct(r.testAccuracy)} (${num(r.testCorrect)}/${num(test.n)}); wall time ${((performance.now() - wall0) / 1000).toFixed(1)} s`);
         Object.assign(summary, r, { wallSeconds: (performance.now() - wall0) / 1000, resumedFromStep: ck?.meta.step ?? null });
