@@ -5,6 +5,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { saveCheckpoint } from '../src/nn/checkpoint.js';
+import { CpuModel } from '../src/nn/cpu-model.js';
+import { lenet } from '../src/nn/models.js';
 import { runScript, type ScriptRun } from './helpers/run-script.js';
 
 const train = (args: string[]): Promise<ScriptRun> => runScript('src/cli/train.ts', args);
@@ -108,5 +111,26 @@ describe('npm run train (the CLI, as a child process)', () => {
     expect(f.code).toBe(1);
     expect(f.stderr).toContain(`CheckpointError: ${folder}: cannot save a checkpoint there: it is a folder. Give a file path, such as ${join(folder, 'model.safetensors')}.`);
     expect(f.stdout).not.toContain('model: lenet');
+  });
+
+  it('--resume refuses a checkpoint that does not record the run (as the demo saves them), and prints the schedule it restores', async () => {
+    // What demo/worker.ts save() writes: no batch, epochs, limit or augment.
+    const demo = join(dir, 'demo.safetensors');
+    const m = new CpuModel(lenet(), { seed: 1 });
+    m.step = 2 * 937; // 2 epochs of 60,000 at batch 64: were it resumed with guessed defaults, it would only evaluate
+    await saveCheckpoint(m, demo, { epoch: 2, modelName: 'lenet', seed: 1, testAccuracy: 0.9 });
+    const r = await train(['--checkpoint', demo, '--resume', '--test-limit', '128']);
+    expect(r.code, r.stdout).toBe(2);
+    expect(r.stderr).toContain(`--resume: ${demo} has no valid record of its run's batch, epochs, augment, limit: it was not saved by npm run train`);
+    expect(r.stdout).not.toContain('model: lenet');
+
+    // A complete record with another schedule than the CLI's cosine: the line says which.
+    const stepped = join(dir, 'stepped.safetensors');
+    const s = new CpuModel(lenet(), { seed: 1, optimizer: { type: 'sgd', lr: 0.05, momentum: 0.9 }, schedule: { kind: 'step', every: 100, gamma: 0.5 } });
+    s.step = 4;
+    await saveCheckpoint(s, stepped, { epoch: 2, modelName: 'lenet', seed: 1, batch: 64, epochs: 2, augment: false, limit: 128 });
+    const ok = await train(['--checkpoint', stepped, '--resume', '--test-limit', '128']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain('sgd lr 0.05 momentum 0.9, lr × 0.5 every 100 steps; seed 1');
   });
 });

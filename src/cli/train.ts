@@ -49,7 +49,8 @@ const HELP = `Usage: npm run train -- [flags]
   --augment         random rotation (±10°) and shift (±2 px) of each training batch
   --backend B       webgpu (default) | cpu (the float64 reference: slow, for tiny --limit runs)
   --verify          check one training step against the CPU reference first; exit 1 if it differs
-  --resume          continue from the checkpoint (same model, batch, seed, limit, schedule)
+  --resume          continue from the checkpoint (same model, batch, seed, limit, schedule);
+                    only a checkpoint saved by npm run train, which records them
   --checkpoint P    checkpoint path (default ${DEFAULTS.checkpointDir}/<model>.safetensors)
   --compare         train mlp and lenet with the same settings; compare accuracy on shifted digits
                     (saves no checkpoint: not with --model, --checkpoint or --resume)
@@ -179,32 +180,63 @@ function fresh(args: Args, modelName: string, trainN: number): RunConfig {
   };
 }
 
+/** What runOne's extra() records in a checkpoint besides the model, optimizer, schedule and seed. */
+interface RunRecord {
+  batch: number;
+  /** Planned epochs. */
+  epochs: number;
+  augment: boolean;
+  /** --limit, if the run had one. */
+  limit: number | undefined;
+}
+
+/**
+ * The run a checkpoint belongs to, as `npm run train` recorded it. A checkpoint saved elsewhere
+ * (the demo's) lacks it, and is refused: guessing the batch or the images would resume another run.
+ */
+function runRecord(ck: CheckpointContents): RunRecord {
+  const x = ck.meta.extra;
+  const count = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 1;
+  const bad = [
+    count(x.batch) ? '' : 'batch',
+    count(x.epochs) ? '' : 'epochs',
+    typeof x.augment === 'boolean' ? '' : 'augment',
+    x.limit === null || count(x.limit) ? '' : 'limit',
+  ].filter(Boolean);
+  if (bad.length) {
+    throw new UsageError(
+      `--resume: ${ck.source} has no valid record of its run's ${bad.join(', ')}: it was not saved by npm run train (the demo's downloads are like this), ` +
+        'so that run cannot be continued exactly. Train a new model without --resume (and with another --checkpoint, to keep this file).',
+    );
+  }
+  return { batch: x.batch as number, epochs: x.epochs as number, augment: x.augment as boolean, limit: (x.limit as number | null) ?? undefined };
+}
+
 /** The run a checkpoint belongs to; flags that contradict it are refused rather than silently ignored. */
-function resumed(args: Args, ck: CheckpointContents, trainN: number, say: (s: string) => void): RunConfig {
+function resumed(args: Args, ck: CheckpointContents, rec: RunRecord, trainN: number, say: (s: string) => void): RunConfig {
   const m = ck.meta;
-  const x = m.extra as { batch?: number; epochs?: number; augment?: boolean; limit?: number | null };
   const clash = (flag: string, given: unknown, saved: unknown): void => {
     if (given !== undefined && given !== saved) {
       throw new UsageError(`--${flag} ${String(given)} differs from the checkpoint's ${String(saved)}; drop the flag to resume that run, or start a new one without --resume.`);
     }
   };
   clash('model', args.model, m.modelName);
-  clash('batch', args.batch, x.batch);
+  clash('batch', args.batch, rec.batch);
   clash('seed', args.seed, m.seed);
   clash('optimizer', args.optimizer, m.optimizer.type);
   clash('lr', args.lr, m.optimizer.lr);
-  clash('limit', args.limit, x.limit ?? undefined);
-  if (args.augment && !x.augment) clash('augment', true, false);
+  clash('limit', args.limit, rec.limit);
+  if (args.augment && !rec.augment) clash('augment', true, false);
   if (!MODELS[m.modelName]) throw new UsageError(`${ck.source}: model "${m.modelName}" is not in the model zoo (${Object.keys(MODELS).join(', ')}).`);
-  const batch = x.batch ?? DEFAULTS.batch;
-  const epochs = args.epochs ?? x.epochs ?? DEFAULTS.epochs;
+  const epochs = args.epochs ?? rec.epochs;
   let schedule = m.schedule;
-  const total = epochs * stepsPerEpoch(trainN, batch);
-  if (schedule?.kind === 'cosine' && schedule.totalSteps !== total) {
-    say(`note: ${epochs} epochs instead of ${x.epochs}: the cosine schedule now ends at step ${total}, not ${schedule.totalSteps}.`);
+  const total = epochs * stepsPerEpoch(trainN, rec.batch);
+  // Only while there are steps left: with no more epochs than the checkpoint has, the run only evaluates.
+  if (schedule?.kind === 'cosine' && schedule.totalSteps !== total && total > m.step) {
+    say(`note: ${epochs} epochs instead of ${rec.epochs}: the cosine schedule now ends at step ${total}, not ${schedule.totalSteps}.`);
     schedule = { ...schedule, totalSteps: total };
   }
-  return { modelName: m.modelName, epochs, batch, seed: m.seed, augment: Boolean(x.augment), limit: x.limit ?? undefined, modelOpts: { seed: m.seed, optimizer: m.optimizer, schedule } };
+  return { modelName: m.modelName, epochs, batch: rec.batch, seed: m.seed, augment: rec.augment, limit: rec.limit, modelOpts: { seed: m.seed, optimizer: m.optimizer, schedule } };
 }
 
 /** Before anything is compiled: a batch the training images cannot fill once would train nothing. */
@@ -220,6 +252,13 @@ function build(engine: Engine | null, name: string, opts: ModelOptions): AnyMode
 }
 
 const describeOptimizer = (o: OptimizerSpec): string => (o.type === 'sgd' ? `sgd lr ${o.lr} momentum ${o.momentum ?? 0}` : `adam lr ${o.lr}`);
+
+/** The schedule as the model has it: a resumed one is the checkpoint's, which need not be the CLI's cosine. */
+function describeSchedule(s: Schedule | undefined): string {
+  if (!s || s.kind === 'constant') return 'constant lr';
+  if (s.kind === 'step') return `lr × ${s.gamma} every ${s.every} steps`;
+  return `cosine${s.minLr ? ` to ${s.minLr}` : ''} over ${s.totalSteps} steps`;
+}
 
 const pct = (a: number): string => `${(100 * a).toFixed(2)}%`;
 const num = (n: number): string => n.toLocaleString('en-US');
@@ -275,6 +314,7 @@ async function main(): Promise<number> {
 
   try {
     let ck: CheckpointContents | null = null;
+    let rec: RunRecord | null = null;
     const ckPath = (name: string): string => args.checkpoint ?? `${DEFAULTS.checkpointDir}/${name}.safetensors`;
     if (args.resume) {
       const path = ckPath(args.model ?? DEFAULTS.model);
@@ -282,9 +322,10 @@ async function main(): Promise<number> {
         throw new UsageError(`--resume: there is no checkpoint at ${path}; train once without --resume to make one${args.checkpoint ? '' : ', or pass --checkpoint PATH'}.`);
       }
       ck = await loadCheckpoint(path);
+      rec = runRecord(ck);
       say(`resuming ${path}: model ${ck.meta.modelName}, ${ck.meta.epoch} epoch(s) done, step ${ck.meta.step}`);
     }
-    const limit = ck ? ((ck.meta.extra.limit as number | null | undefined) ?? undefined) : args.limit;
+    const limit = rec ? rec.limit : args.limit;
     const [train, test] = await Promise.all([loadMnist({ split: 'train', limit }), loadMnist({ split: 'test', limit: args.testLimit })]);
     say(`data: ${num(train.n)} training images, ${num(test.n)} test images`);
 
@@ -306,7 +347,7 @@ async function main(): Promise<number> {
       say(`shifted: every test digit moved ${DEFAULTS.shift} px right (→) or ${DEFAULTS.shift} px down (↓), vacated pixels set to background (0).`);
       Object.assign(summary, { compare: rows, wallSeconds: (performance.now() - wall0) / 1000 });
     } else {
-      const cfg = ck ? resumed(args, ck, train.n, say) : fresh(args, args.model ?? DEFAULTS.model, train.n);
+      const cfg = ck && rec ? resumed(args, ck, rec, train.n, say) : fresh(args, args.model ?? DEFAULTS.model, train.n);
       checkBatch(cfg, train.n);
       const save = ckPath(cfg.modelName);
       // Now, not after the first epoch: a path that cannot be written fails before any training.
@@ -365,7 +406,7 @@ async function runOne(
   const spe = stepsPerEpoch(train.n, cfg.batch);
   say(
     `model: ${cfg.modelName}, ${num(model.paramCount)} parameters; ${cfg.epochs} epoch(s) × ${spe} steps of ${cfg.batch}, ` +
-      `${describeOptimizer(cfg.modelOpts.optimizer!)}, cosine; seed ${cfg.seed}${cfg.augment ? ', augmented' : ''}`,
+      `${describeOptimizer(cfg.modelOpts.optimizer!)}, ${describeSchedule(model.schedule)}; seed ${cfg.seed}${cfg.augment ? ', augmented' : ''}`,
   );
   if (model instanceof Model) say(await model.summary(cfg.batch));
 
