@@ -262,21 +262,25 @@ function im2colDispatch(engine: Engine, g: Conv2dGeom, x: Binding, col: Binding,
 }
 
 /** Below this K (chunk·OH·OW) per GEMM, splitting the images further costs more in partial sums than it gains. */
-const MIN_GROUP_K = 256;
+const MIN_GROUP_K = 128;
 
 /**
  * The im2col filter gradient's groups of images: dW = Σ_s dy_s[O, chunk·OH·OW] · col_sᵀ, one
  * batched GEMM over S groups of chunk = ⌈N / S⌉ images, summed over s where S > 1. One group (K
  * = N·OH·OW, no partial sums) wherever that GEMM alone keeps tuning.sharedMinGroups workgroups
  * (deep layers: a GEMM per image had K = OH·OW, 4–49, and N·O·C·KH·KW partial sums, 604 MB for
- * 64×512×7×7→512 3×3). A small O × C·KH·KW (a first layer: 64 × 27, one workgroup) is split
- * over the images until the grid has that many, with K ≥ MIN_GROUP_K per group; the partial
- * sums then stay about sharedMinGroups blocks of the GEMM's output.
+ * 64×512×7×7→512 3×3). A small O × C·KH·KW (a first layer's 64 × 27: one workgroup) is split
+ * over the images, K ≥ MIN_GROUP_K per group: into enough groups to fill the grid with the
+ * tuning's tiles, else (K too short for that) with the 4×4 tiles gemm.shared then takes, else
+ * as many as K allows. The partial sums stay about sharedMinGroups blocks of the GEMM's output.
  */
 export function im2colFilterGroups(engine: Engine, g: Conv2dGeom): { groups: number; chunk: number } {
   const t = engine.tuning;
-  const blocks = ceilDiv(g.c * g.kh * g.kw, t.sharedTile * t.tiled.WG_X) * ceilDiv(g.o, t.sharedTile * t.tiled.WG_Y);
-  const want = Math.min(g.n, ceilDiv(t.sharedMinGroups, blocks), Math.floor((g.n * g.oh * g.ow) / MIN_GROUP_K));
+  const need = (tile: number): number =>
+    ceilDiv(t.sharedMinGroups, ceilDiv(g.c * g.kh * g.kw, tile * t.tiled.WG_X) * ceilDiv(g.o, tile * t.tiled.WG_Y));
+  const most = Math.max(1, Math.min(g.n, Math.floor((g.n * g.oh * g.ow) / MIN_GROUP_K)));
+  // Splitting into groups that still leave the big tiles short of the grid would drop them to 4×4 and split K too.
+  const want = need(t.sharedTile) <= most ? need(t.sharedTile) : Math.min(need(4), most);
   const chunk = ceilDiv(g.n, Math.max(1, want));
   return { groups: ceilDiv(g.n, chunk), chunk };
 }
