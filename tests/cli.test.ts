@@ -1,5 +1,6 @@
 // `npm run train` as a user runs it: a child process, its exit code, its last JSON line, and
 // the checkpoint it leaves; then --resume from it, and flags that must be refused.
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,26 @@ import { lenet } from '../src/nn/models.js';
 import { runScript, type ScriptRun } from './helpers/run-script.js';
 
 const train = (args: string[]): Promise<ScriptRun> => runScript('src/cli/train.ts', args);
+
+/** `npm run train` with a Ctrl-C (SIGINT) sent once `cue` appears on its stdout; `again`: a second one that many ms later. */
+function trainInterrupted(args: string[], cue: string, again?: number): Promise<ScriptRun & { signalled: boolean }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', './scripts/register.mjs', 'src/cli/train.ts', ...args], { cwd: process.cwd() });
+    let stdout = '';
+    let stderr = '';
+    let signalled = false;
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      if (!signalled && stdout.includes(cue)) {
+        signalled = child.kill('SIGINT');
+        if (again !== undefined) setTimeout(() => child.kill('SIGINT'), again);
+      }
+    });
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr, signalled }));
+  });
+}
 
 const summary = (r: ScriptRun): Record<string, unknown> => JSON.parse(r.stdout.trim().split('\n').at(-1)!);
 
@@ -42,6 +63,14 @@ describe('npm run train (the CLI, as a child process)', () => {
     const s = summary(r);
     expect(s.resumedFromStep).toBe(8);
     expect(s.steps).toBe(16); // the whole run: 8 before the checkpoint, 8 after
+  });
+
+  it('--resume with fewer --epochs than the checkpoint has says how many it has, and reports them', async () => {
+    const r = await train([...small, '--epochs', '1', '--checkpoint', ck, '--resume', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('the checkpoint has already trained 2 epoch(s) (step 16); the run asks for 1, so nothing is left to train: evaluating only.');
+    expect(r.stdout).not.toContain('cosine schedule now ends'); // nothing is trained, so the schedule is left as saved
+    expect(summary(r)).toMatchObject({ epochs: 2, steps: 16, resumedFromStep: 16, stopped: false });
   });
 
   it('--optimizer adam trains with Adam, records it in the checkpoint, and --resume refuses another optimizer', async () => {
@@ -132,5 +161,45 @@ describe('npm run train (the CLI, as a child process)', () => {
     const ok = await train(['--checkpoint', stepped, '--resume', '--test-limit', '128']);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toContain('sgd lr 0.05 momentum 0.9, lr × 0.5 every 100 steps; seed 1');
+  });
+
+  it('Ctrl-C during --compare stops the whole run: exit 130, no LeNet, and the JSON line says stopped', async () => {
+    // Enough images that MLP cannot finish before the signal lands.
+    const r = await trainInterrupted(['--compare', '--limit', '20000', '--test-limit', '128', '--epochs', '1', '--json'], 'model: mlp');
+    expect(r.signalled).toBe(true);
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stdout).toMatch(/interrupted at step \d+\./);
+    expect(r.stdout).not.toContain('model: lenet');
+    expect(r.stdout).not.toContain('test acc'); // no table of a run that did not happen
+    const s = summary(r);
+    expect(s.stopped).toBe(true);
+    expect((s.compare as { model: string; stopped: boolean }[]).map((c) => [c.model, c.stopped])).toEqual([['mlp', true]]);
+  });
+
+  it('a second Ctrl-C during --compare quits at once, before the first one has finished stopping', async () => {
+    // Stopping takes about 0.4 s from this cue here (the model's first compile comes first), so 50 ms later is well inside it.
+    const r = await trainInterrupted(['--compare', '--limit', '20000', '--test-limit', '128', '--epochs', '1', '--json'], 'model: mlp', 50);
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stdout).not.toContain('interrupted at step');
+    expect(r.stdout).not.toContain('model: lenet');
+    expect(r.stdout).not.toContain('"stopped"');
+  });
+
+  it('Ctrl-C with --json prints the JSON line with "stopped": true, and exits 130', async () => {
+    const path = join(dir, 'stopped.safetensors');
+    const r = await trainInterrupted(['--limit', '20000', '--test-limit', '128', '--epochs', '1', '--json', '--checkpoint', path], 'model: lenet');
+    expect(r.signalled).toBe(true);
+    expect(r.code, r.stderr).toBe(130);
+    const s = summary(r);
+    expect(s).toMatchObject({ model: 'lenet', stopped: true, testAccuracy: null });
+    // Whether the signal landed before the first step or after a few, the file says the same as the summary.
+    if (s.steps === 0) {
+      expect(r.stdout).toContain("interrupted at step 0, before this run's first step; nothing saved.");
+      expect(s.checkpoint).toBeNull();
+      expect(existsSync(path)).toBe(false);
+    } else {
+      expect(s.checkpoint).toBe(path);
+      expect(existsSync(path)).toBe(true);
+    }
   });
 });

@@ -312,6 +312,14 @@ async function main(): Promise<number> {
   say(engine ? `adapter: ${engine.describe()}${args.autotune ? `; tuned: ${describeTuning(engine.tuning)}` : ''}` : 'backend: cpu (float64 reference, no GPU)');
   const gpu = args.backend === 'webgpu' ? engine : null;
 
+  // NOTE: one controller for the whole run, --compare's two models included: with one per
+  // model, Ctrl-C stopped only the model training at the time and the next one started.
+  const abort = new AbortController();
+  const onSigint = (): void => {
+    // A second Ctrl-C quits at once, without a checkpoint.
+    if (abort.signal.aborted) process.exit(130);
+    abort.abort();
+  };
   try {
     let ck: CheckpointContents | null = null;
     let rec: RunRecord | null = null;
@@ -330,22 +338,37 @@ async function main(): Promise<number> {
     say(`data: ${num(train.n)} training images, ${num(test.n)} test images`);
 
     const summary: Record<string, unknown> = { backend: args.backend, adapter: engine?.describe() ?? null };
+    const common = { say, engine, verifyFirst: args.verify, nanCheck: args.nanCheck, signal: abort.signal };
+    process.on('SIGINT', onSigint);
+    let stopped = false;
     if (args.compare) {
-      const rows = [];
+      const rows: RunSummary[] = [];
       for (const name of ['mlp', 'lenet']) {
+        if (abort.signal.aborted) {
+          // Ctrl-C during the previous model's evaluation.
+          say(`interrupted before ${name}.`);
+          stopped = true;
+          break;
+        }
         const cfg = fresh(args, name, train.n);
         checkBatch(cfg, train.n);
         const model = build(gpu, name, cfg.modelOpts);
         try {
-          rows.push(await runOne(model, cfg, train, test, { say, engine, verifyFirst: args.verify, save: null, shifts: true, nanCheck: args.nanCheck }));
+          rows.push(await runOne(model, cfg, train, test, { ...common, save: null, shifts: true }));
         } finally {
           if (model instanceof Model) model.dispose();
         }
+        if (rows.at(-1)!.stopped) {
+          stopped = true;
+          break;
+        }
       }
-      say('');
-      say(compareTable(rows));
-      say(`shifted: every test digit moved ${DEFAULTS.shift} px right (→) or ${DEFAULTS.shift} px down (↓), vacated pixels set to background (0).`);
-      Object.assign(summary, { compare: rows, wallSeconds: (performance.now() - wall0) / 1000 });
+      if (!stopped) {
+        say('');
+        say(compareTable(rows));
+        say(`shifted: every test digit moved ${DEFAULTS.shift} px right (→) or ${DEFAULTS.shift} px down (↓), vacated pixels set to background (0).`);
+      }
+      Object.assign(summary, { compare: rows, stopped, wallSeconds: (performance.now() - wall0) / 1000 });
     } else {
       const cfg = ck && rec ? resumed(args, ck, rec, train.n, say) : fresh(args, args.model ?? DEFAULTS.model, train.n);
       checkBatch(cfg, train.n);
@@ -355,17 +378,18 @@ async function main(): Promise<number> {
       const model = build(gpu, cfg.modelName, cfg.modelOpts);
       try {
         if (ck) restore(model, ck);
-        const r = await runOne(model, cfg, train, test, { say, engine, verifyFirst: args.verify, save, shifts: false, nanCheck: args.nanCheck });
-        if (r.stopped) return 130;
-        say(`test accuracy: ${pct(r.testAccuracy)} (${num(r.testCorrect)}/${num(test.n)}); wall time ${((performance.now() - wall0) / 1000).toFixed(1)} s`);
+        const r = await runOne(model, cfg, train, test, { ...common, save, shifts: false });
+        stopped = r.stopped;
+        if (!stopped) say(`test accuracy: ${pct(r.testAccuracy)} (${num(r.testCorrect)}/${num(test.n)}); wall time ${((performance.now() - wall0) / 1000).toFixed(1)} s`);
         Object.assign(summary, r, { wallSeconds: (performance.now() - wall0) / 1000, resumedFromStep: ck?.meta.step ?? null });
       } finally {
         if (model instanceof Model) model.dispose();
       }
     }
     if (args.json) console.log(JSON.stringify(summary));
-    return 0;
+    return stopped ? 130 : 0;
   } finally {
+    process.off('SIGINT', onSigint);
     engine?.destroy();
   }
 }
@@ -400,7 +424,7 @@ async function runOne(
   cfg: RunConfig,
   train: Dataset,
   test: Dataset,
-  o: { say: (s: string) => void; engine: Engine | null; verifyFirst: boolean; save: string | null; shifts: boolean; nanCheck?: number },
+  o: { say: (s: string) => void; engine: Engine | null; verifyFirst: boolean; save: string | null; shifts: boolean; nanCheck?: number; signal: AbortSignal },
 ): Promise<RunSummary> {
   const { say } = o;
   const spe = stepsPerEpoch(train.n, cfg.batch);
@@ -420,13 +444,6 @@ async function runOne(
   }
 
   const extra = (epoch: number) => ({ epoch, modelName: cfg.modelName, seed: cfg.seed, batch: cfg.batch, epochs: cfg.epochs, augment: cfg.augment, limit: cfg.limit ?? null });
-  const abort = new AbortController();
-  const onSigint = (): void => {
-    // A second Ctrl-C quits at once, without a checkpoint.
-    if (abort.signal.aborted) process.exit(130);
-    abort.abort();
-  };
-  process.on('SIGINT', onSigint);
   const bar = progressBar(cfg.modelName);
   let r;
   try {
@@ -437,7 +454,7 @@ async function runOne(
       augment: cfg.augment,
       readEvery: DEFAULTS.readEvery,
       nanCheckEvery: o.nanCheck,
-      signal: abort.signal,
+      signal: o.signal,
       onStep: bar.onStep,
       onEpoch: async (e) => {
         bar.stop();
@@ -448,13 +465,14 @@ async function runOne(
     });
   } finally {
     bar.stop();
-    process.off('SIGINT', onSigint);
   }
   const last = r.epochs.at(-1);
+  const epochsDone = Math.floor(model.step / spe);
   const base: RunSummary = {
     model: cfg.modelName,
     params: model.paramCount,
-    epochs: cfg.epochs,
+    // A resumed checkpoint may already have more epochs than --epochs asked for.
+    epochs: Math.max(cfg.epochs, epochsDone),
     batch: cfg.batch,
     optimizer: cfg.modelOpts.optimizer!.type,
     lr: cfg.modelOpts.optimizer!.lr,
@@ -474,16 +492,23 @@ async function runOne(
     stopped: r.stopped,
   };
   if (r.stopped) {
-    const epochsDone = Math.floor(model.step / spe);
-    if (o.save) {
+    if (o.save && r.images > 0) {
       await saveCheckpoint(model, o.save, extra(epochsDone));
       say(`interrupted at step ${model.step} (epoch ${epochsDone + 1}); saved ${o.save}. Continue with --resume.`);
+    } else if (o.save) {
+      // Before this run's first step there is nothing new to save, and an untrained model must not replace an older checkpoint.
+      const resumedOne = model.step > 0;
+      say(`interrupted at step ${model.step}, before this run's first step; ${resumedOne ? `${o.save} is unchanged` : 'nothing saved'}.`);
+      if (!resumedOne) base.checkpoint = null;
     } else {
       say(`interrupted at step ${model.step}.`);
     }
     return base;
   }
-  if (r.images === 0) say(`already trained for ${cfg.epochs} epoch(s); evaluating only.`);
+  if (r.images === 0) {
+    const part = model.step % spe;
+    say(`the checkpoint has already trained ${epochsDone} epoch(s)${part ? ` and ${part} step(s)` : ''} (step ${model.step}); the run asks for ${cfg.epochs}, so nothing is left to train: evaluating only.`);
+  }
 
   const ev = await evaluate(model, test, { batch: DEFAULTS.evalBatch });
   say(`evaluated ${num(ev.n)} test images in ${ev.seconds.toFixed(1)} s (${ev.imagesPerSecond.toFixed(1)} img/s)`);
