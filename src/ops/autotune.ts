@@ -5,7 +5,7 @@
 import { conv2dBwdFilterDispatches, conv2dFwdDispatches, conv2dScratch } from './conv2d.js';
 import { gemmDispatch } from './gemm.js';
 import { conv2dGeom } from './geometry.js';
-import { checkTuning, defaultTuning, subgroupKernelsFit, type Tuning } from './tuning.js';
+import { SUBGROUP_TILE_ROWS, checkTuning, defaultTuning, subgroupKernelsFit, type Tuning } from './tuning.js';
 import type { Dispatch, Engine } from '../runtime/engine.js';
 import { GpuTimer } from '../runtime/gpu-timer.js';
 import type { AdapterSummary } from '../runtime/device.js';
@@ -119,7 +119,7 @@ export async function autotune(engine: Engine, opts: AutotuneOptions = {}): Prom
     }
 
     if (subgroupKernelsFit(base.subgroupSize)) {
-      const variants = ([8, 4] as const).map((sgCols) => ({ ...best, gemm: 'subgroup' as const, sgCols, sgRows: 16 / base.subgroupSize }));
+      const variants = ([8, 4] as const).map((sgCols) => ({ ...best, gemm: 'subgroup' as const, sgCols, sgRows: SUBGROUP_TILE_ROWS / base.subgroupSize }));
       const [g8, g4] = await race(variants.map((tuning) => ({ tuning, make: gemm })));
       const [c8, c4] = await race(variants.map((tuning) => ({ tuning, make: conv })));
       const sums = [g8! + c8!, g4! + c4!];
