@@ -16,6 +16,7 @@ import {
 import type { Conv2dAttrs } from '../src/ops/geometry.js';
 import { BufferPool, sizeClass } from '../src/runtime/buffer-pool.js';
 import { Engine, type Dispatch, type EngineOptions } from '../src/runtime/engine.js';
+import { GpuTimer } from '../src/runtime/gpu-timer.js';
 import type { Tensor } from '../src/runtime/tensor.js';
 import { sizeOf } from '../src/shape.js';
 import { gpuBackend } from './helpers/gpu.js';
@@ -1413,10 +1414,24 @@ describe('the runtime under misuse: reads, disposal, scopes, kernel names', () =
     const run = e.run({ kernel: copyKernel('errors.copy-dispose'), buffers: [x.buffer, y.buffer], workgroups: [1, 1, 1] });
     x.dispose();
     const z = gpu.tensor([5, 5, 5, 5], [4]); // the pool's same-size buffer, were x's released at once
+    // A tensor the run does not read is pooled at once, compile or not.
+    const other = gpu.tensor([7, 7, 7, 7], [4]);
+    const created = e.memory().created;
+    other.dispose();
+    const again = e.empty([4]);
+    expect(e.memory().created).toBe(created);
     await run;
     expect(Array.from(await y.read())).toEqual([1, 2, 3, 4]);
-    y.dispose();
-    z.dispose();
+    // GpuTimer's runs hold their buffers the same way.
+    const timer = new GpuTimer(e);
+    const x2 = gpu.tensor([1, 2, 3, 4], [4]);
+    const timed = timer.time([{ kernel: copyKernel('errors.copy-dispose-timed'), buffers: [x2.buffer, y.buffer], workgroups: [1, 1, 1] }]);
+    x2.dispose();
+    const z2 = gpu.tensor([5, 5, 5, 5], [4]);
+    await timed;
+    expect(Array.from(await y.read())).toEqual([1, 2, 3, 4]);
+    timer.destroy();
+    for (const t of [y, z, again, z2]) t.dispose();
     expect(e.memory().liveBuffers).toBe(before.liveBuffers);
     expect(e.memory().liveBytes).toBe(before.liveBytes);
   });

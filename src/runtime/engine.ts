@@ -103,8 +103,8 @@ export class Engine {
   private releasePacer: (() => void) | null = null;
   private readonly scopes: ScopeTracker;
   private lostListeners: Array<(reason: string) => void> = [];
-  private preparing = 0; // runs between their start and their submit
-  private deferred: GPUBuffer[] = []; // tensors' buffers released meanwhile, pooled once those runs submit
+  private held = new Map<GPUBuffer, number>(); // buffers of dispatches waiting for their pipelines, counted
+  private deferred = new Set<GPUBuffer>(); // of those, ones whose tensor was disposed meanwhile
   /** A 16-byte buffer bound where a kernel's optional input is absent. */
   readonly dummy: GPUBuffer;
   /** Workgroup sizes for this adapter (see ops/tuning.ts). */
@@ -331,21 +331,41 @@ export class Engine {
 
   /** Runs dispatches in order, in one command buffer. */
   async run(...dispatches: Dispatch[]): Promise<void> {
-    this.checkAlive(dispatches[0]?.kernel.name ?? 'run');
-    for (const d of dispatches) this.checkWorkgroups(d);
-    // The dispatches hold their tensors' buffers from the op's call: a tensor disposed while
-    // the pipelines compile must not have its buffer handed to a new tensor before this submit.
-    this.preparing++;
-    try {
-      const pipes = await Promise.all(dispatches.map((d) => this.pipeline(d.kernel, d.constants)));
-      this.checkAlive(dispatches[0]?.kernel.name ?? 'run');
+    await this.submitCompiled(dispatches, (pipes) => {
       const enc = this.device.createCommandEncoder();
       const uniforms = this.record(enc, dispatches, pipes);
       this.device.queue.submit([enc.finish()]);
       // Safe to recycle now: later writes to these buffers are queued after this submit.
       for (const u of uniforms) this.pool.release(u);
+    });
+  }
+
+  /**
+   * Compiles the dispatches' pipelines (checking the device and the workgroup counts first),
+   * then calls `submit` with them. The dispatches hold their tensors' buffers from the op's
+   * call: a tensor disposed while they compile has its buffer pooled only after `submit`, so no
+   * new tensor takes it first.
+   */
+  async submitCompiled<T>(dispatches: Dispatch[], submit: (pipes: GPUComputePipeline[]) => T): Promise<T> {
+    const op = dispatches[0]?.kernel.name ?? 'run';
+    this.checkAlive(op);
+    for (const d of dispatches) this.checkWorkgroups(d);
+    const held = dispatches.flatMap((d) => d.buffers.map((b) => ('buffer' in b ? b.buffer : b)));
+    for (const b of held) this.held.set(b, (this.held.get(b) ?? 0) + 1);
+    try {
+      const pipes = await Promise.all(dispatches.map((d) => this.pipeline(d.kernel, d.constants)));
+      this.checkAlive(op);
+      return submit(pipes);
     } finally {
-      if (--this.preparing === 0) for (const b of this.deferred.splice(0)) this.pool.release(b);
+      for (const b of held) {
+        const n = this.held.get(b)! - 1;
+        if (n > 0) {
+          this.held.set(b, n);
+        } else {
+          this.held.delete(b);
+          if (this.deferred.delete(b)) this.pool.release(b);
+        }
+      }
     }
   }
 
@@ -354,7 +374,6 @@ export class Engine {
    * to release after the submit.
    */
   record(enc: GPUCommandEncoder, dispatches: Dispatch[], pipes: GPUComputePipeline[], pass: GPUComputePassDescriptor = {}): GPUBuffer[] {
-    for (const d of dispatches) this.checkWorkgroups(d);
     const p = enc.beginComputePass(pass);
     const uniforms = dispatches.map((d, i) => {
       const u = d.params ? this.uniform(d.params) : undefined;
@@ -439,7 +458,7 @@ export class Engine {
   releaseTensor(t: Tensor, buffer: GPUBuffer): void {
     if (this.destroyed) return;
     this.scopes.forget(t);
-    if (this.preparing > 0) this.deferred.push(buffer);
+    if (this.held.has(buffer)) this.deferred.add(buffer);
     else this.pool.release(buffer);
   }
 }

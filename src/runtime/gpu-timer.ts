@@ -24,16 +24,17 @@ export class GpuTimer {
   /** Runs the dispatches in one pass and returns how long the GPU took. */
   async time(ds: Dispatch[]): Promise<Timing> {
     const e = this.engine;
-    const pipes = await Promise.all(ds.map((d) => e.pipeline(d.kernel, d.constants)));
-    e.checkAlive(ds[0]?.kernel.name ?? 'time');
-    const enc = e.device.createCommandEncoder();
-    const uniforms = e.record(enc, ds, pipes, this.querySet ? { timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {});
-    if (this.querySet) {
-      enc.resolveQuerySet(this.querySet, 0, 2, this.resolve!, 0);
-      enc.copyBufferToBuffer(this.resolve!, 0, this.readback!, 0, 16);
-    }
-    const t0 = performance.now();
-    e.device.queue.submit([enc.finish()]);
+    const { t0, uniforms } = await e.submitCompiled(ds, (pipes) => {
+      const enc = e.device.createCommandEncoder();
+      const uniforms = e.record(enc, ds, pipes, this.querySet ? { timestampWrites: { querySet: this.querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {});
+      if (this.querySet) {
+        enc.resolveQuerySet(this.querySet, 0, 2, this.resolve!, 0);
+        enc.copyBufferToBuffer(this.resolve!, 0, this.readback!, 0, 16);
+      }
+      const t0 = performance.now();
+      e.device.queue.submit([enc.finish()]);
+      return { t0, uniforms };
+    });
     await e.device.queue.onSubmittedWorkDone();
     const wall = performance.now() - t0;
     for (const u of uniforms) e.pool.release(u);
