@@ -614,6 +614,9 @@ describe('the im2col filter gradient (GPUs)', () => {
       expect(im2colFilterGroups(e, conv2dGeom([130, 512, 2, 2], [512, 512, 1, 1], {}))).toEqual({ groups: 2, chunk: 65 });
       expect(conv2dScratch(e, conv2dGeom([130, 512, 2, 2], [512, 512, 1, 1], {}), 'bwdFilter')).toEqual({ col: 130 * 512 * 4, dyGroups: 130 * 512 * 4, part: 2 * 512 * 512 });
       expect(kernels(e, [130, 512, 2, 2], [512, 512, 1, 1])).toEqual(['conv2d.im2col', 'conv2d.bwd_filter.dy_groups', 'gemm.shared', 'sum']);
+      // 576 × 64 is 25 blocks of 128², so 6 groups fill the grid: 10 images as 10 of 1, not 5 of 2
+      // (⌈10/6⌉ = 2), which would leave 125 blocks and drop gemm.shared to 4×4 tiles.
+      expect(im2colFilterGroups(e, conv2dGeom([10, 64, 11, 11], [576, 64, 3, 3], {}))).toEqual({ groups: 10, chunk: 1 });
       // 144 blocks already: one group.
       expect(im2colFilterGroups(e, conv2dGeom([64, 512, 7, 7], [512, 512, 3, 3], { padding: 1 }))).toEqual({ groups: 1, chunk: 64 });
       // A first layer (64 × 27: one block) keeps one GEMM per image, dy in place, as before.

@@ -281,7 +281,8 @@ export function im2colFilterGroups(engine: Engine, g: Conv2dGeom): { groups: num
   const most = Math.max(1, Math.min(g.n, Math.floor((g.n * g.oh * g.ow) / MIN_GROUP_K)));
   // Splitting into groups that still leave the big tiles short of the grid would drop them to 4×4 and split K too.
   const want = need(t.sharedTile) <= most ? need(t.sharedTile) : Math.min(need(4), most);
-  const chunk = ceilDiv(g.n, Math.max(1, want));
+  let chunk = ceilDiv(g.n, Math.max(1, want));
+  if (chunk > 1 && ceilDiv(g.n, chunk) < want) chunk--; // 10 images in 6 groups: ⌈10/6⌉ = 2 makes only 5
   return { groups: ceilDiv(g.n, chunk), chunk };
 }
 
