@@ -316,15 +316,15 @@ interface Built {
   outputKey: string;
 }
 
+function missing(key: string): never {
+  throw new Error(`Model: no buffer was planned for ${key}; this is a bug in convgpu, please report it.`);
+}
+
 /**
  * Builds the dispatch list of a forward (and, when training, loss, backward and optimizer)
  * pass with liveness-planned buffers. Times: node i runs forward at i, the loss at L+1,
  * node i's backward at 2L+2−i, the optimizer at 2L+2.
  */
-function missing(key: string): never {
-  throw new Error(`Model: no buffer was planned for ${key}; this is a bug in convgpu, please report it.`);
-}
-
 function build(plan: Plan & { allocateFor(values: Value[]): Map<string, GPUBuffer> }, model: Model, batch: number, training: boolean, fuse = true): Built & { values: Value[] } {
   const g = model.graph;
   g.checkConnected();
