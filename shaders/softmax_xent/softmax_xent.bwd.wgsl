@@ -19,9 +19,11 @@ struct Params { rows: u32, classes: u32, scale: f32 }
 // A quiet NaN's bits.
 const NAN_BITS = 0x7fc00000u;
 
-/** Whether v is a class index: an integer in [0, classes). False for NaN. */
+/** Whether v is a class index: an integer in [0, classes). False for NaN and ±Infinity. */
 fn is_label(v: f32, classes: u32) -> bool {
-  return v >= 0.0 && v < f32(classes) && v == floor(v);
+  // NOTE: by the bits first: WGSL lets a compiler assume no NaN, so comparisons cannot be trusted to reject one.
+  let finite = (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u;
+  return finite && v >= 0.0 && v < f32(classes) && v == floor(v);
 }
 
 @compute @workgroup_size(WG)

@@ -25,9 +25,11 @@ const NAN_BITS = 0x7fc00000u;
 var<workgroup> partial: array<f32, WG>;
 var<workgroup> invalid: atomic<u32>;
 
-/** Whether v is a class index: an integer in [0, classes). False for NaN. */
+/** Whether v is a class index: an integer in [0, classes). False for NaN and ±Infinity. */
 fn is_label(v: f32, classes: u32) -> bool {
-  return v >= 0.0 && v < f32(classes) && v == floor(v);
+  // NOTE: by the bits first: WGSL lets a compiler assume no NaN, so comparisons cannot be trusted to reject one.
+  let finite = (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u;
+  return finite && v >= 0.0 && v < f32(classes) && v == floor(v);
 }
 
 @compute @workgroup_size(WG)
