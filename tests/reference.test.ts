@@ -275,6 +275,16 @@ describe('conv2d', () => {
     expectTensor(conv2d(x, host([1, 2, 3, 4], [1, 1, 2, 2]), { dilation: [1, 2] }), [1, 1, 2, 1], [43, 73]);
   });
 
+  it("'same' pads the extra row and column at the bottom and right, as TF and PyTorch do, by hand", () => {
+    // An even kernel needs 1 row and 1 column of padding in all: with it at the bottom/right, the
+    // kernel [1 0; 0 0] picks each pixel itself; at the top/left it would shift the image by one.
+    const x = host(Array.from({ length: 16 }, (_, i) => i + 1), [1, 1, 4, 4]);
+    expectTensor(conv2d(x, host([1, 0, 0, 0], [1, 1, 2, 2]), { padding: 'same' }), [1, 1, 4, 4], Array.from(x.data));
+    // Stride 2 on 5 columns: out = ⌈5/2⌉ = 3, total padding (3−1)·2 + 3 − 5 = 2, split 1 / 1.
+    const row = host([1, 2, 3, 4, 5], [1, 1, 1, 5]);
+    expectTensor(conv2d(row, host([1, 0, 0], [1, 1, 1, 3]), { padding: 'same', stride: [1, 2] }), [1, 1, 1, 3], [0, 2, 4]);
+  });
+
   it('groups keep channels apart, and ReLU, by hand', () => {
     // groups = 2: y0 = 10·x0, y1 = 100·x1 (no cross terms).
     expectTensor(conv2d(host([2, 3], [1, 2, 1, 1]), host([10, 100], [2, 1, 1, 1]), { groups: 2 }), [1, 2, 1, 1], [20, 300]);
@@ -373,6 +383,12 @@ describe('maxPool2d', () => {
     expectTensor(maxPool2d(host([1, 2, 3, 4], [1, 1, 2, 2]), attrs), [1, 1, 2, 2], [2, 2, 4, 4]);
   });
 
+  it("'same' with an even window pads at the bottom and right, by hand", () => {
+    // x = [1 2 3; 4 5 6; 7 8 9], 2×2 windows, stride 1: the last row and column see only real cells below and right.
+    const x = host([1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 1, 3, 3]);
+    expectTensor(maxPool2d(x, { kernelSize: 2, stride: 1, padding: 'same' }), [1, 1, 3, 3], [5, 6, 6, 8, 9, 9, 8, 9, 9]);
+  });
+
   it('ties: the first maximum in row-major window order takes the gradient', () => {
     // One 2×2 window of [3 3; 3 1]: the gradient goes to the first 3 only.
     const x = host([3, 3, 3, 1], [1, 1, 2, 2]);
@@ -421,6 +437,12 @@ describe('avgPool2d', () => {
     // dy = 1: each cell is in one corner (1/1), two edge (1/2 each) and the centre (1/4) window.
     const dx = avgPool2dBackward(host(new Array(9).fill(1), [1, 1, 3, 3]), [1, 1, 2, 2], attrs);
     expectTensor(dx, [1, 1, 2, 2], [2.25, 2.25, 2.25, 2.25]);
+  });
+
+  it("'same' with an even window pads at the bottom and right, by hand", () => {
+    // x = [1 2 3; 4 5 6; 7 8 9], 2×2 windows, stride 1; padding is left out of the divisor.
+    const x = host([1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 1, 3, 3]);
+    expectTensor(avgPool2d(x, { kernelSize: 2, stride: 1, padding: 'same' }), [1, 1, 3, 3], [3, 4, 4.5, 6, 7, 7.5, 7.5, 8.5, 9]);
   });
 
   it('asymmetric padding [1, 0, 0, 1] by hand', () => {
