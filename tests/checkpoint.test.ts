@@ -109,6 +109,16 @@ describe('safetensors', () => {
     expect(metadata).toEqual({});
   });
 
+  it('refuses to write a name or metadata string with a lone surrogate (Python safetensors rejects its JSON), and keeps whole emoji', () => {
+    const t = { shape: [1], data: Float32Array.of(1) };
+    const half = '\ud83d'; // the first half of 😀, as a name cut in the middle would leave it
+    expect(() => encodeSafetensors({ [`conv${half}.weight`]: t })).toThrow(/tensor name .* lone UTF-16 surrogate/);
+    expect(() => encodeSafetensors({ w: t }, { note: `a${half}` })).toThrow(/metadata "note" holds a lone UTF-16 surrogate/);
+    const back = decodeSafetensors(encodeSafetensors({ 'conv😀.weight': t }, { note: '😀' }));
+    expect(Object.keys(back.tensors)).toEqual(['conv😀.weight']);
+    expect(back.metadata.note).toBe('😀');
+  });
+
   it('rejects a corrupt data section by its CRC', () => {
     const bytes = encodeSafetensors({ w: { shape: [4], data: Float32Array.of(1, 2, 3, 4) } });
     bytes[bytes.length - 3]! ^= 0x10;

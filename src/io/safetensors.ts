@@ -32,6 +32,16 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  * Serializes F32 tensors, in the order given, with string metadata. `crc32` in
  * metadata is always replaced by the checksum of the data written.
  */
+/**
+ * Refuses a string with a lone UTF-16 surrogate (a name cut inside an emoji): JSON.stringify
+ * writes it as a \ud83d escape, which the Python library rejects as invalid JSON.
+ */
+function checkWellFormed(what: string, s: string): void {
+  if (/\p{Cs}/u.test(s)) {
+    throw new CheckpointError(`encodeSafetensors: ${what} holds a lone UTF-16 surrogate (half of a character); other safetensors readers reject such a file, so fix the string.`);
+  }
+}
+
 export function encodeSafetensors(
   tensors: Record<string, NamedTensor>,
   metadata: Record<string, string> = {},
@@ -43,6 +53,7 @@ export function encodeSafetensors(
     if (name === METADATA_KEY || name.length === 0) {
       throw new CheckpointError(`encodeSafetensors: "${name}" cannot be a tensor name; rename the tensor.`);
     }
+    checkWellFormed(`tensor name ${JSON.stringify(name)}`, name);
     if (!(t.data instanceof Float32Array)) {
       throw new CheckpointError(`encodeSafetensors: tensor "${name}" data must be a Float32Array.`);
     }
@@ -70,6 +81,8 @@ export function encodeSafetensors(
     if (typeof v !== 'string') {
       throw new CheckpointError(`encodeSafetensors: metadata "${k}" must be a string, got ${typeof v}.`);
     }
+    checkWellFormed(`metadata key ${JSON.stringify(k)}`, k);
+    checkWellFormed(`metadata "${k}"`, v);
     meta[k] = v;
   }
   meta.crc32 = crc32Hex(data);
