@@ -257,4 +257,10 @@ describe('augmentBatch', () => {
     expect(one[17 * 28 + 17]).toBe(1);
     expect(() => augmentBatch(x, 3, 28, 28, mulberry32(1))).toThrow(ConvGpuError);
   });
+
+  it('refuses settings that are not finite non-negative numbers, which gave blank images', () => {
+    for (const opts of [{ maxShift: Infinity }, { maxRotationDeg: 1e308 }, { maxShift: NaN }, { maxRotationDeg: -1 }]) {
+      expect(() => augmentBatch(x, 2, 28, 28, mulberry32(1), opts), JSON.stringify(opts)).toThrow(/maxShift and maxRotationDeg must be finite non-negative numbers/);
+    }
+  });
 });

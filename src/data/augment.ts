@@ -40,8 +40,9 @@ export function augmentBatch(
       `augmentBatch: x holds ${x.length} values, not a whole number of ${n}×C×${h}×${w} images.`,
     );
   }
-  if (!(maxShift >= 0) || !(maxRot >= 0)) {
-    throw new AttributeError('augmentBatch: maxShift and maxRotationDeg must be non-negative numbers.');
+  // Infinite or overflowing settings would give blank images (or a stale matrix where its inverse fails).
+  if (!(maxShift >= 0 && Number.isFinite(maxShift)) || !(maxRot >= 0 && Number.isFinite(maxRot))) {
+    throw new AttributeError(`augmentBatch: maxShift and maxRotationDeg must be finite non-negative numbers, got ${opts.maxShift} and ${opts.maxRotationDeg}.`);
   }
 
   const out = new Float32Array(x.length);
