@@ -13,7 +13,7 @@ import { CpuModel } from '../nn/cpu-model.js';
 import { Model, type ModelOptions } from '../nn/model.js';
 import { MODELS } from '../nn/models.js';
 import { USUAL_LR, type OptimizerSpec, type Schedule } from '../nn/optim.js';
-import { evaluate, stepsPerEpoch, trainEpochs, type AnyModel, type StepProgress } from '../nn/train.js';
+import { evaluate, stepsPerEpoch, trainEpochs, type AnyModel, type EvalResult, type StepProgress } from '../nn/train.js';
 import { formatVerify, verify } from '../nn/verify.js';
 import { describeTuning } from '../ops/tuning.js';
 import { Engine } from '../runtime/engine.js';
@@ -33,6 +33,8 @@ export const DEFAULTS = {
   seed: 1,
   readEvery: 20,
   evalBatch: 500,
+  /** The float64 reference blocks the event loop for a whole batch (500 images took 1.5 s), and a Ctrl-C waited for it. */
+  cpuEvalBatch: 50,
   shift: 3,
   checkpointDir: 'checkpoints',
 } as const;
@@ -314,6 +316,8 @@ async function main(): Promise<number> {
 
   // NOTE: one controller for the whole run, --compare's two models included: with one per
   // model, Ctrl-C stopped only the model training at the time and the next one started.
+  // Training and evaluation both take the signal and stop at their next step or batch, so
+  // the first Ctrl-C is never lost in a phase that does not check it.
   const abort = new AbortController();
   const onSigint = (): void => {
     // A second Ctrl-C quits at once, without a checkpoint.
@@ -338,14 +342,15 @@ async function main(): Promise<number> {
     say(`data: ${num(train.n)} training images, ${num(test.n)} test images`);
 
     const summary: Record<string, unknown> = { backend: args.backend, adapter: engine?.describe() ?? null };
-    const common = { say, engine, verifyFirst: args.verify, nanCheck: args.nanCheck, signal: abort.signal };
+    const evalBatch = gpu ? DEFAULTS.evalBatch : DEFAULTS.cpuEvalBatch;
+    const common = { say, engine, verifyFirst: args.verify, nanCheck: args.nanCheck, signal: abort.signal, evalBatch };
     process.on('SIGINT', onSigint);
     let stopped = false;
     if (args.compare) {
       const rows: RunSummary[] = [];
       for (const name of ['mlp', 'lenet']) {
         if (abort.signal.aborted) {
-          // Ctrl-C during the previous model's evaluation.
+          // A Ctrl-C handled during the previous model's last batch, after its last check.
           say(`interrupted before ${name}.`);
           stopped = true;
           break;
@@ -424,7 +429,7 @@ async function runOne(
   cfg: RunConfig,
   train: Dataset,
   test: Dataset,
-  o: { say: (s: string) => void; engine: Engine | null; verifyFirst: boolean; save: string | null; shifts: boolean; nanCheck?: number; signal: AbortSignal },
+  o: { say: (s: string) => void; engine: Engine | null; verifyFirst: boolean; save: string | null; shifts: boolean; nanCheck?: number; signal: AbortSignal; evalBatch: number },
 ): Promise<RunSummary> {
   const { say } = o;
   const spe = stepsPerEpoch(train.n, cfg.batch);
@@ -510,12 +515,25 @@ async function runOne(
     say(`the checkpoint has already trained ${epochsDone} epoch(s)${part ? ` and ${part} step(s)` : ''} (step ${model.step}); the run asks for ${cfg.epochs}, so nothing is left to train: evaluating only.`);
   }
 
-  const ev = await evaluate(model, test, { batch: DEFAULTS.evalBatch });
+  // NOTE: evaluation takes the signal too. The SIGINT handler is installed until main returns, so
+  // a Ctrl-C here that nothing checked only aborted the controller: the run went on to exit 0.
+  const evalOpts = { batch: o.evalBatch, signal: o.signal };
+  const interrupted = (what: string, ev: EvalResult): RunSummary => {
+    const kept = o.save ? `; ${o.save} has the trained model (step ${model.step})` : '';
+    say(`interrupted while evaluating ${what}, after ${num(ev.n)} of ${num(test.n)} images${kept}.`);
+    return { ...base, stopped: true };
+  };
+  const ev = await evaluate(model, test, evalOpts);
+  if (ev.stopped) return interrupted(cfg.modelName, ev);
   say(`evaluated ${num(ev.n)} test images in ${ev.seconds.toFixed(1)} s (${ev.imagesPerSecond.toFixed(1)} img/s)`);
   const out: RunSummary = { ...base, testAccuracy: ev.accuracy, testCorrect: ev.correct, evalImagesPerSecond: ev.imagesPerSecond };
   if (o.shifts) {
-    out.shiftedRight = (await evaluate(model, shiftImages(test, DEFAULTS.shift, 0), { batch: DEFAULTS.evalBatch })).accuracy;
-    out.shiftedDown = (await evaluate(model, shiftImages(test, 0, DEFAULTS.shift), { batch: DEFAULTS.evalBatch })).accuracy;
+    const right = await evaluate(model, shiftImages(test, DEFAULTS.shift, 0), evalOpts);
+    if (right.stopped) return interrupted(`${cfg.modelName} on shifted digits`, right);
+    const down = await evaluate(model, shiftImages(test, 0, DEFAULTS.shift), evalOpts);
+    if (down.stopped) return interrupted(`${cfg.modelName} on shifted digits`, down);
+    out.shiftedRight = right.accuracy;
+    out.shiftedDown = down.accuracy;
     say(`${cfg.modelName}: test ${pct(out.testAccuracy)}, shifted → ${pct(out.shiftedRight)}, shifted ↓ ${pct(out.shiftedDown)}`);
   }
   return out;

@@ -78,7 +78,11 @@ export interface TrainOptions {
    * affected. Off by default (each check reads the parameters back).
    */
   nanCheckEvery?: number;
-  /** Stop after the current step when aborted (e.g. on SIGINT). */
+  /**
+   * Stop after the current step when aborted (e.g. on SIGINT). With a signal, each step first
+   * yields to the event loop, so an abort pending there (a Ctrl-C) is seen before the step; the
+   * CPU reference never yields otherwise, and would not see one until the run ended.
+   */
   signal?: AbortSignal;
   /** Called after every step. */
   onStep?: (p: StepProgress) => void;
@@ -153,7 +157,10 @@ export async function trainEpochs(model: AnyModel, ds: Dataset, opts: TrainOptio
       let i = 0;
       for (const b of batches(ds, batch, epochSeed(seed, epoch), { dropLast: true })) {
         if (i++ < skip) continue;
-        if (opts.signal?.aborted) break;
+        if (opts.signal) {
+          await yieldToEventLoop();
+          if (opts.signal.aborted) break;
+        }
         const x = augment ? augmentBatch(b.x, b.size, h, w, mulberry32(stepSeed(seed, model.step)), augment) : b.x;
         const stepInEpoch = model.step - epoch * spe + 1;
         const read = stepInEpoch % readEvery === 0 || stepInEpoch === spe;
@@ -203,6 +210,18 @@ export async function trainEpochs(model: AnyModel, ds: Dataset, opts: TrainOptio
   return result;
 }
 
+const immediate = (): Promise<void> => new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
+
+/**
+ * Lets pending events run, a signal's handler among them, before going on. Two turns: Node
+ * reads signals when its event loop polls, and an immediate queued from an I/O callback (a
+ * checkpoint's write, say) runs before the loop polls again; the second comes after a poll.
+ */
+async function yieldToEventLoop(): Promise<void> {
+  await immediate();
+  await immediate();
+}
+
 async function nanGuard(model: AnyModel, loss: number | undefined): Promise<void> {
   const bad = await model.findNonFinite();
   if (!bad && (loss === undefined || Number.isFinite(loss))) return;
@@ -215,19 +234,33 @@ async function nanGuard(model: AnyModel, loss: number | undefined): Promise<void
 }
 
 export interface EvalResult {
+  /** Over the `n` images evaluated (NaN if none). */
   accuracy: number;
   correct: number;
+  /** Images evaluated: the whole dataset, unless stopped. */
   n: number;
   seconds: number;
   imagesPerSecond: number;
+  /** True when the signal stopped it before the whole dataset was evaluated. */
+  stopped: boolean;
+}
+
+export interface EvalOptions {
+  /** Images per forward pass (default 500, or fewer when the dataset is smaller). */
+  batch?: number;
+  /**
+   * Stop between batches when aborted (e.g. on SIGINT). As in trainEpochs, each batch first
+   * yields to the event loop, so an abort pending there is seen before it.
+   */
+  signal?: AbortSignal;
 }
 
 /**
- * Accuracy over the whole dataset, in batches of `batch` (default 500, or fewer when the
- * dataset is smaller); the last partial batch is padded with zeros and only its real
- * rows are counted.
+ * Accuracy over the whole dataset, in batches of `batch`; the last partial batch is padded
+ * with zeros and only its real rows are counted. Aborted, it returns what it evaluated so far,
+ * with `stopped` set.
  */
-export async function evaluate(model: AnyModel, ds: Dataset, opts: { batch?: number } = {}): Promise<EvalResult> {
+export async function evaluate(model: AnyModel, ds: Dataset, opts: EvalOptions = {}): Promise<EvalResult> {
   const batch = Math.min(opts.batch ?? 500, ds.n);
   if (!Number.isInteger(batch) || batch < 1) throw new AttributeError(`evaluate: batch must be a positive integer and the dataset non-empty (n = ${ds.n}).`);
   const per = ds.shape[0] * ds.shape[1] * ds.shape[2];
@@ -235,18 +268,28 @@ export async function evaluate(model: AnyModel, ds: Dataset, opts: { batch?: num
   const t0 = performance.now();
   const plan = model instanceof CpuModel ? null : await model.predictor(batch);
   let correct = 0;
+  let done = 0;
+  let stopped = false;
   try {
     const x = new Float32Array(batch * per);
     for (let start = 0; start < ds.n; start += batch) {
+      if (opts.signal) {
+        await yieldToEventLoop();
+        if (opts.signal.aborted) {
+          stopped = true;
+          break;
+        }
+      }
       const size = Math.min(batch, ds.n - start);
       x.set(ds.images.subarray(start * per, (start + size) * per));
       if (size < batch) x.fill(0, size * per);
       const logits = plan ? await plan.run(x) : Float32Array.from((model as CpuModel).predict(x.subarray(0, size * per), size));
       correct += Math.round(accuracy(logits, ds.labels.subarray(start, start + size), classes, size) * size);
+      done += size;
     }
   } finally {
     plan?.dispose();
   }
   const seconds = (performance.now() - t0) / 1000;
-  return { accuracy: correct / ds.n, correct, n: ds.n, seconds, imagesPerSecond: ds.n / Math.max(seconds, 1e-9) };
+  return { accuracy: done ? correct / done : NaN, correct, n: done, seconds, imagesPerSecond: done / Math.max(seconds, 1e-9), stopped };
 }
