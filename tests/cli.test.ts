@@ -6,30 +6,50 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { saveCheckpoint } from '../src/nn/checkpoint.js';
+import { loadCheckpoint, saveCheckpoint } from '../src/nn/checkpoint.js';
 import { CpuModel } from '../src/nn/cpu-model.js';
 import { lenet } from '../src/nn/models.js';
 import { runScript, type ScriptRun } from './helpers/run-script.js';
 
 const train = (args: string[]): Promise<ScriptRun> => runScript('src/cli/train.ts', args);
 
-/** `npm run train` with a Ctrl-C (SIGINT) sent once `cue` appears on its stdout; `again`: a second one that many ms later. */
-function trainInterrupted(args: string[], cue: string, again?: number): Promise<ScriptRun & { signalled: boolean }> {
+const RAISED = '[test: SIGINT raised]';
+
+/**
+ * `npm run train` with a Ctrl-C (SIGINT) the moment it prints `cue` (`presses` 2: pressed twice).
+ * The child raises it itself, in the write of `cue` (a module loaded with --import wraps
+ * process.stdout.write). Sent from here on reading the line, the signal would land wherever the
+ * CLI had got to by then, which depends on the machine's speed and load; raised in the write, it
+ * is handled at the CLI's next event-loop turn, which its code fixes (trainEpochs and evaluate
+ * let the loop turn before each step or batch), so each test knows where it lands.
+ * `signalled`: the cue was printed and the signal raised.
+ */
+function trainInterrupted(args: string[], cue: string, presses = 1): Promise<ScriptRun & { signalled: boolean }> {
+  const hook = `
+    const write = process.stdout.write;
+    let seen = '';
+    process.stdout.write = function (chunk, ...rest) {
+      const ok = write.call(this, chunk, ...rest);
+      if (seen !== null) {
+        seen += String(chunk);
+        if (seen.includes(${JSON.stringify(cue)})) {
+          seen = null;
+          process.stderr.write(${JSON.stringify(RAISED + '\n')});
+          for (let i = 0; i < ${presses}; i++) process.kill(process.pid, 'SIGINT');
+        }
+      }
+      return ok;
+    };`;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', './scripts/register.mjs', 'src/cli/train.ts', ...args], { cwd: process.cwd() });
+    const child = spawn(process.execPath, ['--import', './scripts/register.mjs', '--import', `data:text/javascript,${encodeURIComponent(hook)}`, 'src/cli/train.ts', ...args], {
+      cwd: process.cwd(),
+    });
     let stdout = '';
     let stderr = '';
-    let signalled = false;
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      if (!signalled && stdout.includes(cue)) {
-        signalled = child.kill('SIGINT');
-        if (again !== undefined) setTimeout(() => child.kill('SIGINT'), again);
-      }
-    });
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr, signalled }));
+    child.on('close', (code) => resolve({ code, stdout, stderr, signalled: stderr.includes(RAISED) }));
   });
 }
 
@@ -163,34 +183,85 @@ describe('npm run train (the CLI, as a child process)', () => {
     expect(ok.stdout).toContain('sgd lr 0.05 momentum 0.9, lr × 0.5 every 100 steps; seed 1');
   });
 
-  it('Ctrl-C during --compare stops the whole run: exit 130, no LeNet, and the JSON line says stopped', async () => {
-    // Enough images that MLP cannot finish before the signal lands.
-    const r = await trainInterrupted(['--compare', '--limit', '20000', '--test-limit', '128', '--epochs', '1', '--json'], 'model: mlp');
+  it('Ctrl-C during training stops after the step, saves it and says so, and --resume continues from there', async () => {
+    const path = join(dir, 'interrupted.safetensors');
+    // After epoch 1's 8 steps: the signal is seen before step 9.
+    const r = await trainInterrupted([...small, '--epochs', '2', '--json', '--checkpoint', path], 'epoch 1/2:');
     expect(r.signalled).toBe(true);
     expect(r.code, r.stderr).toBe(130);
-    expect(r.stdout).toMatch(/interrupted at step \d+\./);
+    expect(r.stdout).toContain(`interrupted at step 8 (epoch 2); saved ${path}. Continue with --resume.`);
+    expect(r.stdout).not.toContain('epoch 2/2');
+    expect(r.stdout).not.toContain('evaluated');
+    expect(summary(r)).toMatchObject({ model: 'lenet', steps: 8, checkpoint: path, stopped: true, testAccuracy: null });
+    expect((await loadCheckpoint(path)).meta.step).toBe(8);
+    const resumed = await train([...small, '--epochs', '2', '--json', '--checkpoint', path, '--resume']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(summary(resumed)).toMatchObject({ resumedFromStep: 8, steps: 16, stopped: false });
+  });
+
+  it('Ctrl-C before the first step saves nothing: no file for a new run, and a resumed one keeps its checkpoint', async () => {
+    const path = join(dir, 'early.safetensors');
+    // Printed before the model compiles: the signal is seen before step 1.
+    const r = await trainInterrupted([...small, '--epochs', '1', '--json', '--checkpoint', path], 'model: lenet');
+    expect(r.signalled).toBe(true);
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stdout).toContain("interrupted at step 0, before this run's first step; nothing saved.");
+    expect(summary(r)).toMatchObject({ steps: 0, checkpoint: null, stopped: true });
+    expect(existsSync(path)).toBe(false);
+
+    const m = new CpuModel(lenet(), { seed: 1, optimizer: { type: 'sgd', lr: 0.05, momentum: 0.9 }, schedule: { kind: 'cosine', totalSteps: 16 } });
+    m.step = 8;
+    await saveCheckpoint(m, path, { epoch: 1, modelName: 'lenet', seed: 1, batch: 64, epochs: 2, augment: false, limit: 512 });
+    const again = await trainInterrupted([...small, '--epochs', '2', '--json', '--checkpoint', path, '--resume'], 'model: lenet');
+    expect(again.code, again.stderr).toBe(130);
+    expect(again.stdout).toContain(`interrupted at step 8, before this run's first step; ${path} is unchanged.`);
+    expect(summary(again)).toMatchObject({ steps: 8, checkpoint: path, stopped: true });
+    expect((await loadCheckpoint(path)).meta.step).toBe(8);
+  });
+
+  it('Ctrl-C during evaluation stops it: exit 130, no test accuracy, and the JSON line says stopped', async () => {
+    const path = join(dir, 'eval.safetensors');
+    // The last epoch's line: evaluation comes next.
+    const r = await trainInterrupted([...small, '--epochs', '1', '--json', '--checkpoint', path], 'epoch 1/1:');
+    expect(r.signalled).toBe(true);
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stdout).toContain(`interrupted while evaluating lenet, after 0 of 128 images; ${path} has the trained model (step 8).`);
+    expect(r.stdout).not.toContain('test accuracy');
+    expect(summary(r)).toMatchObject({ steps: 8, checkpoint: path, stopped: true, testAccuracy: null });
+    expect((await loadCheckpoint(path)).meta.step).toBe(8);
+  });
+
+  it('a second Ctrl-C quits at once, with exit 130 and no summary', async () => {
+    const path = join(dir, 'twice.safetensors');
+    const r = await trainInterrupted([...small, '--epochs', '1', '--json', '--checkpoint', path], 'epoch 1/1:', 2);
+    expect(r.signalled).toBe(true);
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stdout).not.toContain('interrupted');
+    expect(r.stdout.trim().split('\n').at(-1)).toMatch(/^epoch 1\/1:/); // no JSON line
+  });
+
+  it('Ctrl-C during --compare training stops the whole run: exit 130, no LeNet, and the JSON line says stopped', async () => {
+    const r = await trainInterrupted(['--compare', ...small, '--epochs', '2', '--json'], 'epoch 1/2:');
+    expect(r.signalled).toBe(true);
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stdout).toContain('interrupted at step 8.');
     expect(r.stdout).not.toContain('model: lenet');
     expect(r.stdout).not.toContain('test acc'); // no table of a run that did not happen
     const s = summary(r);
     expect(s.stopped).toBe(true);
-    expect((s.compare as { model: string; stopped: boolean }[]).map((c) => [c.model, c.stopped])).toEqual([['mlp', true]]);
+    expect((s.compare as { model: string; steps: number; stopped: boolean }[]).map((c) => [c.model, c.steps, c.stopped])).toEqual([['mlp', 8, true]]);
   });
 
-  it('Ctrl-C with --json prints the JSON line with "stopped": true, and exits 130', async () => {
-    const path = join(dir, 'stopped.safetensors');
-    const r = await trainInterrupted(['--limit', '20000', '--test-limit', '128', '--epochs', '1', '--json', '--checkpoint', path], 'model: lenet');
+  it('Ctrl-C during --compare evaluation stops the whole run too', async () => {
+    // MLP's first evaluation is done; the shifted digits come next.
+    const r = await trainInterrupted(['--compare', ...small, '--epochs', '1', '--json'], 'evaluated 128 test images');
     expect(r.signalled).toBe(true);
     expect(r.code, r.stderr).toBe(130);
+    expect(r.stdout).toContain('interrupted while evaluating mlp on shifted digits, after 0 of 128 images.');
+    expect(r.stdout).not.toContain('model: lenet');
+    expect(r.stdout).not.toContain('test acc');
     const s = summary(r);
-    expect(s).toMatchObject({ model: 'lenet', stopped: true, testAccuracy: null });
-    // Whether the signal landed before the first step or after a few, the file says the same as the summary.
-    if (s.steps === 0) {
-      expect(r.stdout).toContain("interrupted at step 0, before this run's first step; nothing saved.");
-      expect(s.checkpoint).toBeNull();
-      expect(existsSync(path)).toBe(false);
-    } else {
-      expect(s.checkpoint).toBe(path);
-      expect(existsSync(path)).toBe(true);
-    }
+    expect(s.stopped).toBe(true);
+    expect((s.compare as { model: string; steps: number; stopped: boolean }[]).map((c) => [c.model, c.steps, c.stopped])).toEqual([['mlp', 8, true]]);
   });
 });
