@@ -14,6 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Engine, type Dispatch, type Kernel } from '../src/runtime/engine.js';
 import { GpuTimer } from '../src/runtime/gpu-timer.js';
+import { median } from './lib/stats.js';
 import { gemmDispatches, gemmScratch } from '../src/ops/gemm.js';
 import * as conv from '../src/ops/conv2d.js';
 import { maxPool2dBwdDispatch, maxPool2dFwdDispatch } from '../src/ops/maxpool2d.js';
@@ -134,7 +135,6 @@ async function main(): Promise<void> {
     return outcome.value;
   }
 
-  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
   const rnd = (n: number, seed: number): Float32Array => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37 + seed));
   const buf = (data: number | Float32Array): GPUBuffer =>
     (typeof data === 'number' ? engine.empty([Math.max(data, 4)]) : engine.tensor(data, [data.length])).buffer;

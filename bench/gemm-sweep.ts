@@ -12,6 +12,7 @@ import { gemmDispatch, sharedTile } from '../src/ops/gemm.js';
 import type { Tuning } from '../src/ops/tuning.js';
 import { randomArray } from './lib/data.js';
 import { parseFlags } from './lib/flags.js';
+import { median } from './lib/stats.js';
 
 const args = parseFlags(
   { sizes: { type: 'string' }, reps: { type: 'string' }, peak: { type: 'string' }, json: { type: 'string' }, variants: { type: 'string' } },
@@ -39,7 +40,6 @@ for (const sharedTile of [4, 8] as const) {
   }
 }
 
-const median = (xs: number[]): number => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)]!;
 const timer = new GpuTimer(engine);
 // A GPU idles at a low clock: two seconds of the largest GEMM first, so the first rows are not slow for that.
 {

@@ -9,6 +9,7 @@ import * as conv from '../src/ops/conv2d.js';
 import { conv2dGeom, type GemmGeom } from '../src/ops/geometry.js';
 import type { Tuning } from '../src/ops/tuning.js';
 import { parseFlags } from './lib/flags.js';
+import { median } from './lib/stats.js';
 
 const args = parseFlags(
   { pixels: { type: 'string' }, rows: { type: 'string' }, autotune: { type: 'boolean' }, quick: { type: 'boolean' }, json: { type: 'boolean' }, reps: { type: 'string' }, tiled: { type: 'string' }, conv: { type: 'string' }, gemm: { type: 'string' }, only: { type: 'string' }, sizes: { type: 'string' } },
@@ -26,7 +27,6 @@ const engine = await Engine.create({ tuning, autotune: args.autotune });
 console.log(`adapter: ${engine.describe()}  tuning: ${JSON.stringify(engine.tuning)}`);
 
 const reps = Number(args.reps ?? (args.quick ? 3 : 5));
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const timer = new GpuTimer(engine);
 let source = '';

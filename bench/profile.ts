@@ -5,6 +5,7 @@ import { Model } from '../src/nn/model.js';
 import { MODELS } from '../src/nn/models.js';
 import type { Tuning } from '../src/ops/tuning.js';
 import { parseFlags, usage } from './lib/flags.js';
+import { median } from './lib/stats.js';
 
 const HELP = 'Usage: npm run bench:profile [-- --model lenet32] [--batch 64] [--runs 5] [--gemm subgroup|registers|shared] [--json]';
 const args = parseFlags(
@@ -28,7 +29,6 @@ const runs = await (async () => {
   for (let i = 0; i < Number(args.runs); i++) out.push(await plan.profile());
   return out;
 })();
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const rows = runs[0]!.map((e, i) => ({ ...e, ms: median(runs.map((r) => r[i]!.ms)) }));
 const total = rows.reduce((s, r) => s + r.ms, 0);
 if (args.json) {

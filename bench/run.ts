@@ -321,7 +321,8 @@ async function finish(run: { runtime: string; flags?: string[]; incomplete?: str
       totalSeconds: (Date.now() - started) / 1000,
       timing:
         'Warm-up (the first run, pipeline compile included) is excluded and reported as "first result"; then the median, min and max of up to ' +
-        `${quick ? 3 : 10} runs within a per-item budget.`,
+        `${quick ? 3 : 10} runs within a per-item budget. convgpu's GPU time: a GpuTimer pass after each timed run (never before one), one source per cell. ` +
+        'Training steps end at the loss read back once, on every backend.',
       tolerance: TOLERANCE,
       incomplete: run.incomplete,
     },

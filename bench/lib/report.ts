@@ -40,7 +40,9 @@ function cellText(item: ItemSpec, c: Cell | undefined, gpu = false): string {
   const s = gpu ? c.gpu : c.wall;
   if (!s) return '—';
   const mark = c.maxRelErr === undefined && c.backend !== 'reference' ? ' (unverified)' : c.reps === 0 && !gpu ? ' (cold)' : '';
-  return `${fmtNum(rate(item, s.median))} · ${fmtNum(s.median)} ms${mark}`;
+  // Each cell's GPU time has one source, said where it is not timestamp-query.
+  const source = gpu && c.gpuSource === 'wall' ? ' (wall)' : '';
+  return `${fmtNum(rate(item, s.median))} · ${fmtNum(s.median)} ms${source}${mark}`;
 }
 
 function ratio(cg: Cell | undefined, other: Cell | undefined): string {
@@ -134,7 +136,7 @@ export function footnotes(r: ResultFile): string {
     `- ${r.meta.mode === 'browser' ? 'Headless Chromium' : 'Node + Dawn'}: ${r.meta.runtime}; ${r.meta.quick ? '`--quick` (small sizes, few runs)' : 'full run'}; ${r.meta.date}; ${r.meta.totalSeconds.toFixed(0)} s in all.`,
     `- convgpu adapter: ${i.adapter}; timestamp-query: ${i.hasTimestamps ? 'yes' : 'no'}${i.tuning ? `; kernels ${i.tuning}` : ''}. TF.js ${i.tfjsVersion} webgpu adapter: ${i.tfjsWebgpuAdapter ?? '—'}.`,
     `- TF.js wasm threads: ${i.wasmThreads ?? '—'}${i.wasmThreadsNote ? ` (${i.wasmThreadsNote})` : ''}.`,
-    `- Cells: throughput · median ms. "GPU time" is convgpu's GpuTimer (${r.cells.find((c) => c.backend === 'convgpu' && c.gpuSource)?.gpuSource ?? '—'}), the other columns are end-to-end: from the call to the output read back into JS (TF.js: \`await tensor.data()\`; convgpu: engine.run then readBuffer, one round trip; its GPU time comes from a separate timed pass). Ratios compare end-to-end times (×2 = convgpu twice as fast). ${r.meta.timing}`,
+    `- Cells: throughput · median ms. "GPU time" is convgpu's GpuTimer: timestamp-query, or in cells marked (wall) the wall time from submit to onSubmittedWorkDone (the details give each cell's source); the other columns are end-to-end: from the call to the output read back into JS (TF.js: \`await tensor.data()\`; convgpu: engine.run then readBuffer, one round trip; its GPU time comes from a separate timed pass). Ratios compare end-to-end times (×2 = convgpu twice as fast). ${r.meta.timing}`,
     ...(r.pairs?.length
       ? [
           `- Head to head (second table): after an item's cells, convgpu and TF.js webgpu (and for training steps TF.js wasm) run in turn, the order swapped each round, up to ${r.meta.quick ? 5 : 15} rounds where 3 fit ${r.meta.quick ? 3 : 30} s: the machine's drifting load falls on both alike, where the first table's ratios divide medians taken minutes apart.`,

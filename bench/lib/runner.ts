@@ -3,6 +3,7 @@
 import { CpuModel } from '../../src/nn/cpu-model.js';
 import type { NamedTensor } from '../../src/nn/model.js';
 import type { OptimizerSpec } from '../../src/nn/optim.js';
+import type { Timing } from '../../src/runtime/gpu-timer.js';
 import { lenet } from '../../src/nn/models.js';
 import { convOut } from './items.js';
 import { randomArray, sizeOf } from './data.js';
@@ -30,8 +31,6 @@ export type Output = Float32Array | TrainOutput;
 export interface RunResult {
   /** Call (or submit) to the output read back into JS. */
   wallMs: number;
-  gpuMs?: number;
-  gpuSource?: 'timestamp' | 'wall';
   /** The result in convgpu's layout; required when run(true). */
   out?: Output;
 }
@@ -39,6 +38,12 @@ export interface RunResult {
 export interface Prepared {
   /** One run; with check, also returns the output for verification. */
   run(check: boolean): Promise<RunResult>;
+  /**
+   * convgpu: one more run of the op's dispatches, timed by GpuTimer. A pass of its own, taken
+   * after a timed run and never before one, so that each timed run (in a cell and head to head)
+   * follows whatever ran before it, as TF.js's does.
+   */
+  gpuTime?(): Promise<Timing>;
   /** TF.js webgpu: kernel time of one run from tf.time. */
   kernelMs?(): Promise<number | undefined>;
   dispose(): void;

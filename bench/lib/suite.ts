@@ -5,7 +5,7 @@
 import type * as TF from '@tensorflow/tfjs-core';
 import type { Engine } from '../../src/runtime/engine.js';
 import { describeTuning } from '../../src/ops/tuning.js';
-import { GpuTimer } from '../../src/runtime/gpu-timer.js';
+import { GpuTimer, type Timing } from '../../src/runtime/gpu-timer.js';
 import { alternate } from './alternate.js';
 import { buildItems } from './items.js';
 import { prepareConvgpu } from './convgpu.js';
@@ -13,7 +13,8 @@ import { relErr } from './data.js';
 import { fullTruth, prepareReference, sliceTruth, sliceWork, type Truth } from './reference.js';
 import { makeInputs, type Inputs, type Output, type Prepared } from './runner.js';
 import { missingKernel, prepareTfjs, registerWasmConv2DBackpropFilter } from './tfjs.js';
-import type { BackendId, BenchConfig, BenchEvent, Cell, ItemSpec, PageInfo, Pair, Stats } from './types.js';
+import { gpuStats, stats } from './stats.js';
+import type { BackendId, BenchConfig, BenchEvent, Cell, ItemSpec, PageInfo, Pair } from './types.js';
 
 type Tf = typeof TF;
 
@@ -72,11 +73,6 @@ export interface SuiteEnv {
   emit(e: BenchEvent): void;
 }
 
-const stats = (xs: number[]): Stats => {
-  const s = [...xs].sort((a, b) => a - b);
-  return { median: s[Math.floor((s.length - 1) / 2)]!, min: s[0]!, max: s.at(-1)! };
-};
-
 function check(out: Output | undefined, truth: Truth): number {
   if (!out) return Infinity;
   if (truth.kernel) return out instanceof Float32Array ? relErr(truth.kernel.pick(out), truth.kernel.values) : Infinity;
@@ -134,7 +130,7 @@ export async function runSuite(env: SuiteEnv, items: ItemSpec[]): Promise<void> 
         cell.checkedBy = b === 'reference' ? 'is the reference' : 'not verified: no reference result within the time limits';
       }
       const walls: number[] = [];
-      const gpus: number[] = [];
+      const gpus: Timing[] = [];
       const repStart = performance.now();
       const maxReps = b === 'reference' && config.refTruthOnly ? 1 : lim.maxReps;
       while (walls.length < maxReps) {
@@ -144,15 +140,19 @@ export async function runSuite(env: SuiteEnv, items: ItemSpec[]): Promise<void> 
         if (walls.length === 0 && (Date.now() > config.deadline || (opts.allowNoRep && typical > lim.cellBudgetMs))) break;
         const r = await p.run(false);
         walls.push(r.wallMs);
-        if (r.gpuMs !== undefined) {
-          gpus.push(r.gpuMs);
-          cell.gpuSource = r.gpuSource;
-        }
+        if (p.gpuTime) gpus.push(await p.gpuTime());
       }
       cell.reps = walls.length;
       cell.wall = stats(walls.length ? walls : [first.wallMs]);
-      if (!walls.length) cell.note = 'cold run only: no warm run fitted the time budget';
-      if (gpus.length) cell.gpu = stats(gpus);
+      const notes: string[] = [];
+      if (!walls.length) notes.push('cold run only: no warm run fitted the time budget');
+      const g = gpuStats(gpus);
+      if (g) {
+        cell.gpu = g.gpu;
+        cell.gpuSource = g.source;
+        if (g.note) notes.push(g.note);
+      }
+      if (notes.length) cell.note = notes.join('; ');
       if (p.kernelMs && Date.now() < config.deadline) {
         const k = await p.kernelMs();
         if (k !== undefined) {
@@ -178,6 +178,8 @@ export async function runSuite(env: SuiteEnv, items: ItemSpec[]): Promise<void> 
    * convgpu and another backend's runs alternating, the order swapped each round, after one
    * warm run each, where 3 rounds fit the pair budget by the cells' medians: the ratio per
    * round does not drift with the machine's load the way medians taken minutes apart do.
+   * Only run(false) here, no GPU-time pass: each side's timed run follows the other's, or its
+   * own, and nothing else.
    */
   async function headToHead(item: ItemSpec, inp: Inputs, other: BackendId, prepareOther: () => Prepared | Promise<Prepared>): Promise<void> {
     const round = (medianOf.get(`${item.id}/convgpu`) ?? Infinity) + (medianOf.get(`${item.id}/${other}`) ?? Infinity);

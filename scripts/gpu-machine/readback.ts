@@ -3,6 +3,7 @@
 // H100 run had convgpu's 1024³ round trip at 2.56 ms against TF.js's 1.49. Medians of 21.
 import { Engine } from '../../src/runtime/engine.js';
 import { gemmDispatch } from '../../src/ops/gemm.js';
+import { median } from '../../bench/lib/stats.js';
 
 const e = await Engine.create();
 const dev = e.device;
@@ -11,7 +12,7 @@ const a = e.tensor(new Float32Array(n * n).fill(0.5), [n, n]), b = e.tensor(new 
 const d = gemmDispatch(e, { batch: 1, m: n, n, k: n, transA: false, transB: false, broadcastB: false }, a.buffer, b.buffer, c.buffer);
 await e.run(d);
 await e.sync();
-const med = (xs: number[]) => [...xs].sort((p, q) => p - q)[xs.length >> 1]!.toFixed(3);
+const med = (xs: number[]): string => median(xs).toFixed(3);
 const rows: string[] = [];
 async function time(label: string, f: () => Promise<Record<string, number>>): Promise<void> {
   const phases: Record<string, number[]> = {};
