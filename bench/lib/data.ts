@@ -50,13 +50,47 @@ export function sliceBatch(x: Float32Array, shape: readonly number[], n0: number
   return x.slice(n0 * per, n1 * per);
 }
 
-/** Channels [c0, c1) of every sample of an NCHW (or OIHW: dims 0 and 1) tensor. */
-export function sliceChannels(x: Float32Array, shape: readonly number[], c0: number, c1: number): Float32Array {
+/** The given indices of dim 1 (channels of NCHW, input channels of OIHW, rows of [1, M, N]), in that order, for every index of dim 0. */
+export function gatherDim1(x: Float32Array, shape: readonly number[], idx: readonly number[]): Float32Array {
   const [n, c] = shape as [number, number];
   const plane = sizeOf(shape.slice(2));
-  const out = new Float32Array(n * (c1 - c0) * plane);
-  for (let i = 0; i < n; i++) out.set(x.subarray((i * c + c0) * plane, (i * c + c1) * plane), i * (c1 - c0) * plane);
+  const out = new Float32Array(n * idx.length * plane);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    for (const j of idx) {
+      out.set(x.subarray((i * c + j) * plane, (i * c + j + 1) * plane), at);
+      at += plane;
+    }
+  }
   return out;
+}
+
+/**
+ * About `count` of the indices 0..total−1 in three runs, at the start, the middle and the end,
+ * so that a check on them reaches the first, a middle and the last workgroups; all of them
+ * when total ≤ count.
+ */
+export function spread(total: number, count: number): number[] {
+  if (total <= count) return Array.from({ length: total }, (_, i) => i);
+  const lens = [Math.ceil(count / 3), Math.ceil((count - 1) / 3), Math.floor(count / 3)];
+  const starts = [0, Math.floor((total - lens[1]!) / 2), total - lens[2]!];
+  const set = new Set<number>();
+  starts.forEach((s, r) => {
+    for (let i = 0; i < lens[r]!; i++) set.add(s + i);
+  });
+  return [...set].sort((a, b) => a - b);
+}
+
+/** Indices as runs, e.g. "0–5, 509–513, 1018–1023". */
+export function runsText(idx: readonly number[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < idx.length; ) {
+    let j = i;
+    while (j + 1 < idx.length && idx[j + 1] === idx[j]! + 1) j++;
+    parts.push(i === j ? `${idx[i]}` : `${idx[i]}–${idx[j]}`);
+    i = j + 1;
+  }
+  return parts.join(', ');
 }
 
 /** The verify.ts measure: max |a − ref| / max |ref|; Infinity for a NaN or a length mismatch. */
