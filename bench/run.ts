@@ -34,6 +34,7 @@ const HELP = `Usage: npm run bench -- [flags]
   --no-readme        do not update bench/README.md
   --out DIR          write the results JSON and chart into DIR (default bench/results); README left alone unless DIR is bench/results
   --report FILE      no run: print the tables of a saved results JSON and, if it is in bench/results, put them in bench/README.md
+                     and redraw its chart (not with --no-readme)
   --help
 Environment: CHROME_PATH (default /usr/bin/chromium).`;
 
@@ -266,8 +267,11 @@ function publish(result: ResultFile, files: string[], readme: boolean): void {
   updateReadme(result, table, notes, files.map((f) => relative(HERE, f)));
 }
 
-/** --report: a saved run's tables again, and its README section (for instance after the README's layout changed). */
-function report(file: string): void {
+/**
+ * --report: a saved run's tables again and, for a file in bench/results/ unless --no-readme,
+ * its README section and its chart redrawn (for instance after the tables' or chart's layout changed).
+ */
+async function report(file: string): Promise<void> {
   let result: ResultFile;
   try {
     result = JSON.parse(readFileSync(file, 'utf8')) as ResultFile;
@@ -277,6 +281,7 @@ function report(file: string): void {
     process.exit(2);
   }
   const svg = file.replace(/\.json$/, '.svg');
+  if (!args['no-readme'] && inResults(file)) writeFileSync(svg, await chartSvg(result));
   publish(result, [file, ...(existsSync(svg) ? [svg] : [])], !args['no-readme']);
 }
 
