@@ -1,6 +1,7 @@
 // `npm run bench`: builds the benchmark page with Vite, serves it on 127.0.0.1, runs it in
-// the system Chromium (puppeteer-core) and writes bench/results/<date>-<adapter>.json, a
-// chart next to it, a markdown table to the terminal and into bench/README.md.
+// the system Chromium (puppeteer-core) and writes
+// bench/results/<date>-<time>-<chromium|node>-<adapter>[-quick].json, a chart next to it, a
+// markdown table to the terminal and into bench/README.md.
 // `npm run bench -- --node` runs the same suite in Node on Dawn instead. `--help` for flags.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -318,7 +319,8 @@ async function finish(run: { runtime: string; flags?: string[]; incomplete?: str
     process.exit(1);
   }
   const i: PageInfo = info;
-  const date = new Date().toISOString().slice(0, 10);
+  const now = new Date().toISOString(); // UTC
+  const date = now.slice(0, 10);
   const result: ResultFile = {
     meta: {
       date,
@@ -342,7 +344,9 @@ async function finish(run: { runtime: string; flags?: string[]; incomplete?: str
   };
   const dir = args.out ?? RESULTS;
   mkdirSync(dir, { recursive: true });
-  const base = `${date}-${result.meta.mode === 'browser' ? 'chromium' : 'node'}-${adapterSlug(i)}${quick ? '-quick' : ''}${config.autotune || config.tuning ? '-tuned' : ''}${config.only || config.tfjs ? '-partial' : ''}`;
+  // The time too (UTC, to the second): a second run the same day wrote over the first. Older
+  // files are named by date alone; --report reads either.
+  const base = `${date}-${now.slice(11, 19).replace(/:/g, '')}-${result.meta.mode === 'browser' ? 'chromium' : 'node'}-${adapterSlug(i)}${quick ? '-quick' : ''}${config.autotune || config.tuning ? '-tuned' : ''}${config.only || config.tfjs ? '-partial' : ''}`;
   const jsonPath = join(dir, `${base}.json`);
   writeFileSync(jsonPath, `${JSON.stringify(result, null, 1)}\n`);
   const files = [jsonPath];

@@ -1,12 +1,18 @@
 // `npm run bench` end to end, on two small items: in headless Chromium and in Node, it must
 // finish, write its results JSON and chart, and have checked every result against the CPU
 // reference. No timing is asserted (timing lives in the benchmark itself). Also: bench/README.md's
-// tables are what --report renders from the committed results they link.
+// tables are what --report renders from the committed results they link; the reference's exact
+// slices, the median and GPU-time sources at a small size, and the GPU machine's steps.
 import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { relErr } from '../bench/lib/data.js';
+import { prepareReference, sliceTruth, sliceWork } from '../bench/lib/reference.js';
+import { makeInputs } from '../bench/lib/runner.js';
+import { gpuStats, median } from '../bench/lib/stats.js';
+import type { ItemSpec } from '../bench/lib/types.js';
 import { runScript } from './helpers/run-script.js';
 
 interface Cell {
@@ -60,6 +66,44 @@ describe('npm run bench -- --quick on two items', () => {
       }
     });
   }
+
+  // The slices once all started at index 0 (GEMM rows 0–15, sample 0, the first 4×4 channel
+  // pairs), so an offset bug in a later workgroup passed. Small shapes, no GPU: each slice must
+  // be exactly the full reference where it picks, and must see a wrong last value.
+  it('the exact slices of the reference match the full reference and reach the last rows, samples and channels', async () => {
+    const conv = (pass: 'fwd' | 'bwdInput' | 'bwdFilter', x: number[], w: number[], pad: number): ItemSpec => ({ id: 'c', label: 'c', kind: 'conv', pass, x, w, pad, work: 1, unit: 'GFLOP/s' });
+    const items: ItemSpec[] = [
+      { id: 'g', label: 'g', kind: 'gemm', m: 40, n: 24, k: 16, work: 1, unit: 'GFLOP/s' },
+      ...(['fwd', 'bwdInput', 'bwdFilter'] as const).flatMap((pass) => [conv(pass, [5, 7, 9, 8], [6, 7, 3, 3], 1), conv(pass, [2, 1, 8, 8], [2, 1, 5, 5], 0)]),
+    ];
+    for (const item of items) {
+      const name = `${item.kind} ${'pass' in item ? item.pass : ''} ${JSON.stringify(item)}`;
+      const inp = makeInputs(item, 3);
+      const full = (await prepareReference(item, inp).run(false)).out as Float32Array;
+      const t = sliceTruth(item, inp)!.kernel!;
+      expect(relErr(t.pick(full), t.values), name).toBe(0);
+      for (const at of [0, full.length - 1]) {
+        const wrong = full.slice();
+        wrong[at]! += 10;
+        expect(relErr(t.pick(wrong), t.values), `${name}: a wrong value at ${at}`).toBeGreaterThan(1e-3);
+      }
+      expect(sliceWork(item), name).toBeLessThanOrEqual(item.work);
+    }
+    expect(sliceTruth({ id: 'g', label: 'g', kind: 'gemm', m: 1024, n: 8, k: 8, work: 1, unit: 'GFLOP/s' }, makeInputs({ id: 'g', label: 'g', kind: 'gemm', m: 1024, n: 8, k: 8, work: 1, unit: 'GFLOP/s' }, 1))!.how).toBe(
+      'reference on rows 0–5, 509–513, 1019–1023 of 1024',
+    );
+  });
+
+  it('a median of an even count is the mean of the middle two; GPU time keeps one source per cell', () => {
+    expect(median([3, 1])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([5, 1, 3])).toBe(3);
+    expect(gpuStats([{ ms: 1, source: 'timestamp' }, { ms: 3, source: 'timestamp' }])).toEqual({ gpu: { median: 2, min: 1, max: 3 }, source: 'timestamp' });
+    const mixed = gpuStats([{ ms: 1, source: 'timestamp' }, { ms: 5, source: 'wall' }, { ms: 2, source: 'timestamp' }])!;
+    expect(mixed.source).toBe('wall');
+    expect(mixed.gpu).toEqual({ median: 5, min: 5, max: 5 });
+    expect(mixed.note).toContain('1 of 3 samples');
+  });
 
   it('refuses flags that would run nothing, or not what was asked, with exit code 2 and the ids', async () => {
     // An --only that matched nothing used to run no item and write an empty results file.
@@ -121,5 +165,15 @@ describe('npm run bench -- --quick on two items', () => {
       const r = await runScript(probe, []);
       expect(r.code, `${probe}: ${r.stderr.slice(-3000)}`).toBe(0);
     }
+    // The device tool stops a command at 600 s: the script once gave its steps 600 s of
+    // timeouts plus the unpacking, and the op tests, last, were what got cut.
+    const sh = readFileSync('scripts/gpu-machine/run.sh', 'utf8');
+    const end = Number(/END=\$\(\(T0 \+ (\d+)\)\)/.exec(sh)?.[1]);
+    expect(end).toBeLessThanOrEqual(535); // + timeout's 5 s kill grace ≤ 540
+    const steps = [...sh.matchAll(/^step (\S+) "\$OUT\/(\w+)\.log"/gm)].map((m) => m[2]);
+    expect(steps).toEqual(['tests', 'sweep', 'readback', 'bench', 'autotune']); // most important first
+    // Outside step() only the adapter's short probes, before the tests: they must leave them their time.
+    const bare = [...sh.matchAll(/timeout (\d+) /g)].reduce((sum, m) => sum + Number(m[1]), 0);
+    expect(bare).toBeLessThanOrEqual(60);
   });
 });
