@@ -171,6 +171,13 @@ describe('training', () => {
       const b = await evaluate(model, small, { batch: 130 });
       expect(a.n).toBe(130);
       expect(a.correct).toBe(b.correct);
+      // Aborted before its third batch: the first 100 images, counted as such, and stopped.
+      let checks = 0;
+      const signal = { get aborted() { return ++checks > 2; } } as AbortSignal;
+      const c = await evaluate(model, small, { batch: 50, signal });
+      expect({ n: c.n, stopped: c.stopped }).toEqual({ n: 100, stopped: true });
+      expect(c.correct).toBe((await evaluate(model, head(test, 100), { batch: 50 })).correct);
+      expect((await evaluate(model, small, { batch: 50, signal: new AbortController().signal })).stopped).toBe(false);
     } finally {
       model.dispose();
     }
