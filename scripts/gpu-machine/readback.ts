@@ -1,13 +1,15 @@
 // Where the end-to-end time of a GEMM with its output read back goes (bench/lib/convgpu.ts's
 // run(): engine.run, then engine.readBuffer), phase by phase, against bare Dawn calls: the
 // H100 run had convgpu's 1024³ round trip at 2.56 ms against TF.js's 1.49. Medians of 21.
+// Usage: readback.ts [edge], 1024 by default.
 import { Engine } from '../../src/runtime/engine.js';
 import { gemmDispatch } from '../../src/ops/gemm.js';
 import { median } from '../../bench/lib/stats.js';
 
 const e = await Engine.create();
 const dev = e.device;
-const n = 1024, bytes = n * n * 4;
+const n = Number(process.argv[2] ?? 1024), bytes = n * n * 4; // an edge as argument: the tests' small run
+if (!(Number.isInteger(n) && n >= 4 && n % 4 === 0)) throw new Error(`readback.ts: the GEMM edge must be a multiple of 4, got ${process.argv[2]}`);
 const a = e.tensor(new Float32Array(n * n).fill(0.5), [n, n]), b = e.tensor(new Float32Array(n * n).fill(0.25), [n, n]), c = e.empty([n, n]);
 const d = gemmDispatch(e, { batch: 1, m: n, n, k: n, transA: false, transB: false, broadcastB: false }, a.buffer, b.buffer, c.buffer);
 await e.run(d);
