@@ -176,6 +176,13 @@ async function train(c: TrainConfig): Promise<void> {
       model.dispose();
       throw err;
     }
+    if (ctl.stop) {
+      // Stopped while loading or compiling: nothing trained, so the model in memory stays served.
+      plan.dispose();
+      model.dispose();
+      post({ type: 'train-end', model: c.model, stopped: true, testAccuracy: null, seconds: (performance.now() - t0) / 1000 });
+      return;
+    }
     const e: Entry = {
       name: c.model,
       model,
