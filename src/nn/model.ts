@@ -528,8 +528,7 @@ export class TrainPlan extends Plan {
     this.labels = built.buf.get('labels')!;
     this.loss = built.buf.get('loss')!;
     this.logits = built.buf.get(built.outputKey)!;
-    const shapes = this.model.graph.shapes(this.batch);
-    this.classes = shapes[this.model.graph.output.id]![1]!;
+    this.classes = this.model.graph.classes;
     this.staging = new StagingBuffers(this.engine.pool, (this.batch * this.classes + 1) * 4, 'train readback');
     this.activations = built.buf;
   }

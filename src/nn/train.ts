@@ -25,7 +25,7 @@ export interface Stepper {
 
 export async function stepper(model: AnyModel, batch: number): Promise<Stepper> {
   if (model instanceof CpuModel) {
-    const classes = model.graph.shapes(1)[model.graph.output.id]![1]!;
+    const classes = model.graph.classes;
     return {
       batch,
       async step(x, labels, read) {
@@ -264,7 +264,7 @@ export async function evaluate(model: AnyModel, ds: Dataset, opts: EvalOptions =
   const batch = Math.min(opts.batch ?? 500, ds.n);
   if (!Number.isInteger(batch) || batch < 1) throw new AttributeError(`evaluate: batch must be a positive integer and the dataset non-empty (n = ${ds.n}).`);
   const per = ds.shape[0] * ds.shape[1] * ds.shape[2];
-  const classes = model.graph.shapes(1)[model.graph.output.id]![1]!;
+  const classes = model.graph.classes;
   const t0 = performance.now();
   const plan = model instanceof CpuModel ? null : await model.predictor(batch);
   let correct = 0;
