@@ -10,7 +10,7 @@ import type { Tensor } from '../runtime/tensor.js';
 import { sizeOf } from '../shape.js';
 import { REG_TILE, ceilDiv, mergeScratch, runWithScratch, sameEngine, subgroupTile, vec4Aligned, withSubgroupTile } from './dispatch.js';
 import { gemmGeom, gemmOutShape, type GemmAttrs, type GemmGeom } from './geometry.js';
-import { sharedStagedBytes } from './tuning.js';
+import type { Tuning } from './tuning.js';
 import { sumAxisDispatch } from './sum.js';
 
 export const gemmKernel = { name: 'gemm', code: gemmWgsl };
@@ -202,6 +202,16 @@ function sharedVec4(engine: Engine, g: GemmGeom, tileK: number, a: Binding, b: B
 
 /** Whether a lane's columns of B lie in place as aligned vec4s: B not transposed, rows of whole vec4s. */
 const bRowsHoldVec4s = (g: GemmGeom): boolean => !g.transB && g.n % 4 === 0;
+
+/**
+ * Bytes of workgroup storage gemm.shared.wgsl declares (its As and Bs: STAGES × TILE_K rows of
+ * edge·WG_Y / 4 + 1 and edge·WG_X / 4 + 1 vec4s) for edge × edge register tiles and K step k. It
+ * grows with the workgroup (WG_X, WG_Y), the tile edge, the K step and the staging buffers.
+ */
+function sharedStagedBytes(t: Pick<Tuning, 'tiled' | 'gemmStages'>, edge: number, k: number): number {
+  const { WG_X, WG_Y } = t.tiled;
+  return 16 * t.gemmStages * k * ((edge * WG_Y) / 4 + 1 + (edge * WG_X) / 4 + 1);
+}
 
 /** gemm.shared.wgsl stages at most this many elements per invocation and operand (its MAX_LOADS; a test in tests/ops.test.ts keeps them equal). */
 export const SHARED_MAX_LOADS = 16;

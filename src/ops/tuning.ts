@@ -130,16 +130,6 @@ export function describeTuning(t: Tuning): string {
   return `${gemm}; conv workgroups ${wg(t.conv)}`;
 }
 
-/**
- * Bytes of workgroup storage gemm.shared.wgsl declares (its As and Bs: STAGES × TILE_K rows of
- * edge·WG_Y / 4 + 1 and edge·WG_X / 4 + 1 vec4s) for edge × edge register tiles and K step k. It
- * grows with the workgroup (WG_X, WG_Y), the tile edge, the K step and the staging buffers.
- */
-export function sharedStagedBytes(t: Pick<Tuning, 'tiled' | 'gemmStages'>, edge: number, k: number): number {
-  const { WG_X, WG_Y } = t.tiled;
-  return 16 * t.gemmStages * k * ((edge * WG_Y) / 4 + 1 + (edge * WG_X) / 4 + 1);
-}
-
 /** What each field takes: a list of values, or a test and what it says. */
 const FIELD_RULES: { [K in keyof Tuning]: readonly unknown[] | [(v: unknown) => boolean, string] } = {
   gemm: ['subgroup', 'registers', 'shared'],
