@@ -2,10 +2,9 @@
 // `chunk` images, the matrix
 //   col[s][(c, kh, kw)][(img, oh, ow)] = x[s·chunk + img][c][oh·SH − padTop + kh·DH][ow·SW − padLeft + kw·DW],
 // 0 where that falls in the padding or past the last image: the group's images' columns side
-// by side. The forward
-// takes chunk = 1 (one matrix per image) for the workgroup-memory GEMM (gemm.shared.wgsl)
-// W[O, C·KH·KW] · col per image; the filter gradient takes groups of images, so its GEMM's K
-// runs over chunk·OH·OW, not one image's pixels (conv2d.ts im2colFilterSplits).
+// by side. The forward takes chunk = 1 (one matrix per image) for the workgroup-memory GEMM
+// (gemm.shared.wgsl) W[O, C·KH·KW] · col per image; the filter gradient takes groups of images,
+// so its GEMM's K runs over chunk·OH·OW, not one image's pixels (conv2d.ts im2colFilterGroups).
 // One invocation per element of col, consecutive invocations along (oh, ow): coalesced
 // stores. GPUs only; the CPU emulators use the implicit-GEMM kernels, which read x in place
 // (ops/tuning.ts: convIm2col).
