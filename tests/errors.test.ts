@@ -48,12 +48,8 @@ const noop = { name: 'errors.noop', code: '@compute @workgroup_size(1) fn main()
 const maxGroups = (e: Engine): number => e.limits.maxComputeWorkgroupsPerDimension;
 const maxElems = (e: Engine): number => Math.floor(Math.min(e.limits.maxStorageBufferBindingSize, e.limits.maxBufferSize) / 4);
 
-/** An image whose conv2d x-dispatch (N·OH·OW over convPixels·WG_X pixels per workgroup) passes the per-dimension limit. */
-function tooWideImage(e: Engine): number[] {
-  const pixels = maxGroups(e) * e.tuning.convPixels * e.tuning.conv.WG_X + 1;
-  const h = 1024;
-  return [1, 1, h, Math.ceil(pixels / h)];
-}
+/** Rows of an A whose GEMM y-dispatch passes the per-dimension limit on any tiling (at most 128 rows per workgroup). */
+const tallRows = (e: Engine): number => maxGroups(e) * 128 + 1;
 
 /** Binary ops and backward passes whose two operands must agree. */
 const activationBackwards = (['relu', 'leakyRelu', 'sigmoid', 'tanh'] as const).map(
@@ -435,19 +431,17 @@ const cases: ErrCase[] = [
 
   // ---- dispatch limits ---------------------------------------------------------------------------
   {
-    name: 'conv2d: N·OH·OW so large that the x dispatch passes maxComputeWorkgroupsPerDimension',
+    // x (a conv's pixels, a GEMM's columns) folds onto z past the limit (ops.test.ts); y does not.
+    name: 'matmul: more rows than the y dispatch holds',
     error: DeviceLimitError,
-    op: 'conv2d',
-    shapes: (e) => [tooWideImage(e)],
-    fix: 'split the work into smaller pieces',
+    op: 'matmul',
+    shapes: (e) => [[tallRows(e), 1]],
+    fix: 'fewer rows',
     allocates: true,
     arrange: (gpu) => {
-      const shape = tooWideImage(gpu.engine);
-      // Under the buffer limit, so that it is the dispatch, not the tensor, that is too large.
-      expect(sizeOf(shape)).toBeLessThanOrEqual(maxElems(gpu.engine));
-      const x = gpu.engine.empty(shape);
-      const w = gpu.tensor([1], [1, 1, 1, 1]);
-      return () => gpu.conv2d(x, w);
+      const a = gpu.engine.empty([tallRows(gpu.engine), 1]);
+      const b = gpu.tensor([1], [1, 1]);
+      return () => gpu.matmul(a, b);
     },
   },
   {
@@ -1621,29 +1615,30 @@ describe('a dispatch over the per-dimension workgroup limit says what to split',
     expect(e.memory().liveBytes).toBe(before.liveBytes);
     return msg;
   }
-  const conv = (x: number[]) => () => {
-    const [xt, w] = [gpu.engine.empty(x), gpu.tensor([1], [1, 1, 1, 1])];
-    return () => gpu.conv2d(xt, w);
+  // More groups than z holds (a conv's pixels on x fold onto z instead: ops.test.ts).
+  const conv = (n: number) => () => {
+    const g = maxGroups(gpu.engine) + 1;
+    const [xt, w] = [gpu.engine.empty([n, g, 1, 1]), gpu.engine.empty([g, 1, 1, 1])];
+    return () => gpu.conv2d(xt, w, { groups: g });
   };
 
   it('conv2d at batch 1: smaller images or fewer channels, never a smaller batch', async () => {
-    const x = tooWideImage(gpu.engine);
-    const msg = await refusal(conv(x));
-    expectMessage(new Error(msg), 'conv2d', [x], 'the batch is already 1, so split the call into smaller ones: smaller images', [
-      `(${x[2]}×${x[3]}, in tiles)`,
-      'per dimension (x ',
+    const g = maxGroups(gpu.engine) + 1;
+    const msg = await refusal(conv(1));
+    expectMessage(new Error(msg), 'conv2d', [[1, g, 1, 1]], 'the batch is already 1, so split the call into smaller ones: smaller images', [
+      `(1×1, in tiles) or fewer channels (${g})`,
+      'per dimension (z ',
     ]);
     expect(msg).not.toContain('smaller batch');
   });
 
   it('conv2d at batch 2: the batch first', async () => {
-    const [, c, h, w] = tooWideImage(gpu.engine);
-    const msg = await refusal(conv([2, c!, h!, Math.ceil(w! / 2)]));
+    const msg = await refusal(conv(2));
     expectMessage(new Error(msg), 'conv2d', [], 'split the call into smaller ones: a smaller batch (2), smaller images');
   });
 
   it('a 2-D matmul: fewer rows or columns, no batch', async () => {
-    const rows = maxGroups(gpu.engine) * 128 + 1; // past the limit at up to 128 rows per workgroup
+    const rows = tallRows(gpu.engine);
     const msg = await refusal(() => {
       const [a, b] = [gpu.engine.empty([rows, 1]), gpu.tensor([1], [1, 1])];
       return () => gpu.matmul(a, b);

@@ -728,6 +728,121 @@ describe('conv2d bias gradient over more channels than a dispatch dimension has 
   });
 });
 
+describe('grids over the per-dimension workgroup limit fold x onto z', () => {
+  // A large image's N·OH·OW pixels (a GEMM's columns) pass maxComputeWorkgroupsPerDimension
+  // (65,535) long before its buffers pass their limits: 2048×2048 at batch 1 on lavapipe. The
+  // tiled kernels then take x blocks folded onto z (ops/dispatch.ts foldX). Checked here at
+  // small sizes under a limit lowered to 16 or 24: under the x blocks of these shapes (at most
+  // 128 pixels or columns per workgroup), over every other grid of these ops (grid1d's limit²
+  // groups of pointwise elements), and at 24 room on z for the 2 groups of 150 blocks that
+  // 16-pixel tiles make. Tolerance as in the suite above.
+  const tunings: Array<[string, number, Partial<Tuning>]> = [
+    ["this adapter's defaults", 16, {}],
+    ['subgroup kernels, 1 row block and 4 columns per lane', 24, { gemm: 'subgroup', sgRows: 1, sgCols: 4 }],
+    ['subgroup kernels with channel columns and the packed GEMM', 24, { gemm: 'subgroup', convChannelCols: 'always', gemmPack: 'both' }],
+    ['register tiles (32-pixel and 16-column workgroups)', 24, { gemm: 'registers', gemmRows: 4, convPixels: 4, conv: { WG_X: 8, WG_Y: 2 }, tiled: { WG_X: 4, WG_Y: 4 } }],
+    ["a GPU's defaults (im2col, col2im, workgroup-memory GEMM) on 4×4 workgroups", 24, { ...defaultTuning(false), sharedMinGroups: 0, tiled: { WG_X: 4, WG_Y: 4 }, conv: { WG_X: 8, WG_Y: 2 } }],
+  ];
+  // 48×50 = 2400 output pixels: 19–150 x blocks on these tilings; 2,050–2,100 columns 17–132.
+  const convs: Array<[string, number[], number[], Conv2dAttrs]> = [
+    ['conv 1×48×50 → 5, 3×3 "same", batch 1', [1, 1, 48, 50], [5, 1, 3, 3], { padding: 1 }],
+    ['conv 2×48×50 → 4, 2 groups (z = 2)', [1, 2, 48, 50], [4, 1, 3, 3], { padding: 1, groups: 2 }],
+  ];
+  const gemms: Array<[string, number[], number[], boolean]> = [
+    ['matmul 5×7 · 7×2100, bias and ReLU', [5, 7], [7, 2100], true],
+    ['matmul batch 2 (z = 2): 5×7 · 7×2050', [2, 5, 7], [2, 7, 2050], false],
+  ];
+  const close = (got: Float32Array, want: Float32Array, k: number, what: string): void => {
+    expect(got.length, what).toBe(want.length);
+    let at = -1;
+    for (let j = 0; j < got.length && at < 0; j++) if (!(Math.abs(got[j]! - want[j]!) <= 1e-5 + 1e-6 * k + 1e-4 * Math.abs(want[j]!))) at = j;
+    expect(at, `${what}: element ${at} gpu=${got[at]} ref=${want[at]}`).toBe(-1);
+  };
+
+  it.each(tunings)('%s (limit %i)', async (_name, limit, tuning) => {
+    const gpu = await sharedGpu();
+    const e = gpu.engine;
+    const cpu = new CpuBackend();
+    const saved = { tuning: e.tuning, limits: e.limits, check: e.checkWorkgroups };
+    // The device's limits as a plain object (GPUSupportedLimits has getters), x, y and z lowered.
+    const limits: Record<string, number> = {};
+    for (const k in e.limits) limits[k] = (e.limits as unknown as Record<string, number>)[k]!;
+    const folded: string[] = [];
+    try {
+      e.tuning = { ...saved.tuning, ...tuning, subgroupSize: saved.tuning.subgroupSize };
+      (e as { limits: GPUSupportedLimits }).limits = { ...limits, maxComputeWorkgroupsPerDimension: limit } as unknown as GPUSupportedLimits;
+      e.checkWorkgroups = (d) => {
+        if (d.constants?.FOLD_Z) folded.push(`${d.kernel.name} [${d.workgroups.join(', ')}]`);
+        saved.check.call(e, d);
+      };
+      const u = rng(4242);
+      const data = (shape: number[]) => Float32Array.from({ length: sizeOf(shape) }, () => u() * 2 - 1);
+      for (const [what, xs, ws, attrs] of convs) {
+        const x = data(xs), w = data(ws), b = data([ws[0]!]);
+        const ys = conv2dGeom(xs, ws, attrs);
+        const yShape = [ys.n, ys.o, ys.oh, ys.ow];
+        const dy = data(yShape);
+        const k = ws[1]! * ws[2]! * ws[3]!;
+        const run = async <T extends AnyTensor>(be: Backend<T>) => [
+          await (await be.conv2d(be.tensor(x, xs), be.tensor(w, ws), { ...attrs, bias: be.tensor(b, [ws[0]!]), relu: true })).read(),
+          await (await be.conv2dBackwardInput(be.tensor(dy, yShape), be.tensor(w, ws), xs, attrs)).read(),
+          await (await be.conv2dBackwardFilter(be.tensor(x, xs), be.tensor(dy, yShape), ws, attrs)).read(),
+        ];
+        const before = folded.length;
+        const [got, want] = [await e.scope(() => run(gpu)), await run(cpu)];
+        ['forward', 'input gradient', 'filter gradient'].forEach((pass, i) => close(got[i]!, want[i]!, i === 2 ? ys.n * ys.oh * ys.ow : k * ws[0]!, `${what}: ${pass}`));
+        expect(folded.length, `${what}: no dispatch folded`).toBeGreaterThan(before);
+      }
+      for (const [what, as, bs, bias] of gemms) {
+        const a = data(as), b = data(bs), c = data([bs.at(-1)!]);
+        const run = async <T extends AnyTensor>(be: Backend<T>) =>
+          (await be.matmul(be.tensor(a, as), be.tensor(b, bs), bias ? { bias: be.tensor(c, [bs.at(-1)!]), relu: true } : {})).read();
+        const before = folded.length;
+        close(await e.scope(() => run(gpu)), await run(cpu), as.at(-1)!, what);
+        expect(folded.length, `${what}: no dispatch folded`).toBeGreaterThan(before);
+      }
+    } finally {
+      e.tuning = saved.tuning;
+      (e as { limits: GPUSupportedLimits }).limits = saved.limits;
+      e.checkWorkgroups = saved.check;
+    }
+  });
+
+  it("a 2048×2048 image at batch 1, at the device's own limit: forward and input gradient", async () => {
+    const gpu = await sharedGpu();
+    const e = gpu.engine;
+    const cpu = new CpuBackend();
+    const check = e.checkWorkgroups;
+    let widest = 0;
+    try {
+      e.checkWorkgroups = (d) => {
+        if (d.constants?.FOLD_Z) widest = Math.max(widest, d.workgroups[0] * (d.workgroups[2] / (d.constants.FOLD_Z as number)));
+        check.call(e, d);
+      };
+      const xs = [1, 1, 2048, 2048], ws = [2, 1, 3, 3], attrs = { padding: 1 };
+      const u = rng(2048);
+      const data = (shape: number[]) => Float32Array.from({ length: sizeOf(shape) }, () => u() * 2 - 1);
+      const x = data(xs), w = data(ws), b = data([2]), dy = data([1, 2, 2048, 2048]);
+      const run = async <T extends AnyTensor>(be: Backend<T>) => [
+        await (await be.conv2d(be.tensor(x, xs), be.tensor(w, ws), { ...attrs, bias: be.tensor(b, [2]), relu: true })).read(),
+        await (await be.conv2dBackwardInput(be.tensor(dy, [1, 2, 2048, 2048]), be.tensor(w, ws), xs, attrs)).read(),
+      ];
+      const [got, want] = [await e.scope(() => run(gpu)), await run(cpu)];
+      // 9 and 18 terms.
+      got.forEach((g, i) => {
+        let at = -1;
+        for (let j = 0; j < g.length && at < 0; j++) if (!(Math.abs(g[j]! - want[i]![j]!) <= 1e-4 + 1e-4 * Math.abs(want[i]![j]!))) at = j;
+        expect(at, `${['forward', 'input gradient'][i]}: element ${at} gpu=${g[at]} ref=${want[i]![at]}`).toBe(-1);
+      });
+      // The emulators' subgroup tiles hold 32 or 64 pixels: 4.2M pixels pass 65,535 blocks. (A GPU's
+      // im2col GEMM, at 128 columns per workgroup, does not need to fold.)
+      if (e.tuning.gemm === 'subgroup') expect(widest).toBeGreaterThan(e.limits.maxComputeWorkgroupsPerDimension);
+    } finally {
+      e.checkWorkgroups = check;
+    }
+  });
+});
+
 describe('max pooling ties on WebGPU', () => {
   it('every backward kernel gives the gradient to the first maximum, as the reference does', async () => {
     const gpu = await sharedGpu();
@@ -758,7 +873,7 @@ describe('tile constants written in both TypeScript and WGSL agree', () => {
     const { REG_TILE } = await import('../src/ops/dispatch.js');
     const { gemmKernel } = await import('../src/ops/gemm.js');
     const { conv2dKernels } = await import('../src/ops/conv2d.js');
-    expect(literals(gemmKernel.code, /gid\.x \* (\d+)u/g), 'gemm.wgsl col0').toEqual([REG_TILE]);
+    expect(literals(gemmKernel.code, /lid\.x\) \* (\d+)u/g), 'gemm.wgsl col0').toEqual([REG_TILE]);
     expect(literals(conv2dKernels.fwd.code, /gid\.y \* (\d+)u/g), 'conv2d.fwd.wgsl oc0').toEqual([REG_TILE]);
     expect(literals(conv2dKernels.bwdFilter.code, /gid\.[xy] \* (\d+)u/g), 'conv2d.bwd_filter.wgsl col0, oc0').toEqual([REG_TILE, REG_TILE]);
   });

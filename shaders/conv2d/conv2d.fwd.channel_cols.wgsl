@@ -17,6 +17,7 @@ override R: u32 = 2;   // pixel blocks per lane; SG·R ≤ 16
 override TN: u32 = 8;  // output channels per lane: 4 or 8
 override HAS_BIAS: bool = false;
 override RELU: bool = false;
+override FOLD_Z: u32 = 0u; // > 0: x blocks folded onto z past the dispatch limit, z being FOLD_Z groups (ops/dispatch.ts foldX)
 
 struct Params {
   n: u32, c: u32, hp: u32, wp: u32,
@@ -32,12 +33,15 @@ struct Params {
 @group(0) @binding(4) var<uniform> p: Params;
 
 @compute @workgroup_size(SG, 1, 1)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
   let npix = p.n * p.oh * p.ow;
   let ohw = p.oh * p.ow;
   let plane = p.hp * p.wp;
-  let g = wid.z;
-  let pix0 = wid.x * SG * R;
+  let nz = max(FOLD_Z, 1u);
+  let g = select(wid.z, wid.z % nz, FOLD_Z > 0u);
+  let bx = select(wid.x, wid.x + (wid.z / nz) * nwg.x, FOLD_Z > 0u);
+  if (FOLD_Z > 0u && bx * SG * R >= npix) { return; } // past the end of a folded grid: the whole workgroup
+  let pix0 = bx * SG * R;
   let col0 = (wid.y * SG + lane) * TN;
   // Offset of this lane's pixel's window origin in each block, at channel g·cg; clamped.
   var xb: vec4<u32>;

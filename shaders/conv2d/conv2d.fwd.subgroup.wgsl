@@ -18,6 +18,7 @@ override R: u32 = 2;   // channel blocks per lane; SG·R ≤ 16
 override TN: u32 = 8;  // output pixels per lane: 4 or 8
 override HAS_BIAS: bool = false;
 override RELU: bool = false;
+override FOLD_Z: u32 = 0u; // > 0: x blocks folded onto z past the dispatch limit, z being FOLD_Z groups (ops/dispatch.ts foldX)
 
 struct Params {
   n: u32, c: u32, hp: u32, wp: u32,
@@ -33,13 +34,16 @@ struct Params {
 @group(0) @binding(4) var<uniform> p: Params;
 
 @compute @workgroup_size(SG, 1, 1)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
   let npix = p.n * p.oh * p.ow;
   let ohw = p.oh * p.ow;
   let plane = p.hp * p.wp;
-  let g = wid.z;
+  let nz = max(FOLD_Z, 1u);
+  let g = select(wid.z, wid.z % nz, FOLD_Z > 0u);
+  let bx = select(wid.x, wid.x + (wid.z / nz) * nwg.x, FOLD_Z > 0u);
+  if (FOLD_Z > 0u && bx * SG * TN >= npix) { return; } // past the end of a folded grid: the whole workgroup
   let oc0 = wid.y * SG * R; // channel within the group
-  let pix0 = (wid.x * SG + lane) * TN;
+  let pix0 = (bx * SG + lane) * TN;
 
   // Offset of each pixel's window origin in the padded input, at channel g·cg.
   var base0: vec4<u32>; // pixels 0-3

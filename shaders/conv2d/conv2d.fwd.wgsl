@@ -15,6 +15,7 @@ override WG_Y: u32 = 4;
 override HAS_BIAS: bool = false;
 override RELU: bool = false;
 override TP: u32 = 4; // output pixels per invocation: 4 or 8
+override FOLD_Z: u32 = 0u; // > 0: x blocks folded onto z past the dispatch limit, z being FOLD_Z groups (ops/dispatch.ts foldX)
 
 struct Params {
   n: u32, c: u32, hp: u32, wp: u32,
@@ -30,12 +31,15 @@ struct Params {
 @group(0) @binding(4) var<uniform> p: Params;
 
 @compute @workgroup_size(WG_X, WG_Y, 1)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let npix = p.n * p.oh * p.ow;
-  let pix0 = gid.x * TP;
+  let nz = max(FOLD_Z, 1u);
+  let bx = select(wid.x, wid.x + (wid.z / nz) * nwg.x, FOLD_Z > 0u);
+  let pix0 = (bx * WG_X + lid.x) * TP;
   let oc0 = gid.y * 4u; // channel within the group
   if (pix0 >= npix || oc0 >= p.og) { return; }
-  let g = gid.z;
+  let g = select(wid.z, wid.z % nz, FOLD_Z > 0u);
   let plane = p.hp * p.wp;
 
   // Offset of each pixel's window origin in the padded input, at channel g·cg.

@@ -28,6 +28,7 @@ override RELU: bool = false;
 override VEC_A: bool = false;
 override VEC_B: bool = false;
 override STAGES: u32 = 2; // workgroup-memory buffers: 1 or 2
+override FOLD_Z: u32 = 0u; // > 0: x blocks folded onto z past the dispatch limit, z being a batch of FOLD_Z (ops/dispatch.ts foldX)
 
 // Staged elements per invocation, ceil(BM·TILE_K / threads) and ceil(BN·TILE_K / threads), and
 // vec4s where fetched so; ops/gemm.ts keeps the elements ≤ MAX_LOADS.
@@ -206,11 +207,15 @@ fn stage(li: u32, s: u32, vec: bool) {
 
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
-        @builtin(local_invocation_index) li: u32) {
+        @builtin(local_invocation_index) li: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let nz = max(FOLD_Z, 1u);
+  let bz = select(wid.z, wid.z % nz, FOLD_Z > 0u);
+  let bx = select(wid.x, wid.x + (wid.z / nz) * nwg.x, FOLD_Z > 0u);
+  if (FOLD_Z > 0u && bx * TN * WG_X >= p.n) { return; } // past the end of a folded grid: the whole workgroup
   let row0 = wid.y * TM * WG_Y;
-  let col0 = wid.x * TN * WG_X;
-  let baseA = wid.z * p.strideA;
-  let baseB = wid.z * p.strideB;
+  let col0 = bx * TN * WG_X;
+  let baseA = bz * p.strideA;
+  let baseB = bz * p.strideB;
   let sa = TM * WG_Y / 4u + 1u;
   let sb = TN * WG_X / 4u + 1u;
 
@@ -267,14 +272,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let c0 = col0 + lid.x * 4u;
   let c1 = c0 + 4u * WG_X;
   let r1 = r0 + 4u * WG_Y;
-  put(wid.z, r0, c0, acc[0]); put(wid.z, r0 + 1u, c0, acc[1]); put(wid.z, r0 + 2u, c0, acc[2]); put(wid.z, r0 + 3u, c0, acc[3]);
+  put(bz, r0, c0, acc[0]); put(bz, r0 + 1u, c0, acc[1]); put(bz, r0 + 2u, c0, acc[2]); put(bz, r0 + 3u, c0, acc[3]);
   if (TM == 8u) {
-    put(wid.z, r1, c0, acc[4]); put(wid.z, r1 + 1u, c0, acc[5]); put(wid.z, r1 + 2u, c0, acc[6]); put(wid.z, r1 + 3u, c0, acc[7]);
+    put(bz, r1, c0, acc[4]); put(bz, r1 + 1u, c0, acc[5]); put(bz, r1 + 2u, c0, acc[6]); put(bz, r1 + 3u, c0, acc[7]);
   }
   if (TN == 8u) {
-    put(wid.z, r0, c1, acc[8]); put(wid.z, r0 + 1u, c1, acc[9]); put(wid.z, r0 + 2u, c1, acc[10]); put(wid.z, r0 + 3u, c1, acc[11]);
+    put(bz, r0, c1, acc[8]); put(bz, r0 + 1u, c1, acc[9]); put(bz, r0 + 2u, c1, acc[10]); put(bz, r0 + 3u, c1, acc[11]);
     if (TM == 8u) {
-      put(wid.z, r1, c1, acc[12]); put(wid.z, r1 + 1u, c1, acc[13]); put(wid.z, r1 + 2u, c1, acc[14]); put(wid.z, r1 + 3u, c1, acc[15]);
+      put(bz, r1, c1, acc[12]); put(bz, r1 + 1u, c1, acc[13]); put(bz, r1 + 2u, c1, acc[14]); put(bz, r1 + 3u, c1, acc[15]);
     }
   }
 }

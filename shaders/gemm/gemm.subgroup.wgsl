@@ -36,6 +36,7 @@ override PACKED_B: bool = false;
 // load runs lane by lane on the emulators: lavapipe 1024³ / 512³ ran ×1.2 / ×1.4 faster
 // (medians of 11 paired rounds).
 override VEC_B: bool = false;
+override FOLD_Z: u32 = 0u; // > 0: x blocks folded onto z past the dispatch limit, z being a batch of FOLD_Z (ops/dispatch.ts foldX)
 
 struct Params {
   m: u32,
@@ -68,11 +69,15 @@ fn cCol(col: u32) -> u32 {
 }
 
 @compute @workgroup_size(SG, 1, 1)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+  let nz = max(FOLD_Z, 1u);
+  let bz = select(wid.z, wid.z % nz, FOLD_Z > 0u);
+  let bx = select(wid.x, wid.x + (wid.z / nz) * nwg.x, FOLD_Z > 0u);
+  if (FOLD_Z > 0u && bx * SG * TN >= p.n) { return; } // past the end of a folded grid: the whole workgroup
   let row0 = wid.y * SG * R;
-  let col0 = (wid.x * SG + lane) * TN;
-  let baseA = wid.z * p.strideA;
-  let baseB = wid.z * p.strideB;
+  let col0 = (bx * SG + lane) * TN;
+  let baseA = bz * p.strideA;
+  let baseB = bz * p.strideB;
   let lastCol = p.n - 1u;
   let cols0 = min(vec4<u32>(col0, col0 + 1u, col0 + 2u, col0 + 3u), vec4<u32>(lastCol));
   let cols1 = min(vec4<u32>(col0 + 4u, col0 + 5u, col0 + 6u, col0 + 7u), vec4<u32>(lastCol));
@@ -82,7 +87,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
   var bc1: vec4<u32>;
   var bStep: u32;
   if (PACKED_B) {
-    bc0 = vec4<u32>(baseB + wid.x * p.k * SG * TN + lane * TN) + vec4<u32>(0u, 1u, 2u, 3u);
+    bc0 = vec4<u32>(baseB + bx * p.k * SG * TN + lane * TN) + vec4<u32>(0u, 1u, 2u, 3u);
     bc1 = bc0 + vec4<u32>(4u);
     bStep = SG * TN;
   } else {
@@ -129,7 +134,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
 
   if (col0 >= p.n) { return; }
   let tile = tileRows(); // stored by plain loops (subgroup_tile.wgsl)
-  let baseC = wid.z * p.strideC;
+  let baseC = bz * p.strideC;
   let nrows = min(SG * R, p.m - row0);
   let ncols = min(TN, p.n - col0);
   let rowStride = select(p.n, p.colP, COL_IMAGES);

@@ -16,6 +16,7 @@ override TRANS_B: bool = false;
 override HAS_BIAS: bool = false;
 override RELU: bool = false;
 override TM: u32 = 4; // rows per invocation: 4 or 8
+override FOLD_Z: u32 = 0u; // > 0: x blocks folded onto z past the dispatch limit, z being a batch of FOLD_Z (ops/dispatch.ts foldX)
 
 struct Params {
   m: u32,
@@ -47,12 +48,16 @@ fn loadB(base: u32, kk: u32, cols: vec4<u32>) -> vec4<f32> {
 }
 
 @compute @workgroup_size(WG_X, WG_Y, 1)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let nz = max(FOLD_Z, 1u);
+  let bz = select(wid.z, wid.z % nz, FOLD_Z > 0u);
+  let bx = select(wid.x, wid.x + (wid.z / nz) * nwg.x, FOLD_Z > 0u);
   let row0 = gid.y * TM;
-  let col0 = gid.x * 4u;
+  let col0 = (bx * WG_X + lid.x) * 4u;
   if (row0 >= p.m || col0 >= p.n) { return; }
-  let baseA = gid.z * p.strideA;
-  let baseB = gid.z * p.strideB;
+  let baseA = bz * p.strideA;
+  let baseB = bz * p.strideB;
   let last = vec2<u32>(p.m - 1u, p.n - 1u);
   let rows = min(vec4<u32>(row0, row0 + 1u, row0 + 2u, row0 + 3u), vec4<u32>(last.x));
   let rows2 = min(vec4<u32>(row0 + 4u, row0 + 5u, row0 + 6u, row0 + 7u), vec4<u32>(last.x));
@@ -100,7 +105,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   var bv = vec4<f32>(0.0);
   if (HAS_BIAS) { bv = vec4<f32>(bias[cols.x], bias[cols.y], bias[cols.z], bias[cols.w]); }
   let accs = array<vec4<f32>, 8>(acc0 + bv, acc1 + bv, acc2 + bv, acc3 + bv, acc4 + bv, acc5 + bv, acc6 + bv, acc7 + bv);
-  let baseC = gid.z * p.strideC;
+  let baseC = bz * p.strideC;
   for (var i = 0u; i < TM; i++) {
     let row = row0 + i;
     if (row >= p.m) { break; }

@@ -21,7 +21,7 @@ import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { checkRank, type Shape } from '../shape.js';
-import { REG_TILE, ceilDiv, expectShape, grid1d, runWithScratch, sameEngine, subgroupTile, vec4Aligned, withSubgroupTile } from './dispatch.js';
+import { REG_TILE, ceilDiv, expectShape, foldX, grid1d, runWithScratch, sameEngine, subgroupTile, vec4Aligned, withSubgroupTile } from './dispatch.js';
 import { conv2dGeom, type Conv2dAttrs, type Conv2dGeom } from './geometry.js';
 import { sumAxisDispatch } from './sum.js';
 import { gemmDispatch, gemmImagesDispatch, gemmPackDispatch } from './gemm.js';
@@ -114,7 +114,7 @@ function channelCols(engine: Engine, f: FwdGeom) {
   if (!t) return null;
   const ntaps = f.cg * f.kh * f.kw;
   const max = engine.limits.maxComputeWorkgroupsPerDimension;
-  if (Math.max(ceilDiv(f.n * f.oh * f.ow, t.SG * t.R), ceilDiv((ntaps * t.P) / 4, engine.tuning.pointwise)) > max) return null;
+  if (ceilDiv((ntaps * t.P) / 4, engine.tuning.pointwise) > max) return null; // the packing's grid (the pixel blocks fold: foldX)
   return { ...t, ntaps, floats: f.groups * t.panels * ntaps * t.P };
 }
 
@@ -141,35 +141,38 @@ const wpackScratch = (engine: Engine, f: FwdGeom): Record<string, number> => {
 function implicitGemm(engine: Engine, f: FwdGeom, x: Binding, w: Binding, y: Binding, scratch: Record<string, Binding>, opts: { bias?: Binding; relu?: boolean } = {}): Dispatch[] {
   const cc = channelCols(engine, f);
   if (cc && scratch.wpack) {
+    const { workgroups, fold } = foldX(engine, [ceilDiv(f.n * f.oh * f.ow, cc.SG * cc.R), cc.panels, f.groups]);
     return [
       // w [O, cg·KH·KW] per group → k-major panels of P channels
       gemmPackDispatch(engine, w, scratch.wpack, { rows: f.og, k: cc.ntaps, p: cc.P, rowStride: cc.ntaps, kStride: 1, batchIn: f.og * cc.ntaps, batches: f.groups }),
       {
         kernel: conv2dKernels.fwdChannelCols,
-        constants: { SG: cc.SG, R: cc.R, TN: cc.TN, HAS_BIAS: !!opts.bias, RELU: !!opts.relu },
+        constants: { SG: cc.SG, R: cc.R, TN: cc.TN, HAS_BIAS: !!opts.bias, RELU: !!opts.relu, ...fold },
         buffers: [x, scratch.wpack, opts.bias ?? engine.dummy, y],
         params: fwdParams(f).u32(cc.panels).buffer(),
-        workgroups: [ceilDiv(f.n * f.oh * f.ow, cc.SG * cc.R), cc.panels, f.groups],
+        workgroups,
       },
     ];
   }
   const sg = subgroupTile(engine, f.og);
   if (sg) {
+    const { workgroups, fold } = foldX(engine, [ceilDiv(f.n * f.oh * f.ow, sg.SG * sg.TN), ceilDiv(f.og, sg.SG * sg.R), f.groups]);
     return [{
       kernel: conv2dKernels.fwdSubgroup,
-      constants: { ...sg, HAS_BIAS: !!opts.bias, RELU: !!opts.relu },
+      constants: { ...sg, HAS_BIAS: !!opts.bias, RELU: !!opts.relu, ...fold },
       buffers: [x, w, opts.bias ?? engine.dummy, y],
       params: fwdParams(f).buffer(),
-      workgroups: [ceilDiv(f.n * f.oh * f.ow, sg.SG * sg.TN), ceilDiv(f.og, sg.SG * sg.R), f.groups],
+      workgroups,
     }];
   }
   const { WG_X, WG_Y } = engine.tuning.conv;
+  const { workgroups, fold } = foldX(engine, [ceilDiv(f.n * f.oh * f.ow, engine.tuning.convPixels * WG_X), ceilDiv(f.og, REG_TILE * WG_Y), f.groups]);
   return [{
     kernel: conv2dKernels.fwd,
-    constants: { WG_X, WG_Y, TP: engine.tuning.convPixels, HAS_BIAS: !!opts.bias, RELU: !!opts.relu },
+    constants: { WG_X, WG_Y, TP: engine.tuning.convPixels, HAS_BIAS: !!opts.bias, RELU: !!opts.relu, ...fold },
     buffers: [x, w, opts.bias ?? engine.dummy, y],
     params: fwdParams(f).buffer(),
-    workgroups: [ceilDiv(f.n * f.oh * f.ow, engine.tuning.convPixels * WG_X), ceilDiv(f.og, REG_TILE * WG_Y), f.groups],
+    workgroups,
   }];
 }
 

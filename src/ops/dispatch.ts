@@ -25,6 +25,20 @@ export function grid1d(engine: Engine, total: number, wg: number): [number, numb
   return [ceilDiv(groups, y), y, 1];
 }
 
+/**
+ * A tiled kernel's grid, with x folded onto z where x passes the per-dimension limit (an
+ * implicit-GEMM conv's N·OH·OW pixels on a large image, a GEMM's columns). The kernel, compiled
+ * with FOLD_Z = z, takes its z index as wid.z % FOLD_Z and its x block as
+ * wid.x + (wid.z / FOLD_Z) · nwg.x, and skips the few blocks past the end. Grids within the
+ * limit come back unchanged and without the constant, so they share the usual pipeline.
+ */
+export function foldX(engine: Engine, [x, y, z]: [number, number, number]): { workgroups: [number, number, number]; fold: Constants } {
+  const max = engine.limits.maxComputeWorkgroupsPerDimension;
+  if (x <= max || z * ceilDiv(x, max) > max) return { workgroups: [x, y, z], fold: {} }; // the second: refused by Engine.checkWorkgroups
+  const f = ceilDiv(x, max);
+  return { workgroups: [ceilDiv(x, f), y, z * f], fold: { FOLD_Z: z } };
+}
+
 /** The tensor belongs to this engine and has the expected shape. */
 export function expectShape(op: string, what: string, t: Tensor, shape: Shape): void {
   if (!sameShape(t.shape, shape)) {
@@ -62,9 +76,9 @@ export async function runInto(engine: Engine, op: string, outs: readonly Tensor[
 
 /**
  * Which of an output's dimensions a caller can split an op along, for a dispatch over the
- * per-dimension workgroup limit (an implicit-GEMM conv puts N·OH·OW pixels on x, a GEMM its rows
- * on y, a batched GEMM its batch on z). NOTE: never the batch where it is already 1, or an image
- * too large at batch 1 is told to use a smaller batch.
+ * per-dimension workgroup limit that folding (foldX) cannot take: a conv's groups on z, a GEMM's
+ * rows on y, a batched GEMM's batch on z. NOTE: never the batch where it is already 1, or a
+ * layer too large at batch 1 is told to use a smaller batch.
  */
 function splitAlong(shape: Shape): string {
   const list = (parts: string[]): string => `${parts.slice(0, -1).join(', ')}${parts.length > 1 ? ' or ' : ''}${parts.at(-1)}`;

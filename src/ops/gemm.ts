@@ -8,7 +8,7 @@ import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { sizeOf } from '../shape.js';
-import { REG_TILE, ceilDiv, mergeScratch, runWithScratch, sameEngine, subgroupTile, vec4Aligned, withSubgroupTile } from './dispatch.js';
+import { REG_TILE, ceilDiv, foldX, mergeScratch, runWithScratch, sameEngine, subgroupTile, vec4Aligned, withSubgroupTile } from './dispatch.js';
 import { gemmGeom, gemmOutShape, type GemmAttrs, type GemmGeom } from './geometry.js';
 import type { Tuning } from './tuning.js';
 import { sumAxisDispatch } from './sum.js';
@@ -43,32 +43,35 @@ export function gemmDispatch(
   const sg = subgroupTile(engine, g.m);
   if (sg) {
     const vecB = bRowsHoldVec4s(g) && vec4Aligned(b);
+    const { workgroups, fold } = foldX(engine, [ceilDiv(g.n, sg.SG * sg.TN), ceilDiv(g.m, sg.SG * sg.R), g.batch]);
     return {
       kernel: gemmSubgroupKernel,
-      constants: { ...sg, ...flags, VEC_B: vecB },
+      constants: { ...sg, ...flags, VEC_B: vecB, ...fold },
       buffers: [...buffers, vecB ? b : engine.dummy],
       params,
-      workgroups: [ceilDiv(g.n, sg.SG * sg.TN), ceilDiv(g.m, sg.SG * sg.R), g.batch],
+      workgroups,
     };
   }
   const { WG_X, WG_Y } = t.tiled;
   if (t.gemm === 'shared') {
     const tile = sharedTile(engine, g);
     const vec = sharedVec4(engine, g, tile.TILE_K, a, b);
+    const { workgroups, fold } = foldX(engine, [ceilDiv(g.n, tile.TN * WG_X), ceilDiv(g.m, tile.TM * WG_Y), g.batch]);
     return {
       kernel: gemmSharedKernel,
-      constants: { WG_X, WG_Y, ...tile, ...flags, BIAS_ROWS: !!opts.biasRows, ...vec, STAGES: t.gemmStages },
+      constants: { WG_X, WG_Y, ...tile, ...flags, BIAS_ROWS: !!opts.biasRows, ...vec, STAGES: t.gemmStages, ...fold },
       buffers: [...buffers, vec.VEC_A ? a : engine.dummy, vec.VEC_B ? b : engine.dummy],
       params,
-      workgroups: [ceilDiv(g.n, tile.TN * WG_X), ceilDiv(g.m, tile.TM * WG_Y), g.batch],
+      workgroups,
     };
   }
+  const { workgroups, fold } = foldX(engine, [ceilDiv(g.n, REG_TILE * WG_X), ceilDiv(g.m, t.gemmRows * WG_Y), g.batch]);
   return {
     kernel: gemmKernel,
-    constants: { WG_X, WG_Y, TM: t.gemmRows, ...flags },
+    constants: { WG_X, WG_Y, TM: t.gemmRows, ...flags, ...fold },
     buffers,
     params,
-    workgroups: [ceilDiv(g.n, REG_TILE * WG_X), ceilDiv(g.m, t.gemmRows * WG_Y), g.batch],
+    workgroups,
   };
 }
 
@@ -269,13 +272,14 @@ export function gemmImagesDispatch(
   // dcol (K = 64) on lavapipe ×0.96–1.19 over paired rounds (the machine's load moved it);
   // on SwiftShader's 4 lanes ×0.89, so there B stays scalar.
   const vecB = sg.SG === 8 && g.pixels % 4 === 0 && vec4Aligned(b);
-  if (idle < 0.1 || ceilDiv(n, tile) > engine.limits.maxComputeWorkgroupsPerDimension) return null;
+  if (idle < 0.1) return null;
+  const { workgroups, fold } = foldX(engine, [ceilDiv(n, tile), ceilDiv(g.m, sg.SG * sg.R), 1]);
   return {
     kernel: gemmSubgroupKernel,
-    constants: { ...sg, TRANS_A: g.transA, TRANS_B: false, HAS_BIAS: false, RELU: false, COL_IMAGES: true, VEC_B: vecB },
+    constants: { ...sg, TRANS_A: g.transA, TRANS_B: false, HAS_BIAS: false, RELU: false, COL_IMAGES: true, VEC_B: vecB, ...fold },
     buffers: [a, b, engine.dummy, c, vecB ? b : engine.dummy],
     params: new Params().u32(g.m, n, g.k, 0, 0, 0, g.pixels, g.k * g.pixels, g.m * g.pixels).buffer(),
-    workgroups: [ceilDiv(n, tile), ceilDiv(g.m, sg.SG * sg.R), 1],
+    workgroups,
   };
 }
 
