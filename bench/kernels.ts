@@ -1,7 +1,8 @@
 // Kernel benchmark on the Node WebGPU adapter: GFLOP/s of GEMM and conv2d, forward and
 // backward. Timing: warm-up excluded (the first run also compiles), then the median of
 // `reps` runs, each timed by timestamp-query where the adapter has it (else the wall time
-// from submit to onSubmittedWorkDone); the source is printed at the end.
+// from submit to onSubmittedWorkDone), one source per row (bench/lib/stats.ts gpuStats), which
+// the row prints.
 import { Engine, type Dispatch } from '../src/runtime/engine.js';
 import { GpuTimer } from '../src/runtime/gpu-timer.js';
 import { gemmDispatches, gemmScratch } from '../src/ops/gemm.js';
@@ -9,7 +10,8 @@ import * as conv from '../src/ops/conv2d.js';
 import { conv2dGeom, type GemmGeom } from '../src/ops/geometry.js';
 import type { Tuning } from '../src/ops/tuning.js';
 import { parseFlags } from './lib/flags.js';
-import { median } from './lib/stats.js';
+import { gpuStats } from './lib/stats.js';
+import type { Timing } from '../src/runtime/gpu-timer.js';
 
 const args = parseFlags(
   { pixels: { type: 'string' }, rows: { type: 'string' }, autotune: { type: 'boolean' }, quick: { type: 'boolean' }, json: { type: 'boolean' }, reps: { type: 'string' }, tiled: { type: 'string' }, conv: { type: 'string' }, gemm: { type: 'string' }, only: { type: 'string' }, sizes: { type: 'string' } },
@@ -29,28 +31,25 @@ console.log(`adapter: ${engine.describe()}  tuning: ${JSON.stringify(engine.tuni
 const reps = Number(args.reps ?? (args.quick ? 3 : 5));
 
 const timer = new GpuTimer(engine);
-let source = '';
-async function time(ds: Dispatch[]): Promise<{ first: number; ms: number; min: number; max: number }> {
+async function time(ds: Dispatch[]): Promise<{ first: number; ms: number; min: number; max: number; source: Timing['source']; note?: string }> {
   const t0 = performance.now();
   await timer.time(ds); // compiles the pipelines: reported as time to first result
   const first = performance.now() - t0;
-  const xs: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t = await timer.time(ds);
-    source = t.source;
-    xs.push(t.ms);
-  }
-  return { first, ms: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
+  const samples: Timing[] = [];
+  for (let i = 0; i < reps; i++) samples.push(await timer.time(ds));
+  const { gpu, source, note } = gpuStats(samples)!;
+  return { first, ms: gpu.median, min: gpu.min, max: gpu.max, source, note };
 }
 
 const buf = (floats: number): GPUBuffer => engine.empty([floats]).buffer;
-const rows: Array<{ item: string; gflop: number; ms: number; min: number; max: number; first: number }> = [];
+const rows: Array<{ item: string; gflop: number; ms: number; min: number; max: number; first: number; source: Timing['source']; note?: string }> = [];
 async function row(item: string, flops: number, ds: Dispatch[]): Promise<void> {
   if (args.only && !item.startsWith(args.only)) return;
   const t = await time(ds);
   rows.push({ item, gflop: flops / t.ms / 1e6, ...t });
   const r = rows.at(-1)!;
-  console.log(`${item.padEnd(44)} ${r.gflop.toFixed(3).padStart(8)} GFLOP/s  ${r.ms.toFixed(1).padStart(8)} ms (min ${r.min.toFixed(1)}, max ${r.max.toFixed(1)}; first ${r.first.toFixed(0)} ms)`);
+  const src = r.source === 'timestamp' ? 'timestamps' : 'wall';
+  console.log(`${item.padEnd(44)} ${r.gflop.toFixed(3).padStart(8)} GFLOP/s  ${r.ms.toFixed(1).padStart(8)} ms (min ${r.min.toFixed(1)}, max ${r.max.toFixed(1)}; first ${r.first.toFixed(0)} ms; ${src})${r.note ? ` [${r.note}]` : ''}`);
 }
 
 // GEMM edges: --sizes (GPUs: 2048 and 4096 keep them busy), else 256–1024 (256 and 512 with --quick).
@@ -82,6 +81,6 @@ for (const [name, xs, ws, attrs] of convs) {
   const splits = conv.conv2dBwdFilterSplits(engine, g);
   await row(`conv ${name} bwd filter (split ${splits})`, flops, conv.conv2dBwdFilterDispatches(engine, g, x, y, w, scratch('bwdFilter')));
 }
-console.log(`timing: ${source === 'timestamp' ? 'GPU timestamp-query' : 'wall time after onSubmittedWorkDone'}, median of ${reps} after a warm-up run`);
+console.log(`timing: median of ${reps} after a warm-up run, by GPU timestamp-query ("timestamps") or, where the adapter has none or a sample fell back, the wall time from submit to onSubmittedWorkDone ("wall")`);
 if (args.json) console.log(JSON.stringify({ adapter: engine.adapterInfo, tuning: engine.tuning, rows }));
 engine.destroy();
