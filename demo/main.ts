@@ -405,6 +405,12 @@ function onError(op: string, text: string): void {
 const charts = new Charts($('chart-steps'), $('chart-epochs'));
 $('params-lenet').textContent = `${paramCount(lenet()).toLocaleString()} parameters`;
 $('params-mlp').textContent = `${paramCount(mlp()).toLocaleString()} parameters`;
+// Local connectivity and shared weights in numbers: how each model's first layer connects.
+for (const [id, g] of [['use-lenet', lenet()], ['use-mlp', mlp()]] as const) {
+  const f = g.firstWeightLayer()!;
+  const times = f.uses === 1 ? 'once' : `at ${f.uses.toLocaleString()} positions`;
+  $(id).textContent = `first layer: each output reads ${f.fanIn.toLocaleString()} of the ${f.inputs.toLocaleString()} pixels; each of its ${f.weights.toLocaleString()} weights is used ${times}`;
+}
 
 $('train').addEventListener('click', () => {
   message($('train-status'), '');

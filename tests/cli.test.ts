@@ -74,6 +74,11 @@ describe('npm run train (the CLI, as a child process)', () => {
     expect(s.trainLoss as number).toBeLessThan(Math.log(10)); // below chance after 8 steps
     expect(s.testAccuracy as number).toBeGreaterThan(0.2); // chance is 0.1
     expect(existsSync(ck)).toBe(true);
+    // model.summary(): how each layer with weights connects (Layer.weightUse).
+    expect(r.stdout).toMatch(/layer +output +params +FLOPs\/image +inputs\/output +uses\/weight\n/);
+    expect(r.stdout).toMatch(/conv2d_0 \(Conv2d\) +\[6, 28, 28\] +156 +235,200 +25 +784\n/);
+    expect(r.stdout).toMatch(/linear_0 \(Linear\) +\[120\] +48,120 +96,000 +400 +1\n/);
+    expect(r.stdout).toMatch(/relu_0 \(ReLU\) +\[6, 28, 28\] +0 +4,704\n/); // no weights: blank, no trailing spaces
   });
 
   it('--resume continues from that checkpoint', async () => {
@@ -134,6 +139,25 @@ describe('npm run train (the CLI, as a child process)', () => {
     expect(model.stderr).toContain('--compare always trains mlp and lenet; it cannot be combined with --model.');
     expect(path.code).toBe(2);
     expect(path.stderr).toContain('--compare saves no checkpoint; it cannot be combined with --checkpoint.');
+  });
+
+  it('--compare trains both models and shows, after the table, how each first layer connects', async () => {
+    const r = await train(['--compare', '--limit', '256', '--test-limit', '64', '--epochs', '1', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/model +params +test acc +shift →3px +shift ↓3px +train img\/s\n/);
+    expect(r.stdout).toContain(
+      [
+        'first layer with weights, per image:',
+        '  mlp    linear_0 (Linear): each output reads 784 of its 784 inputs; each of its 100,352 weights is used once',
+        '  lenet  conv2d_0 (Conv2d): each output reads 25 of its 784 inputs; each of its 150 weights is used 784 times',
+      ].join('\n'),
+    );
+    const rows = summary(r).compare as Array<{ model: string; firstLayer: unknown; shiftedRight: number }>;
+    expect(rows.map((x) => [x.model, x.firstLayer])).toEqual([
+      ['mlp', { layer: 'linear_0 (Linear)', fanIn: 784, inputs: 784, weights: 100_352, uses: 1 }],
+      ['lenet', { layer: 'conv2d_0 (Conv2d)', fanIn: 25, inputs: 784, weights: 150, uses: 784 }],
+    ]);
+    for (const x of rows) expect(x.shiftedRight).toBeGreaterThanOrEqual(0);
   });
 
   it('refuses blank and non-decimal numbers, and seeds of 2^32 or more', async () => {

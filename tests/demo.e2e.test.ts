@@ -132,6 +132,8 @@ describe('browser demo (headless Chromium, WebGPU on SwiftShader)', () => {
     expect(adapter.toLowerCase()).toContain('swiftshader');
     expect(await text('#params-lenet')).toBe('61,706 parameters');
     expect(await text('#params-mlp')).toBe('101,770 parameters');
+    expect(await text('#use-lenet')).toBe('first layer: each output reads 25 of the 784 pixels; each of its 150 weights is used at 784 positions');
+    expect(await text('#use-mlp')).toBe('first layer: each output reads 784 of the 784 pixels; each of its 100,352 weights is used once');
   }, 70_000);
 
   it("moves the learning rate with the optimizer, to that optimizer's default, unless it was edited", async () => {

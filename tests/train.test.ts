@@ -96,6 +96,20 @@ describe('model zoo', () => {
     expect(kinds).toContain('Concat');
   });
 
+  it('weightUse: the inputs each output reads and the outputs each weight serves, per image', () => {
+    // A conv reads its window, C/groups·KH·KW values, and applies each weight at all OH·OW
+    // outputs; stride, dilation and padding move OH·OW, not the window's size.
+    const conv = (c: number, o: number, k: number, opts: object, x: number[]) => new Conv2d(c, o, k, opts).weightUse([x]);
+    expect(conv(1, 6, 5, { padding: 2 }, [2, 1, 28, 28])).toEqual({ fanIn: 25, uses: 784 });
+    expect(conv(6, 4, 3, { groups: 2, stride: 2 }, [1, 6, 9, 11])).toEqual({ fanIn: 27, uses: 4 * 5 });
+    expect(conv(3, 3, 3, { dilation: 2, padding: 1 }, [1, 3, 10, 10])).toEqual({ fanIn: 27, uses: 8 * 8 });
+    expect(new Linear(400, 120).weightUse()).toEqual({ fanIn: 400, uses: 1 });
+    expect(new ReLU().weightUse([[1, 4]])).toBeNull();
+    expect(lenet().firstWeightLayer()).toEqual({ layer: 'conv2d_0 (Conv2d)', fanIn: 25, inputs: 784, weights: 150, uses: 784 });
+    expect(mlp().firstWeightLayer()).toEqual({ layer: 'linear_0 (Linear)', fanIn: 784, inputs: 784, weights: 100_352, uses: 1 });
+    expect(new Sequential([4], [new ReLU()]).firstWeightLayer()).toBeNull();
+  });
+
   it('builds AlexNet and GoogLeNet as published: parameter counts of torchvision\'s AlexNet and BVLC\'s GoogLeNet, the paper\'s block sizes', () => {
     const a = alexnet();
     expect(new CpuModel(a).paramCount).toBe(61_100_840);

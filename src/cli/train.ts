@@ -10,6 +10,7 @@ import type { Dataset } from '../data/mnist.js';
 import { ConvGpuError } from '../errors.js';
 import { loadCheckpoint, prepareCheckpointPath, restore, saveCheckpoint, type CheckpointContents } from '../nn/checkpoint.js';
 import { CpuModel } from '../nn/cpu-model.js';
+import type { Graph } from '../nn/graph.js';
 import { Model, type ModelOptions } from '../nn/model.js';
 import { MODELS } from '../nn/models.js';
 import { USUAL_LR, type OptimizerSpec, type Schedule } from '../nn/optim.js';
@@ -372,6 +373,7 @@ async function main(): Promise<number> {
         say('');
         say(compareTable(rows));
         say(`shifted: every test digit moved ${DEFAULTS.shift} px right (→) or ${DEFAULTS.shift} px down (↓), vacated pixels set to background (0).`);
+        say(connectivityNote(rows));
       }
       Object.assign(summary, { compare: rows, stopped, wallSeconds: (performance.now() - wall0) / 1000 });
     } else {
@@ -417,6 +419,8 @@ interface RunSummary {
   testCorrect: number;
   shiftedRight?: number;
   shiftedDown?: number;
+  /** --compare: the first layer with weights and how it connects (Graph.firstWeightLayer). */
+  firstLayer?: ReturnType<Graph['firstWeightLayer']>;
   trainSeconds: number;
   imagesPerSecond: number;
   evalImagesPerSecond: number;
@@ -534,6 +538,7 @@ async function runOne(
     if (down.stopped) return interrupted(`${cfg.modelName} on shifted digits`, down);
     out.shiftedRight = right.accuracy;
     out.shiftedDown = down.accuracy;
+    out.firstLayer = model.graph.firstWeightLayer();
     say(`${cfg.modelName}: test ${pct(out.testAccuracy)}, shifted → ${pct(out.shiftedRight)}, shifted ↓ ${pct(out.shiftedDown)}`);
   }
   return out;
@@ -567,6 +572,18 @@ function compareTable(rows: RunSummary[]): string {
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
   return [line(head), line(w.map((n) => '-'.repeat(n))), ...body.map(line)].join('\n');
+}
+
+/** How each model's first layer with weights connects: local connectivity and shared weights, in numbers. */
+function connectivityNote(rows: RunSummary[]): string {
+  const w = Math.max(...rows.map((r) => r.model.length));
+  const lines = rows.flatMap((r) => {
+    const f = r.firstLayer;
+    if (!f) return [];
+    const times = f.uses === 1 ? 'once' : `${num(f.uses)} times`;
+    return [`  ${r.model.padEnd(w)}  ${f.layer}: each output reads ${num(f.fanIn)} of its ${num(f.inputs)} inputs; each of its ${num(f.weights)} weights is used ${times}`];
+  });
+  return ['first layer with weights, per image:', ...lines].join('\n');
 }
 
 main().then(

@@ -2,7 +2,7 @@
 // chain case; `add(layer, ...inputs)` builds branches and joins (residual, inception).
 // Every shape is inferred as each layer is added, so a wrong shape fails at build time.
 import { AttributeError, NonFiniteError, ShapeError, fmtShape } from '../errors.js';
-import { checkShape } from '../shape.js';
+import { checkShape, sizeOf } from '../shape.js';
 import { Layer, type ParamSpec } from './layers.js';
 
 export interface NodeRef {
@@ -120,6 +120,21 @@ export class Graph {
       out.push(s);
     }
     return out;
+  }
+
+  /**
+   * The first layer with weights and how it connects, per image (Layer.weightUse): the input
+   * values each of its outputs reads, of all it is given, and the outputs each weight serves.
+   * A CNN's and an MLP's first layers side by side are the difference between them in numbers.
+   */
+  firstWeightLayer(): { layer: string; fanIn: number; inputs: number; weights: number; uses: number } | null {
+    const shapes = this.shapes(1);
+    for (const n of this.nodes.slice(1)) {
+      const ins = n.inputs.map((i) => shapes[i]!);
+      const use = n.layer!.weightUse(ins);
+      if (use) return { layer: n.layer!.label, ...use, inputs: sizeOf(ins[0]!), weights: sizeOf(n.layer!.params(ins)[0]!.shape) };
+    }
+    return null;
   }
 
   /** The node whose buffer node i's output is: itself, or for a view (Flatten) the node it views. */

@@ -99,6 +99,15 @@ export abstract class Layer {
   flops(_inShapes: number[][], _outShape: number[]): number {
     return 0;
   }
+  /**
+   * What sets a convolution apart from a dense layer, in two numbers per image: the input values
+   * each output reads (local connectivity: a conv's window, C/groups·KH·KW; a dense layer's whole
+   * input) and the outputs each weight serves (shared weights: a filter at all OH·OW positions; a
+   * dense weight at one). Null for layers without weights.
+   */
+  weightUse(_inShapes: number[][]): { fanIn: number; uses: number } | null {
+    return null;
+  }
   /** Scratch buffers (float counts by name) the GPU forward needs, alive during that pass only. */
   scratchForward(_engine: Engine, _inShapes: number[][]): Record<string, number> {
     return {};
@@ -203,6 +212,11 @@ export class Conv2d extends Layer {
     return 2 * g.n * g.o * g.oh * g.ow * g.cg * g.kh * g.kw;
   }
 
+  override weightUse(inShapes: number[][]): { fanIn: number; uses: number } {
+    const g = this.geom(inShapes);
+    return { fanIn: g.cg * g.kh * g.kw, uses: g.oh * g.ow };
+  }
+
   override scratchForward(engine: Engine, inShapes: number[][]): Record<string, number> {
     return conv.conv2dScratch(engine, this.geom(inShapes), 'fwd');
   }
@@ -271,6 +285,10 @@ export class Linear extends Layer {
 
   override flops(inShapes: number[][]): number {
     return 2 * inShapes[0]![0]! * this.inFeatures * this.outFeatures;
+  }
+
+  override weightUse(): { fanIn: number; uses: number } {
+    return { fanIn: this.inFeatures, uses: 1 };
   }
 
   // The GEMMs: y = x·Wᵀ; dx = dy·W; dW = dyᵀ·x.
