@@ -5,9 +5,11 @@
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { CpuBackend } from '../src/backend.js';
+import { conv2dBwdInputDispatches, conv2dScratch } from '../src/ops/conv2d.js';
 import { gemmDispatch } from '../src/ops/gemm.js';
 import { maxPool2dFwdDispatch } from '../src/ops/maxpool2d.js';
-import { pool2dGeom } from '../src/ops/geometry.js';
+import { conv2dGeom, pool2dGeom } from '../src/ops/geometry.js';
 import { dawnFlags } from '../src/runtime/device.js';
 import { GpuTimer } from '../src/runtime/gpu-timer.js';
 import { paceDawnPolling } from '../src/runtime/dawn-pacer.js';
@@ -128,6 +130,37 @@ describe('Dawn flags in Node', () => {
       // Rounded, every timing was a whole number of 65,536 ns steps (on an H100, most were 0 or 1 step).
       expect(ns.length).toBeGreaterThan(0);
       expect(ns.filter((v) => v % 65536 !== 0).length, `timings in ns: ${ns.join(', ')}`).toBeGreaterThan(0);
+    } finally {
+      e.destroy();
+    }
+  });
+
+  it("GpuTimer.timeEach gives each of an op's dispatches its own time, in order, and the op's output", async () => {
+    const gpu = await gpuBackend();
+    const e = gpu.engine;
+    try {
+      // conv2d's input gradient at stride 2: its dispatches (a GEMM and col2im here, or others
+      // on other tunings) are what the bench breaks an op's GPU time into.
+      const g = conv2dGeom([2, 3, 9, 9], [4, 3, 3, 3], { stride: 2 });
+      const u = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i));
+      const dy = e.tensor(u(2 * 4 * 4 * 4), [2, 4, 4, 4]), w = e.tensor(u(4 * 27), [4, 3, 3, 3]), dx = e.empty([2, 3, 9, 9]);
+      const scratch = Object.fromEntries(Object.entries(conv2dScratch(e, g, 'bwdInput')).map(([k, f]) => [k, e.empty([f]).buffer]));
+      const ds = conv2dBwdInputDispatches(e, g, dy.buffer, w.buffer, dx.buffer, scratch);
+      expect(ds.length).toBeGreaterThan(1);
+      const timer = new GpuTimer(e);
+      const each = await timer.timeEach(ds);
+      timer.destroy();
+      if (!e.hasTimestamps) {
+        expect(each).toBeNull();
+        return;
+      }
+      expect(each!.map((k) => k.kernel)).toEqual(ds.map((d) => d.kernel.name));
+      for (const k of each!) expect(k.ms, k.kernel).toBeGreaterThan(0);
+      // The timed run is a real run: dx is the gradient.
+      const want = await new CpuBackend().conv2dBackwardInput(new CpuBackend().tensor(u(2 * 4 * 4 * 4), [2, 4, 4, 4]), new CpuBackend().tensor(u(4 * 27), [4, 3, 3, 3]), [2, 3, 9, 9], { stride: 2 });
+      const got = await dx.read();
+      const ref = await want.read();
+      for (let i = 0; i < ref.length; i++) expect(Math.abs(got[i]! - ref[i]!), `dx[${i}]`).toBeLessThan(1e-4);
     } finally {
       e.destroy();
     }

@@ -77,6 +77,7 @@ export async function prepareConvgpu(engine: Engine, timer: GpuTimer, item: Item
       return { wallMs: performance.now() - t0, out: data };
     },
     gpuTime: () => timer.time(ds),
+    kernelTimes: ds.length > 1 ? () => timer.timeEach(ds) : undefined,
     dispose() {
       for (const t of owned) t.dispose();
     },

@@ -78,6 +78,11 @@ export function summaryTable(r: ResultFile): string {
   return markdown(head, rows);
 }
 
+/** convgpu's GPU time by dispatch (Cell.kernels), e.g. "by kernel: im2col 0.41, gemm.shared 0.77 ms". */
+function byKernel(c: Cell): string {
+  return c.kernels?.length ? `by kernel: ${c.kernels.map((k) => `${k.kernel} ${fmtNum(k.ms)}`).join(', ')} ms` : '';
+}
+
 export function detailsTable(r: ResultFile): string {
   const head = ['item', 'backend', 'median ms', 'min–max ms', 'runs', 'first result ms', 'GPU ms (source)', 'max rel err', 'checked against / note'];
   const rows: string[][] = [];
@@ -92,7 +97,7 @@ export function detailsTable(r: ResultFile): string {
         c.firstMs !== undefined ? fmtNum(c.firstMs) : '',
         c.gpu ? `${fmtNum(c.gpu.median)} (${c.gpuSource})` : '',
         c.maxRelErr !== undefined ? (c.status === 'fail' ? `**${c.maxRelErr.toExponential(1)} FAIL**` : c.maxRelErr.toExponential(1)) : '',
-        [c.status === 'ok' ? c.checkedBy : '', c.note].filter(Boolean).join('; ').replace(/\|/g, '\\|').replace(/\n/g, ' '),
+        [c.status === 'ok' ? c.checkedBy : '', c.note, byKernel(c)].filter(Boolean).join('; ').replace(/\|/g, '\\|').replace(/\n/g, ' '),
       ]);
     }
   }

@@ -44,6 +44,8 @@ export interface Prepared {
    * follows whatever ran before it, as TF.js's does.
    */
   gpuTime?(): Promise<Timing>;
+  /** convgpu: each dispatch's GPU time in a pass of its own (GpuTimer.timeEach); null without timestamps. */
+  kernelTimes?(): Promise<Array<{ kernel: string; ms: number }> | null>;
   /** TF.js webgpu: kernel time of one run from tf.time. */
   kernelMs?(): Promise<number | undefined>;
   dispose(): void;

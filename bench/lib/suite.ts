@@ -13,7 +13,7 @@ import { relErr } from './data.js';
 import { fullTruth, prepareReference, sliceTruth, sliceWork, type Truth } from './reference.js';
 import { makeInputs, type Inputs, type Output, type Prepared } from './runner.js';
 import { missingKernel, prepareTfjs, registerWasmConv2DBackpropFilter } from './tfjs.js';
-import { gpuStats, stats } from './stats.js';
+import { gpuStats, median, stats } from './stats.js';
 import type { BackendId, BenchConfig, BenchEvent, Cell, ItemSpec, PageInfo, Pair } from './types.js';
 
 type Tf = typeof TF;
@@ -153,6 +153,14 @@ export async function runSuite(env: SuiteEnv, items: ItemSpec[]): Promise<void> 
         if (g.note) notes.push(g.note);
       }
       if (notes.length) cell.note = notes.join('; ');
+      if (p.kernelTimes && walls.length && Date.now() < config.deadline) {
+        const runs: Array<Array<{ kernel: string; ms: number }>> = [];
+        for (let i = 0; i < 3; i++) {
+          const k = await p.kernelTimes();
+          if (k) runs.push(k);
+        }
+        if (runs.length) cell.kernels = runs[0]!.map((k, i) => ({ kernel: k.kernel, ms: median(runs.map((r) => r[i]!.ms)) }));
+      }
       if (p.kernelMs && Date.now() < config.deadline) {
         const k = await p.kernelMs();
         if (k !== undefined) {

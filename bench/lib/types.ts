@@ -63,6 +63,11 @@ export interface Cell {
   /** convgpu: GPU time from GpuTimer; TF.js webgpu: tf.time's kernelMs (one run). */
   gpu?: Stats;
   gpuSource?: 'timestamp' | 'wall' | 'tf.time kernelMs';
+  /**
+   * convgpu, ops of more than one dispatch, where the adapter has timestamps: each dispatch's GPU
+   * time in a pass of its own (the median of 3), in order: where the op's time goes.
+   */
+  kernels?: Array<{ kernel: string; ms: number }>;
   /** Timed runs after the warm-up (0: only the warm-up run fitted the budget, and `wall` is that run). */
   reps?: number;
   /** max |out − ref| / max |ref| over the checked values (worst tensor for a training step). */

@@ -47,6 +47,40 @@ export class GpuTimer {
     return ns > 0 && ns / 1e6 < wall * 10 ? { ms: ns / 1e6, source: 'timestamp' } : { ms: wall, source: 'wall' };
   }
 
+  /**
+   * The dispatches' GPU time one by one, each in a pass of its own between two timestamps (where
+   * an op's time goes: an im2col against its GEMM, say); null where the device has no timestamps.
+   * Separate passes cost a little more than one, so the sum can exceed `time()`'s.
+   */
+  async timeEach(ds: Dispatch[]): Promise<Array<{ kernel: string; ms: number }> | null> {
+    const e = this.engine;
+    if (!this.querySet) return null;
+    const count = 2 * ds.length;
+    const querySet = e.device.createQuerySet({ type: 'timestamp', count });
+    const resolve = e.device.createBuffer({ size: count * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const readback = e.device.createBuffer({ size: count * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    let uniforms: GPUBuffer[] = [];
+    try {
+      uniforms = await e.submitCompiled(ds, (pipes) => {
+        const enc = e.device.createCommandEncoder();
+        const us = ds.flatMap((d, i) => e.record(enc, [d], [pipes[i]!], { timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } }));
+        enc.resolveQuerySet(querySet, 0, count, resolve, 0);
+        enc.copyBufferToBuffer(resolve, 0, readback, 0, count * 8);
+        e.device.queue.submit([enc.finish()]);
+        return us;
+      });
+      await readback.mapAsync(GPUMapMode.READ);
+      const t = new BigUint64Array(readback.getMappedRange().slice(0));
+      readback.unmap();
+      return ds.map((d, i) => ({ kernel: d.kernel.name, ms: Math.max(0, Number(t[2 * i + 1]! - t[2 * i]!)) / 1e6 }));
+    } finally {
+      for (const u of uniforms) e.pool.release(u);
+      querySet.destroy();
+      resolve.destroy();
+      readback.destroy();
+    }
+  }
+
   destroy(): void {
     this.querySet?.destroy();
     this.resolve?.destroy();
