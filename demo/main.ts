@@ -156,6 +156,10 @@ let predictId = 0;
 let inFlight = false;
 let again = false;
 let redraw = 0;
+// Which image the prediction in flight is of: a prediction is settled (data-settled on
+// #prediction, which tests wait for) when it is of the image shown, and none is pending.
+let shownVersion = 0;
+let inFlightVersion = 0;
 
 const pad = new DrawPad($<HTMLCanvasElement>('draw'), () => {
   if (redraw) return;
@@ -170,6 +174,8 @@ function updateShown(): void {
   const dx = num('shift');
   $('shift-value').textContent = dx > 0 ? `+${dx}` : String(dx);
   shown = centred ? shiftImage(centred, dx, 0) : null;
+  shownVersion++;
+  $('prediction').dataset.settled = 'false';
   showImage($<HTMLCanvasElement>('preview'), shown);
   if (!shown) {
     $('predictions').replaceChildren();
@@ -190,6 +196,7 @@ function predict(): void {
     return;
   }
   inFlight = true;
+  inFlightVersion = shownVersion;
   const image = shown.slice();
   post({ type: 'predict', id: ++predictId, image }, [image.buffer]);
 }
@@ -333,6 +340,7 @@ function onMessage(msg: FromWorker): void {
     case 'prediction':
       inFlight = false;
       if (shown) showPrediction(msg.probs);
+      $('prediction').dataset.settled = String(inFlightVersion === shownVersion && !again && !redraw);
       if (again) {
         again = false;
         predict();

@@ -298,10 +298,13 @@ describe('browser demo (headless Chromium, WebGPU on SwiftShader)', () => {
     expect(all * 6 * 28 * 28 * 4, `${all} images do not make a batch over this adapter's ${limit} bytes`).toBeGreaterThan(limit);
 
     // A prediction from the little model, to compare with one after the failed run.
+    // Of the finished drawing: a redraw the stroke left pending, or a prediction of part of the
+    // stroke still in flight, once answered first, with other probabilities.
     const lenetProbs = async (): Promise<string | null> => {
+      await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
       await page.$eval('#prediction', (e) => delete (e as HTMLElement).dataset.models);
       await setValue('shift', '0');
-      await until('a prediction', async () => (await data('#prediction', 'models')).includes('lenet'), 10_000);
+      await until('a settled prediction', async () => (await data('#prediction', 'models')).includes('lenet') && (await data('#prediction', 'settled')) === 'true', 10_000);
       return page.$eval('#pred-lenet', (e) => e.querySelector('.bar.top')!.getAttribute('title'));
     };
     await page.click('#clear');
