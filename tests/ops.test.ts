@@ -10,11 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CpuBackend, compare, type AnyTensor, type Backend, type WebGpuBackend } from '../src/backend.js';
 import type { Conv2dAttrs, Pool2dAttrs } from '../src/ops/geometry.js';
 import { conv2dGeom, pool2dGeom } from '../src/ops/geometry.js';
-import { conv2dBwdFilterDispatches, conv2dBwdInputRoute, conv2dFwdDispatches, conv2dScratch, im2colFilterGroups, useIm2col } from '../src/ops/conv2d.js';
+import { conv2dBwdFilterDispatches, conv2dBwdInputRoute, conv2dFwdDispatches, conv2dScratch, im2colFilterGroups, im2colPasses, useIm2col } from '../src/ops/conv2d.js';
 import { gemmScratch } from '../src/ops/gemm.js';
 import { elementwiseDispatch, elementwiseKernel } from '../src/ops/elementwise.js';
 import { vec4Kernel } from '../src/ops/dispatch.js';
 import { sizeOf } from '../src/shape.js';
+import type { Dispatch } from '../src/runtime/engine.js';
 import { gpuBackend } from './helpers/gpu.js';
 import { defaultTuning, subgroupKernelsFit, type Tuning } from '../src/ops/tuning.js';
 import { rng } from './helpers/rng.js';
@@ -839,6 +840,53 @@ describe('grids over the per-dimension workgroup limit fold x onto z', () => {
       if (e.tuning.gemm === 'subgroup') expect(widest).toBeGreaterThan(e.limits.maxComputeWorkgroupsPerDimension);
     } finally {
       e.checkWorkgroups = check;
+    }
+  });
+});
+
+describe("a GPU's im2col forward over a batch whose col passes the scratch limit", () => {
+  // AlexNet's first layer at batch 128 needs 563 MB of col, over any binding: the forward runs
+  // im2col and its GEMM over runs of images (conv2d.ts im2colPasses), each GEMM writing its
+  // images' outputs at a binding offset of y, instead of falling back to the implicit GEMM.
+  // Here under a binding limit lowered to two images' col, and alignments of 16 and 256 bytes
+  // (a run's output must start on one). Tolerance as in the suite above.
+  it.each([
+    ['runs of 2, 2 and 1 images', [5, 3, 8, 8], [4, 3, 3, 3], 16, [[0, 2], [2, 2], [4, 1]]],
+    ['runs of 2 images where 256-byte alignment allows it (4·8·8 floats an image)', [5, 3, 8, 8], [4, 3, 3, 3], 256, [[0, 2], [2, 2], [4, 1]]],
+    ['runs of 2 images at 16-byte alignment (6·7·9 floats an image: 8 bytes past a unit)', [5, 3, 7, 9], [6, 3, 3, 3], 16, [[0, 2], [2, 2], [4, 1]]],
+    ['no run at 256-byte alignment (32 images a run): the implicit GEMM instead', [5, 3, 7, 9], [6, 3, 3, 3], 256, []],
+  ] as const)('%s', async (_name, xs, ws, align, passes) => {
+    const gpu = await sharedGpu();
+    const e = gpu.engine;
+    const cpu = new CpuBackend();
+    const saved = { tuning: e.tuning, limits: e.limits, check: e.checkWorkgroups };
+    const limits: Record<string, number> = {};
+    for (const k in e.limits) limits[k] = (e.limits as unknown as Record<string, number>)[k]!;
+    const dispatched = new Set<Dispatch>(); // checked on submit and again on encode
+    try {
+      e.tuning = { ...defaultTuning(false), sharedMinGroups: 0, subgroupSize: saved.tuning.subgroupSize };
+      const g = conv2dGeom([...xs], [...ws], { padding: 1 });
+      const colImage = g.c * g.kh * g.kw * g.oh * g.ow * 4;
+      (e as { limits: GPUSupportedLimits }).limits = { ...limits, maxStorageBufferBindingSize: 2 * colImage + 100, minStorageBufferOffsetAlignment: align } as unknown as GPUSupportedLimits;
+      expect(im2colPasses(e, g)).toEqual(passes);
+      e.checkWorkgroups = (d) => {
+        dispatched.add(d);
+        saved.check.call(e, d);
+      };
+      const u = rng(512);
+      const data = (shape: readonly number[]) => Float32Array.from({ length: sizeOf([...shape]) }, () => u() * 2 - 1);
+      const x = data(xs), w = data(ws), b = data([ws[0]]);
+      const run = async <T extends AnyTensor>(be: Backend<T>) =>
+        (await be.conv2d(be.tensor(x, [...xs]), be.tensor(w, [...ws]), { padding: 1, bias: be.tensor(b, [ws[0]]), relu: true })).read();
+      const [got, want] = [await e.scope(() => run(gpu)), await run(cpu)];
+      expect([...dispatched].filter((d) => d.kernel.name === 'conv2d.im2col').length).toBe(passes.length);
+      let at = -1;
+      for (let j = 0; j < want.length && at < 0; j++) if (!(Math.abs(got[j]! - want[j]!) <= 1e-5 + 1e-6 * 27 + 1e-4 * Math.abs(want[j]!))) at = j;
+      expect(at, `element ${at} gpu=${got[at]} ref=${want[at]}`).toBe(-1);
+    } finally {
+      e.tuning = saved.tuning;
+      (e as { limits: GPUSupportedLimits }).limits = saved.limits;
+      e.checkWorkgroups = saved.check;
     }
   });
 });

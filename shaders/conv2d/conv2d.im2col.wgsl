@@ -1,9 +1,10 @@
 // im2col for the GPU route of conv2d (forward and filter gradient): for each group s of
 // `chunk` images, the matrix
-//   col[s][(c, kh, kw)][(img, oh, ow)] = x[s·chunk + img][c][oh·SH − padTop + kh·DH][ow·SW − padLeft + kw·DW],
+//   col[s][(c, kh, kw)][(img, oh, ow)] = x[first + s·chunk + img][c][oh·SH − padTop + kh·DH][ow·SW − padLeft + kw·DW],
 // 0 where that falls in the padding or past the last image: the group's images' columns side
 // by side. The forward takes chunk = 1 (one matrix per image) for the workgroup-memory GEMM
-// (gemm.shared.wgsl) W[O, C·KH·KW] · col per image; the filter gradient takes groups of images,
+// (gemm.shared.wgsl) W[O, C·KH·KW] · col per image, over as many images from `first` as its
+// scratch holds (conv2d.ts im2colPasses); the filter gradient takes groups of images,
 // so its GEMM's K runs over chunk·OH·OW, not one image's pixels (conv2d.ts im2colFilterGroups).
 // One invocation per element of col, consecutive invocations along (oh, ow): coalesced
 // stores. GPUs only; the CPU emulators use the implicit-GEMM kernels, which read x in place
@@ -16,6 +17,7 @@ struct Params {
   oh: u32, ow: u32, kh: u32, kw: u32,
   strideH: u32, strideW: u32, dilH: u32, dilW: u32,
   padTop: i32, padLeft: i32, chunk: u32, n: u32, // chunk: images per group; n: images in x
+  first: u32, // the image the first group starts at (the forward's passes over a large batch)
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -35,7 +37,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   r = r / p.kw;
   let kh = r % p.kh;
   r = r / p.kh; // s·C + c
-  let image = (r / p.c) * p.chunk + img;
+  let image = p.first + (r / p.c) * p.chunk + img;
   let plane = image * p.c + r % p.c;
   let i = i32((pix / p.ow) * p.strideH + kh * p.dilH) - p.padTop;
   let j = i32((pix % p.ow) * p.strideW + kw * p.dilW) - p.padLeft;

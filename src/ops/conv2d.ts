@@ -179,7 +179,7 @@ function implicitGemm(engine: Engine, f: FwdGeom, x: Binding, w: Binding, y: Bin
 /** Scratch buffers (float counts by name) each pass needs; absent names are not needed. */
 export function conv2dScratch(engine: Engine, g: Conv2dGeom, pass: 'fwd' | 'bwdInput' | 'bwdFilter'): Record<string, number> {
   const xpad: Record<string, number> = isPadded(g) ? { xpad: g.n * g.c * paddedH(g) * paddedW(g) } : {};
-  if (pass === 'fwd' && useIm2col(engine, g)) return { col: colFloats(g) };
+  if (pass === 'fwd' && useIm2col(engine, g)) return { col: colFloats({ ...g, n: Math.max(...im2colPasses(engine, g).map(([, images]) => images)) }) };
   if (pass === 'bwdFilter' && useIm2col(engine, g, 'bwdFilter')) return im2colFilterScratch(engine, g);
   if (pass === 'fwd') return { ...xpad, ...wpackScratch(engine, forwardGeom(g)) };
   if (pass === 'bwdInput') {
@@ -209,14 +209,16 @@ export function conv2dFwdDispatches(
 ): Dispatch[] {
   if (useIm2col(engine, g)) {
     const pixels = g.oh * g.ow;
-    return [
-      im2colDispatch(engine, g, x, scratch.col!),
-      gemmDispatch(engine, { batch: g.n, m: g.o, n: pixels, k: g.c * g.kh * g.kw, transA: false, transB: false, broadcastB: false }, w, scratch.col!, y, {
+    const yImage = g.o * pixels * 4;
+    // One pass per run of images the scratch holds: im2col, then W·col per image into y's images.
+    return im2colPasses(engine, g).flatMap(([first, images]) => [
+      im2colDispatch(engine, g, x, scratch.col!, 1, first, images),
+      gemmDispatch(engine, { batch: images, m: g.o, n: pixels, k: g.c * g.kh * g.kw, transA: false, transB: false, broadcastB: false }, w, scratch.col!, range(y, first * yImage, images * yImage), {
         ...opts,
         sharedA: true,
         biasRows: true,
       }),
-    ];
+    ]);
   }
   const f = forwardGeom(g);
   if (!isPadded(g)) return implicitGemm(engine, f, x, w, y, scratch, opts);
@@ -228,29 +230,62 @@ export function conv2dFwdDispatches(
 
 /** Floats of the per-tap column matrices (im2col's col, col2im's dcol): C·KH·KW × OH·OW per image. */
 const colFloats = (g: Conv2dGeom): number => g.n * g.c * g.kh * g.kw * g.oh * g.ow;
-/** Whether a route's scratch, `floats` in all, fits one buffer (and 256 MiB). */
-const scratchFits = (engine: Engine, floats: number): boolean =>
-  floats * 4 <= Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize, 256 * 2 ** 20);
+/** Bytes a route's scratch may take: one buffer, and 256 MiB. */
+const scratchBytes = (engine: Engine): number => Math.min(engine.limits.maxStorageBufferBindingSize, engine.limits.maxBufferSize, 256 * 2 ** 20);
+/** Whether a route's scratch, `floats` in all, fits. */
+const scratchFits = (engine: Engine, floats: number): boolean => floats * 4 <= scratchBytes(engine);
 const colFits = (engine: Engine, g: Conv2dGeom): boolean => scratchFits(engine, colFloats(g));
+
+/**
+ * The im2col forward's passes, [first image, images]: all N at once where col fits the scratch,
+ * else runs of as many images as it holds, so a large batch keeps this route (AlexNet's first
+ * layer at batch 128 needs 563 MB of col; the fallback, the implicit GEMM without workgroup
+ * memory, ran 3.4 TFLOP/s on an H100). A run's output starts at a binding offset of y, so runs
+ * are a multiple of the images that keep it aligned (minStorageBufferOffsetAlignment). Empty
+ * where not even that many fit.
+ */
+export function im2colPasses(engine: Engine, g: Conv2dGeom): Array<[number, number]> {
+  if (colFits(engine, g)) return [[0, g.n]];
+  const perImage = colFloats({ ...g, n: 1 }) * 4;
+  const align = engine.limits.minStorageBufferOffsetAlignment;
+  const yImage = g.o * g.oh * g.ow * 4;
+  const step = align / gcd(align, yImage); // images whose output spans whole alignment units
+  const run = Math.floor(Math.floor(scratchBytes(engine) / perImage) / step) * step;
+  if (run < 1) return [];
+  const out: Array<[number, number]> = [];
+  for (let first = 0; first < g.n; first += run) out.push([first, Math.min(run, g.n - first)]);
+  return out;
+}
+
+const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
+
+/** Bytes [offset, offset + size) of a binding, as a binding of its own. */
+function range(b: Binding, offset: number, size: number): GPUBufferBinding {
+  return 'buffer' in b ? { buffer: b.buffer, offset: (b.offset ?? 0) + offset, size } : { buffer: b, offset, size };
+}
 
 /**
  * The GPU route for the forward pass and the filter gradient (tuning.convIm2col): im2col into
  * scratch.col, then the workgroup-memory GEMM (per image forward; over groups of images for
  * the filter gradient). On an H100 the implicit-GEMM kernel (no workgroup memory, built for
  * the CPU emulators) ran 32×32×32×64→64 3×3 at 3.4 TFLOP/s forward and its filter gradient at
- * 0.26. Ungrouped convolutions whose scratch for this pass fits one buffer; else the implicit
- * GEMM (split-K for the filter gradient).
+ * 0.26. Ungrouped convolutions: the forward where col holds one run of images (im2colPasses),
+ * the filter gradient where its scratch fits one buffer; else the implicit GEMM (split-K for the
+ * filter gradient).
  */
 export function useIm2col(engine: Engine, g: Conv2dGeom, pass: 'fwd' | 'bwdFilter' = 'fwd'): boolean {
   if (!engine.tuning.convIm2col || engine.tuning.gemm !== 'shared' || g.groups !== 1) return false;
-  if (pass === 'fwd') return colFits(engine, g);
+  if (pass === 'fwd') return im2colPasses(engine, g).length > 0;
   return scratchFits(engine, Object.values(im2colFilterScratch(engine, g)).reduce((a, b) => a + b, 0));
 }
 
-/** im2col of groups of `chunk` images, each group's columns side by side (forward: chunk 1, one matrix per image). */
-function im2colDispatch(engine: Engine, g: Conv2dGeom, x: Binding, col: Binding, chunk = 1): Dispatch {
+/**
+ * im2col of groups of `chunk` images, each group's columns side by side (forward: chunk 1, one
+ * matrix per image), for `images` images from `first` (all of them by default).
+ */
+function im2colDispatch(engine: Engine, g: Conv2dGeom, x: Binding, col: Binding, chunk = 1, first = 0, images = g.n): Dispatch {
   const WG = engine.tuning.pointwise;
-  const total = ceilDiv(g.n, chunk) * chunk * g.c * g.kh * g.kw * g.oh * g.ow;
+  const total = ceilDiv(images, chunk) * chunk * g.c * g.kh * g.kw * g.oh * g.ow;
   return {
     kernel: conv2dKernels.im2col,
     constants: { WG },
@@ -258,7 +293,7 @@ function im2colDispatch(engine: Engine, g: Conv2dGeom, x: Binding, col: Binding,
     params: new Params()
       .u32(total, g.c, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.strideH, g.strideW, g.dilH, g.dilW)
       .i32(g.padTop, g.padLeft)
-      .u32(chunk, g.n)
+      .u32(chunk, g.n, first)
       .buffer(),
     workgroups: grid1d(engine, total, WG),
   };
@@ -320,7 +355,7 @@ function im2colFilterScratch(engine: Engine, g: Conv2dGeom): Record<string, numb
 export function conv2dBwdInputRoute(engine: Engine, g: Conv2dGeom): 'direct' | 'col2im' | 'forward' {
   const stride1 = g.strideH === 1 && g.strideW === 1;
   // GPUs: the GEMM into dcol runs on the workgroup-memory kernel; the forward route's kernel does not.
-  if (useIm2col(engine, g)) return 'col2im';
+  if (useIm2col(engine, g) && colFits(engine, g)) return 'col2im';
   if (g.groups === 1 && stride1) {
     const minWaste = engine.tuning.convBwdInputDirect;
     if (minWaste !== null && directFill(engine, g) >= 0.75 && forwardWaste(g) >= minWaste) return 'direct';
