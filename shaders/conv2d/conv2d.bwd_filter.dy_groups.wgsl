@@ -1,5 +1,6 @@
 // dy for the GPU filter gradient (conv2d.ts, im2col route): dy [N, O, OH·OW] → dyg
-// [S, O, chunk, OH·OW], the images in S groups of chunk (zeros past the last image), so each
+// [S, O, chunk, OH·OW], the images from `first` in S groups of chunk (zeros past the last
+// image; S groups a pass where the scratch does not hold them all: im2colFilterPlan), so each
 // group's dy is one [O, chunk·OH·OW] matrix: the A of the GEMM dW_s = dyg[s] · col[s]ᵀ, whose
 // K runs over all the group's pixels (col: conv2d.im2col.wgsl with the same chunk). Per image a
 // copy of contiguous OH·OW runs. One invocation per element of dyg, consecutive invocations
@@ -7,7 +8,7 @@
 
 override WG: u32 = 256;
 
-struct Params { total: u32, o: u32, chunk: u32, pixels: u32, n: u32 }
+struct Params { total: u32, o: u32, chunk: u32, pixels: u32, n: u32, first: u32 } // first: the pass's first image (conv2d.ts im2colFilterPlan)
 
 @group(0) @binding(0) var<storage, read> dy: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dyg: array<f32>;
@@ -23,7 +24,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   r = r / p.chunk;
   let o = r % p.o;
   let s = r / p.o;
-  let image = s * p.chunk + i;
+  let image = p.first + s * p.chunk + i;
   var v = 0.0;
   if (image < p.n) { v = dy[(image * p.o + o) * p.pixels + pix]; }
   dyg[idx] = v;

@@ -180,7 +180,7 @@ function implicitGemm(engine: Engine, f: FwdGeom, x: Binding, w: Binding, y: Bin
 export function conv2dScratch(engine: Engine, g: Conv2dGeom, pass: 'fwd' | 'bwdInput' | 'bwdFilter'): Record<string, number> {
   const xpad: Record<string, number> = isPadded(g) ? { xpad: g.n * g.c * paddedH(g) * paddedW(g) } : {};
   if (pass === 'fwd' && useIm2col(engine, g)) return { col: colFloats({ ...g, n: Math.max(...im2colPasses(engine, g).map(([, images]) => images)) }) };
-  if (pass === 'bwdFilter' && useIm2col(engine, g, 'bwdFilter')) return im2colFilterScratch(engine, g);
+  if (pass === 'bwdFilter' && useIm2col(engine, g, 'bwdFilter')) return im2colFilterScratch(im2colFilterPlan(engine, g)!, g);
   if (pass === 'fwd') return { ...xpad, ...wpackScratch(engine, forwardGeom(g)) };
   if (pass === 'bwdInput') {
     const route = conv2dBwdInputRoute(engine, g);
@@ -276,7 +276,7 @@ function range(b: Binding, offset: number, size: number): GPUBufferBinding {
 export function useIm2col(engine: Engine, g: Conv2dGeom, pass: 'fwd' | 'bwdFilter' = 'fwd'): boolean {
   if (!engine.tuning.convIm2col || engine.tuning.gemm !== 'shared' || g.groups !== 1) return false;
   if (pass === 'fwd') return im2colPasses(engine, g).length > 0;
-  return scratchFits(engine, Object.values(im2colFilterScratch(engine, g)).reduce((a, b) => a + b, 0));
+  return im2colFilterPlan(engine, g) !== null;
 }
 
 /**
@@ -324,10 +324,42 @@ export function im2colFilterGroups(engine: Engine, g: Conv2dGeom): { groups: num
   return { groups: ceilDiv(g.n, chunk), chunk };
 }
 
-/** The im2col filter gradient's scratch: col for every group, dy regrouped (unless one image per group), partial sums (more than one group). */
-function im2colFilterScratch(engine: Engine, g: Conv2dGeom): Record<string, number> {
-  const { groups, chunk } = im2colFilterGroups(engine, g);
-  const images = groups * chunk; // past N: zero columns
+/**
+ * The im2col filter gradient's plan: the groups of im2colFilterGroups, `perPass` of them at a
+ * time where col and dy for all of them do not fit the scratch (the first layers of AlexNet or
+ * VGG at batch 64 and up), each pass writing its groups' dW into part at a binding offset, then
+ * one sum over all groups. Where not even one group fits, the groups are made smaller (a single
+ * group, K = N·OH·OW, becomes two, four, …). Null where not even one image does: the split-K
+ * kernels then (0.26 TFLOP/s on an H100, against the GEMM's tens).
+ */
+export function im2colFilterPlan(engine: Engine, g: Conv2dGeom): { groups: number; chunk: number; perPass: number } | null {
+  let { groups, chunk } = im2colFilterGroups(engine, g);
+  const ckk = g.c * g.kh * g.kw;
+  const pixels = g.oh * g.ow;
+  const cap = scratchBytes(engine) / 4;
+  const align = engine.limits.minStorageBufferOffsetAlignment;
+  const unit = (bytes: number): number => align / gcd(align, bytes); // groups whose span is whole alignment units
+  for (;;) {
+    const perGroup = chunk * ckk * pixels + (chunk > 1 ? chunk * g.o * pixels : 0);
+    const part = groups > 1 ? groups * g.o * ckk : 0;
+    if (groups * perGroup + part <= cap) return { groups, chunk, perPass: groups };
+    if (groups > 1) {
+      // A pass's groups start at an offset of part, and with one image per group, of dy too.
+      const [a, b] = [unit(g.o * ckk * 4), chunk === 1 ? unit(g.o * pixels * 4) : 1];
+      const step = (a * b) / gcd(a, b);
+      const perPass = Math.floor(Math.max(0, Math.floor((cap - part) / perGroup)) / step) * step;
+      if (perPass >= 1) return { groups, chunk, perPass };
+    }
+    if (chunk === 1) return null;
+    chunk = ceilDiv(chunk, 2);
+    groups = ceilDiv(g.n, chunk);
+  }
+}
+
+/** The im2col filter gradient's scratch: col for a pass's groups, their dy regrouped (unless one image per group), partial sums (more than one group). */
+function im2colFilterScratch(plan: { groups: number; chunk: number; perPass: number }, g: Conv2dGeom): Record<string, number> {
+  const { groups, chunk, perPass } = plan;
+  const images = perPass * chunk; // past N: zero columns
   return {
     col: images * g.c * g.kh * g.kw * g.oh * g.ow,
     ...(chunk > 1 ? { dyGroups: images * g.o * g.oh * g.ow } : {}),
@@ -504,26 +536,34 @@ export function conv2dBwdFilterSplits(engine: Engine, g: Conv2dGeom): number {
 export function conv2dBwdFilterDispatches(engine: Engine, g: Conv2dGeom, x: Binding, dy: Binding, dw: Binding, scratch: Record<string, Binding>): Dispatch[] {
   if (useIm2col(engine, g, 'bwdFilter')) {
     // dW = Σ_s dy_s[O, chunk·OH·OW] · col_sᵀ: one GEMM per group of images (im2colFilterGroups),
-    // so K runs over the group's pixels, not one image's; into scratch.part, then the sum, where S > 1.
-    const { groups, chunk } = im2colFilterGroups(engine, g);
+    // so K runs over the group's pixels, not one image's; into scratch.part, then the sum, where
+    // S > 1. In passes of perPass groups where the scratch does not hold them all (im2colFilterPlan).
+    const { groups, chunk, perPass } = im2colFilterPlan(engine, g)!;
     const ncols = g.c * g.kh * g.kw;
     const pixels = g.oh * g.ow;
-    const out = groups > 1 ? scratch.part! : dw;
-    const a = chunk > 1 ? scratch.dyGroups! : dy; // one image per group: dy is already [N, O, OH·OW]
     const WG = engine.tuning.pointwise;
-    const total = groups * g.o * chunk * pixels;
-    const ds: Dispatch[] = [im2colDispatch(engine, g, x, scratch.col!, chunk)];
-    if (chunk > 1) {
-      ds.push({
-        kernel: conv2dKernels.dyGroups,
-        constants: { WG },
-        buffers: [dy, a],
-        params: new Params().u32(total, g.o, chunk, pixels, g.n).buffer(),
-        workgroups: grid1d(engine, total, WG),
-      });
+    const ds: Dispatch[] = [];
+    for (let s = 0; s < groups; s += perPass) {
+      const count = Math.min(perPass, groups - s);
+      const whole = count === groups;
+      ds.push(im2colDispatch(engine, g, x, scratch.col!, chunk, s * chunk, count * chunk));
+      // one image per group: dy is already [N, O, OH·OW]
+      let a = whole ? dy : range(dy, s * g.o * pixels * 4, count * g.o * pixels * 4);
+      if (chunk > 1) {
+        const total = count * g.o * chunk * pixels;
+        a = scratch.dyGroups!;
+        ds.push({
+          kernel: conv2dKernels.dyGroups,
+          constants: { WG },
+          buffers: [dy, a],
+          params: new Params().u32(total, g.o, chunk, pixels, g.n, s * chunk).buffer(),
+          workgroups: grid1d(engine, total, WG),
+        });
+      }
+      const out = groups === 1 ? dw : whole ? scratch.part! : range(scratch.part!, s * g.o * ncols * 4, count * g.o * ncols * 4);
+      ds.push(gemmDispatch(engine, { batch: count, m: g.o, n: ncols, k: chunk * pixels, transA: false, transB: true, broadcastB: false }, a, scratch.col!, out));
     }
-    ds.push(gemmDispatch(engine, { batch: groups, m: g.o, n: ncols, k: chunk * pixels, transA: false, transB: true, broadcastB: false }, a, scratch.col!, out));
-    if (groups > 1) ds.push(sumAxisDispatch(engine, out, dw, 1, groups, g.o * ncols));
+    if (groups > 1) ds.push(sumAxisDispatch(engine, scratch.part!, dw, 1, groups, g.o * ncols));
     return ds;
   }
   const { WG_X, WG_Y } = engine.tuning.conv;
