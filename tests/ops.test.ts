@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CpuBackend, compare, type AnyTensor, type Backend, type WebGpuBackend } from '../src/backend.js';
 import type { Conv2dAttrs, Pool2dAttrs } from '../src/ops/geometry.js';
 import { conv2dGeom, pool2dGeom } from '../src/ops/geometry.js';
-import { conv2dBwdFilterDispatches, conv2dBwdInputRoute, conv2dFwdDispatches, conv2dScratch, im2colFilterGroups, im2colFilterPlan, im2colPasses, useIm2col } from '../src/ops/conv2d.js';
+import { conv2dBwdFilterDispatches, conv2dBwdInputRoute, conv2dFwdDispatches, conv2dScratch, colPasses, im2colFilterGroups, im2colFilterPlan, useIm2col } from '../src/ops/conv2d.js';
 import { gemmScratch } from '../src/ops/gemm.js';
 import { elementwiseDispatch, elementwiseKernel } from '../src/ops/elementwise.js';
 import { vec4Kernel } from '../src/ops/dispatch.js';
@@ -892,19 +892,20 @@ describe('grids over the per-dimension workgroup limit fold x onto z', () => {
   });
 });
 
-describe("a GPU's im2col forward over a batch whose col passes the scratch limit", () => {
+describe("a GPU's im2col forward and col2im input gradient over a batch whose col passes the scratch limit", () => {
   // AlexNet's first layer at batch 128 needs 563 MB of col, over any binding: the forward runs
-  // im2col and its GEMM over runs of images (conv2d.ts im2colPasses), each GEMM writing its
-  // images' outputs at a binding offset of y, instead of falling back to the implicit GEMM.
+  // im2col and its GEMM over runs of images (conv2d.ts colPasses), each GEMM writing its images'
+  // outputs at a binding offset of y, instead of falling back to the implicit GEMM; the input
+  // gradient runs dcol's GEMM and col2im the same way, dy and dx at offsets.
   // Here under a binding limit lowered to a few images' col, at the device's own offset
-  // alignment or at 256 bytes (WebGPU's largest, so valid on any device): a run's output must
+  // alignment or at 256 bytes (WebGPU's largest, so valid on any device): a run's bindings must
   // start on one. Tolerance as in the suite above.
   it.each([
-    ["runs of 2, 2 and 1 images, at the device's alignment (4·8·8 floats an image: whole units)", [5, 3, 8, 8], [4, 3, 3, 3], 0, 2, [[0, 2], [2, 2], [4, 1]]],
-    ['the same at 256 bytes', [5, 3, 8, 8], [4, 3, 3, 3], 256, 2, [[0, 2], [2, 2], [4, 1]]],
-    ['runs of 2 where 3 would fit: 2·4·4 floats an image is half of 256 bytes', [5, 3, 4, 4], [2, 3, 3, 3], 256, 3, [[0, 2], [2, 2], [4, 1]]],
-    ['no run at 256 bytes (6·7·9 floats an image: runs of 32): the implicit GEMM instead', [5, 3, 7, 9], [6, 3, 3, 3], 256, 2, []],
-  ] as const)('%s', async (_name, xs, ws, align, fit, passes) => {
+    ["runs of 2, 2 and 1 images, at the device's alignment (4·8·8 and 3·8·8 floats an image: whole units)", [5, 3, 8, 8], [4, 3, 3, 3], 0, 2, [[0, 2], [2, 2], [4, 1]], [[0, 2], [2, 2], [4, 1]]],
+    ['the same at 256 bytes', [5, 3, 8, 8], [4, 3, 3, 3], 256, 2, [[0, 2], [2, 2], [4, 1]], [[0, 2], [2, 2], [4, 1]]],
+    ['runs of 2 where 3 would fit: an image of y is half of 256 bytes; dx a quarter, so no run of 4 for col2im', [5, 3, 4, 4], [2, 3, 3, 3], 256, 3, [[0, 2], [2, 2], [4, 1]], []],
+    ['no run at 256 bytes (6·7·9 floats an image: runs of 32): the implicit GEMM and the forward route instead', [5, 3, 7, 9], [6, 3, 3, 3], 256, 2, [], []],
+  ] as const)('%s', async (_name, xs, ws, align, fit, passes, bwdPasses) => {
     const gpu = await sharedGpu();
     const e = gpu.engine;
     const cpu = new CpuBackend();
@@ -917,21 +918,30 @@ describe("a GPU's im2col forward over a batch whose col passes the scratch limit
       const g = conv2dGeom([...xs], [...ws], { padding: 1 });
       const colImage = g.c * g.kh * g.kw * g.oh * g.ow * 4;
       (e as { limits: GPUSupportedLimits }).limits = { ...limits, maxStorageBufferBindingSize: fit * colImage + 100, minStorageBufferOffsetAlignment: align || limits.minStorageBufferOffsetAlignment! } as unknown as GPUSupportedLimits;
-      expect(im2colPasses(e, g)).toEqual(passes);
+      expect(colPasses(e, g)).toEqual(passes);
+      expect(colPasses(e, g, 'bwdInput')).toEqual(bwdPasses);
+      expect(conv2dBwdInputRoute(e, g)).toBe(bwdPasses.length ? 'col2im' : 'forward');
       e.checkWorkgroups = (d) => {
         dispatched.add(d);
         saved.check.call(e, d);
       };
       const u = rng(512);
       const data = (shape: readonly number[]) => Float32Array.from({ length: sizeOf([...shape]) }, () => u() * 2 - 1);
-      const x = data(xs), w = data(ws), b = data([ws[0]]);
-      const run = async <T extends AnyTensor>(be: Backend<T>) =>
-        (await be.conv2d(be.tensor(x, [...xs]), be.tensor(w, [...ws]), { padding: 1, bias: be.tensor(b, [ws[0]]), relu: true })).read();
+      const x = data(xs), w = data(ws), b = data([ws[0]]), dy = data([g.n, g.o, g.oh, g.ow]);
+      const run = async <T extends AnyTensor>(be: Backend<T>) => [
+        await (await be.conv2d(be.tensor(x, [...xs]), be.tensor(w, [...ws]), { padding: 1, bias: be.tensor(b, [ws[0]]), relu: true })).read(),
+        await (await be.conv2dBackwardInput(be.tensor(dy, [g.n, g.o, g.oh, g.ow]), be.tensor(w, [...ws]), [...xs], { padding: 1 })).read(),
+      ];
       const [got, want] = [await e.scope(() => run(gpu)), await run(cpu)];
-      expect([...dispatched].filter((d) => d.kernel.name === 'conv2d.im2col').length).toBe(passes.length);
-      let at = -1;
-      for (let j = 0; j < want.length && at < 0; j++) if (!(Math.abs(got[j]! - want[j]!) <= 1e-5 + 1e-6 * 27 + 1e-4 * Math.abs(want[j]!))) at = j;
-      expect(at, `element ${at} gpu=${got[at]} ref=${want[at]}`).toBe(-1);
+      const count = (name: string) => [...dispatched].filter((d) => d.kernel.name === name).length;
+      expect(count('conv2d.im2col')).toBe(passes.length);
+      expect(count('conv2d.col2im')).toBe(bwdPasses.length);
+      ['forward', 'input gradient'].forEach((what, i) => {
+        let at = -1;
+        const k = i ? g.o * 9 : 27;
+        for (let j = 0; j < want[i]!.length && at < 0; j++) if (!(Math.abs(got[i]![j]! - want[i]![j]!) <= 1e-5 + 1e-6 * k + 1e-4 * Math.abs(want[i]![j]!))) at = j;
+        expect(at, `${what}: element ${at} gpu=${got[i]![at]} ref=${want[i]![at]}`).toBe(-1);
+      });
     } finally {
       e.tuning = saved.tuning;
       (e as { limits: GPUSupportedLimits }).limits = saved.limits;

@@ -4,7 +4,7 @@
 // 0 where that falls in the padding or past the last image: the group's images' columns side
 // by side. The forward takes chunk = 1 (one matrix per image) for the workgroup-memory GEMM
 // (gemm.shared.wgsl) W[O, C·KH·KW] · col per image, over as many images from `first` as its
-// scratch holds (conv2d.ts im2colPasses); the filter gradient takes groups of images,
+// scratch holds (conv2d.ts colPasses); the filter gradient takes groups of images,
 // so its GEMM's K runs over chunk·OH·OW, not one image's pixels (conv2d.ts im2colFilterGroups).
 // One invocation per element of col, consecutive invocations along (oh, ow): coalesced
 // stores. GPUs only; the CPU emulators use the implicit-GEMM kernels, which read x in place

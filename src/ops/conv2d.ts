@@ -179,7 +179,7 @@ function implicitGemm(engine: Engine, f: FwdGeom, x: Binding, w: Binding, y: Bin
 /** Scratch buffers (float counts by name) each pass needs; absent names are not needed. */
 export function conv2dScratch(engine: Engine, g: Conv2dGeom, pass: 'fwd' | 'bwdInput' | 'bwdFilter'): Record<string, number> {
   const xpad: Record<string, number> = isPadded(g) ? { xpad: g.n * g.c * paddedH(g) * paddedW(g) } : {};
-  if (pass === 'fwd' && useIm2col(engine, g)) return { col: colFloats({ ...g, n: Math.max(...im2colPasses(engine, g).map(([, images]) => images)) }) };
+  if (pass === 'fwd' && useIm2col(engine, g)) return { col: colFloats({ ...g, n: colRun(engine, g, 'fwd') }) };
   if (pass === 'bwdFilter' && useIm2col(engine, g, 'bwdFilter')) return im2colFilterScratch(im2colFilterPlan(engine, g)!, g);
   if (pass === 'fwd') return { ...xpad, ...wpackScratch(engine, forwardGeom(g)) };
   if (pass === 'bwdInput') {
@@ -188,7 +188,7 @@ export function conv2dScratch(engine: Engine, g: Conv2dGeom, pass: 'fwd' | 'bwdI
       const t = directTile(engine, g)!;
       return { dypack: t.dyFloats, wpack: t.wFloats };
     }
-    if (route === 'col2im') return { dcol: colFloats(g) };
+    if (route === 'col2im') return { dcol: colFloats({ ...g, n: colRun(engine, g, 'bwdInput') }) };
     const f = upsampledGeom(g);
     return { dyUp: g.n * g.o * f.hp * f.wp, wf: g.o * g.cg * g.kh * g.kw, ...wpackScratch(engine, f) };
   }
@@ -211,7 +211,7 @@ export function conv2dFwdDispatches(
     const pixels = g.oh * g.ow;
     const yImage = g.o * pixels * 4;
     // One pass per run of images the scratch holds: im2col, then W·col per image into y's images.
-    return im2colPasses(engine, g).flatMap(([first, images]) => [
+    return colPasses(engine, g).flatMap(([first, images]) => [
       im2colDispatch(engine, g, x, scratch.col!, 1, first, images),
       gemmDispatch(engine, { batch: images, m: g.o, n: pixels, k: g.c * g.kh * g.kw, transA: false, transB: false, broadcastB: false }, w, scratch.col!, range(y, first * yImage, images * yImage), {
         ...opts,
@@ -237,25 +237,30 @@ const scratchFits = (engine: Engine, floats: number): boolean => floats * 4 <= s
 const colFits = (engine: Engine, g: Conv2dGeom): boolean => scratchFits(engine, colFloats(g));
 
 /**
- * The im2col forward's passes, [first image, images]: all N at once where col fits the scratch,
- * else runs of as many images as it holds, so a large batch keeps this route (AlexNet's first
- * layer at batch 128 needs 563 MB of col; the fallback, the implicit GEMM without workgroup
- * memory, ran 3.4 TFLOP/s on an H100). A run's output starts at a binding offset of y, so runs
- * are a multiple of the images that keep it aligned (minStorageBufferOffsetAlignment). Empty
- * where not even that many fit.
+ * The passes, [first image, images], of a route through col (the forward's im2col, the input
+ * gradient's dcol): all N at once where col fits the scratch, else runs of as many images as it
+ * holds, so a large batch keeps the route (AlexNet's first layer at batch 128 needs 563 MB of
+ * col; the forward's fallback, the implicit GEMM without workgroup memory, ran 3.4 TFLOP/s on
+ * an H100). A run binds y (the forward) or dy and dx (col2im) at offsets, so runs are a
+ * multiple of the images that keep those aligned (minStorageBufferOffsetAlignment). Empty where
+ * not even that many fit.
  */
-export function im2colPasses(engine: Engine, g: Conv2dGeom): Array<[number, number]> {
+export function colPasses(engine: Engine, g: Conv2dGeom, pass: 'fwd' | 'bwdInput' = 'fwd'): Array<[number, number]> {
   if (colFits(engine, g)) return [[0, g.n]];
   const perImage = colFloats({ ...g, n: 1 }) * 4;
   const align = engine.limits.minStorageBufferOffsetAlignment;
-  const yImage = g.o * g.oh * g.ow * 4;
-  const step = align / gcd(align, yImage); // images whose output spans whole alignment units
+  const unit = (bytes: number): number => align / gcd(align, bytes); // images whose span is whole alignment units
+  const [a, b] = [unit(g.o * g.oh * g.ow * 4), pass === 'bwdInput' ? unit(g.c * g.h * g.w * 4) : 1];
+  const step = (a * b) / gcd(a, b);
   const run = Math.floor(Math.floor(scratchBytes(engine) / perImage) / step) * step;
   if (run < 1) return [];
   const out: Array<[number, number]> = [];
   for (let first = 0; first < g.n; first += run) out.push([first, Math.min(run, g.n - first)]);
   return out;
 }
+
+/** The most images a pass of colPasses takes: what its scratch holds. */
+const colRun = (engine: Engine, g: Conv2dGeom, pass: 'fwd' | 'bwdInput'): number => Math.max(...colPasses(engine, g, pass).map(([, images]) => images));
 
 const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
 
@@ -269,13 +274,13 @@ function range(b: Binding, offset: number, size: number): GPUBufferBinding {
  * scratch.col, then the workgroup-memory GEMM (per image forward; over groups of images for
  * the filter gradient). On an H100 the implicit-GEMM kernel (no workgroup memory, built for
  * the CPU emulators) ran 32×32×32×64→64 3×3 at 3.4 TFLOP/s forward and its filter gradient at
- * 0.26. Ungrouped convolutions: the forward where col holds one run of images (im2colPasses),
+ * 0.26. Ungrouped convolutions: the forward where col holds one run of images (colPasses),
  * the filter gradient where its scratch fits one buffer; else the implicit GEMM (split-K for the
  * filter gradient).
  */
 export function useIm2col(engine: Engine, g: Conv2dGeom, pass: 'fwd' | 'bwdFilter' = 'fwd'): boolean {
   if (!engine.tuning.convIm2col || engine.tuning.gemm !== 'shared' || g.groups !== 1) return false;
-  if (pass === 'fwd') return im2colPasses(engine, g).length > 0;
+  if (pass === 'fwd') return colPasses(engine, g).length > 0;
   return im2colFilterPlan(engine, g) !== null;
 }
 
@@ -387,7 +392,7 @@ function im2colFilterScratch(plan: { groups: number; chunk: number; perPass: num
 export function conv2dBwdInputRoute(engine: Engine, g: Conv2dGeom): 'direct' | 'col2im' | 'forward' {
   const stride1 = g.strideH === 1 && g.strideW === 1;
   // GPUs: the GEMM into dcol runs on the workgroup-memory kernel; the forward route's kernel does not.
-  if (useIm2col(engine, g) && colFits(engine, g)) return 'col2im';
+  if (useIm2col(engine, g) && colPasses(engine, g, 'bwdInput').length) return 'col2im';
   if (g.groups === 1 && stride1) {
     const minWaste = engine.tuning.convBwdInputDirect;
     if (minWaste !== null && directFill(engine, g) >= 0.75 && forwardWaste(g) >= minWaste) return 'direct';
@@ -396,7 +401,7 @@ export function conv2dBwdInputRoute(engine: Engine, g: Conv2dGeom): 'direct' | '
     const overhead = ((g.h * g.w) / (g.oh * g.ow)) * ((ceilDiv(g.c, rows) * rows) / g.c);
     if (overhead <= 1.25) return 'forward';
   }
-  if (g.groups !== 1 || !colFits(engine, g)) return 'forward';
+  if (g.groups !== 1 || !colPasses(engine, g, 'bwdInput').length) return 'forward';
   return 'col2im';
 }
 
@@ -466,19 +471,25 @@ export function conv2dBwdInputDispatches(engine: Engine, g: Conv2dGeom, dy: Bind
   }
   const m = g.c * g.kh * g.kw;
   const WG = engine.tuning.pointwise;
-  const total = g.n * g.c * g.h * g.w;
   const pixels = g.oh * g.ow;
-  return [
-    gemmImagesDispatch(engine, { m, k: g.o, images: g.n, pixels, transA: true }, w, dy, scratch.dcol!) ??
-      gemmDispatch(engine, { batch: g.n, m, n: pixels, k: g.o, transA: true, transB: false, broadcastB: false }, w, dy, scratch.dcol!, { sharedA: true }),
-    {
-      kernel: conv2dKernels.col2im,
-      constants: { WG, KH: g.kh, KW: g.kw, SH: g.strideH, SW: g.strideW, DH: g.dilH, DW: g.dilW, CLIP: engine.tuning.col2imClip },
-      buffers: [scratch.dcol!, dx],
-      params: new Params().u32(total, g.h, g.w, g.oh, g.ow, g.padTop, g.padLeft).buffer(),
-      workgroups: grid1d(engine, total, WG),
-    },
-  ];
+  const [dyImage, dxImage] = [g.o * pixels * 4, g.c * g.h * g.w * 4];
+  // Per run of images dcol holds (colPasses): dcol = Wᵀ·dy per image, then col2im into dx's images.
+  const passes = colPasses(engine, g, 'bwdInput');
+  return passes.flatMap(([first, images]) => {
+    const [dyRun, dxRun] = passes.length === 1 ? [dy, dx] : [range(dy, first * dyImage, images * dyImage), range(dx, first * dxImage, images * dxImage)];
+    const total = images * g.c * g.h * g.w;
+    return [
+      gemmImagesDispatch(engine, { m, k: g.o, images, pixels, transA: true }, w, dyRun, scratch.dcol!) ??
+        gemmDispatch(engine, { batch: images, m, n: pixels, k: g.o, transA: true, transB: false, broadcastB: false }, w, dyRun, scratch.dcol!, { sharedA: true }),
+      {
+        kernel: conv2dKernels.col2im,
+        constants: { WG, KH: g.kh, KW: g.kw, SH: g.strideH, SW: g.strideW, DH: g.dilH, DW: g.dilW, CLIP: engine.tuning.col2imClip },
+        buffers: [scratch.dcol!, dxRun],
+        params: new Params().u32(total, g.h, g.w, g.oh, g.ow, g.padTop, g.padLeft).buffer(),
+        workgroups: grid1d(engine, total, WG),
+      },
+    ];
+  });
 }
 
 /**
