@@ -28,6 +28,7 @@ import { evaluate, trainEpochs } from '../src/nn/train.js';
 import { formatVerify, verify } from '../src/nn/verify.js';
 import type { Engine } from '../src/runtime/engine.js';
 import { gpuBackend } from './helpers/gpu.js';
+import { defaultTuning } from '../src/ops/tuning.js';
 import { randomGraph } from './helpers/random-graph.js';
 import { sweep } from './helpers/sweep.js';
 import { rng } from './helpers/rng.js';
@@ -655,6 +656,32 @@ describe('seeded random graphs: the planned step (shared buffers, fused ReLUs) m
 });
 
 describe('whole-model gradients vs the CPU reference', () => {
+  it("a GPU's conv routes in passes (col over the scratch limit): a step verifies layer by layer, its plan's scratch sized per pass", async () => {
+    // Under a GPU's tuning on this adapter, the binding limit lowered to 60,000 bytes: conv2d_0's
+    // forward takes 2 runs of 3 images, conv2d_1's forward and input gradient 3 runs of 2
+    // (ops.test.ts checks the runs themselves). The plan allocates each op's scratch from
+    // conv2dScratch, which must match what its dispatches bind.
+    const saved = { tuning: engine.tuning, limits: engine.limits };
+    const limits: Record<string, number> = {};
+    for (const k in engine.limits) limits[k] = (engine.limits as unknown as Record<string, number>)[k]!;
+    engine.tuning = { ...defaultTuning(false), sharedMinGroups: 0, subgroupSize: saved.tuning.subgroupSize };
+    (engine as { limits: GPUSupportedLimits }).limits = { ...limits, maxStorageBufferBindingSize: 60_000, minStorageBufferOffsetAlignment: 256 } as unknown as GPUSupportedLimits;
+    const n = 6;
+    const graph = new Sequential([3, 12, 12], [new Conv2d(3, 16, 3, { padding: 1 }), new ReLU(), new MaxPool2d(2), new Conv2d(16, 16, 3, { padding: 1 }), new ReLU(), new Flatten(), new Linear(16 * 36, 10)]);
+    const model = new Model(engine, graph, SGD);
+    try {
+      const x = Float32Array.from({ length: n * 3 * 144 }, (_, i) => Math.sin(i));
+      const y = Float32Array.from({ length: n }, (_, i) => i % 10);
+      const rep = await verify(model, x, y, n);
+      if (!rep.ok) console.log(formatVerify(rep));
+      expect(rep.ok).toBe(true);
+    } finally {
+      model.dispose();
+      engine.tuning = saved.tuning;
+      (engine as { limits: GPUSupportedLimits }).limits = saved.limits;
+    }
+  });
+
   for (const [name, make] of [['lenet', () => lenet()], ['deepcnn', () => deepcnn()]] as const) {
     it(`${name}: one step matches per layer (activations, gradients, updates)`, async () => {
       const model = new Model(engine, make(), SGD);
