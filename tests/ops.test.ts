@@ -20,6 +20,15 @@ import { gpuBackend } from './helpers/gpu.js';
 import { defaultTuning, subgroupKernelsFit, type Tuning } from '../src/ops/tuning.js';
 import { rng } from './helpers/rng.js';
 import { sweep } from './helpers/sweep.js';
+import { withLimits } from './helpers/limits.js';
+
+/** |got − want| ≤ 1e-5 + 1e-6·K + 1e-4·|want| everywhere (the suite's tolerance, K the longest reduction); names the first element that is not. */
+function expectClose(got: Float32Array, want: Float32Array, k: number, what: string): void {
+  expect(got.length, what).toBe(want.length);
+  let at = -1;
+  for (let j = 0; j < got.length && at < 0; j++) if (!(Math.abs(got[j]! - want[j]!) <= 1e-5 + 1e-6 * k + 1e-4 * Math.abs(want[j]!))) at = j;
+  expect(at, `${what}: element ${at} gpu=${got[at]} ref=${want[at]} (tolerance 1e-5 + 1e-6·${k} + 1e-4·|ref|)`).toBe(-1);
+}
 
 type Inputs<T> = Record<string, T>;
 interface InputSpec {
@@ -666,25 +675,15 @@ describe('the im2col filter gradient (GPUs)', () => {
     const dyShape = [g.n, g.o, g.oh, g.ow];
     const want = await (await cpu.conv2dBackwardFilter(cpu.tensor(x, [...xs]), cpu.tensor(dy, dyShape), ws, { padding: 1 })).read();
     await underGpuTuning(minGroups, async (e) => {
-      const limits: Record<string, number> = {};
-      for (const k in e.limits) limits[k] = (e.limits as unknown as Record<string, number>)[k]!;
-      const saved = e.limits;
       // Room for 4 images' col and dy (C·9 + 4 floats a pixel), and part for 8 groups.
       const bytes = 4 * (4 * (ckk + 4) * g.oh * g.ow) + 4 * 8 * 4 * ckk;
-      (e as { limits: GPUSupportedLimits }).limits = { ...limits, maxStorageBufferBindingSize: bytes, minStorageBufferOffsetAlignment: align || limits.minStorageBufferOffsetAlignment! } as unknown as GPUSupportedLimits;
-      try {
+      await withLimits(e, { maxStorageBufferBindingSize: bytes, ...(align ? { minStorageBufferOffsetAlignment: align } : {}) }, async () => {
         expect(im2colFilterPlan(e, g)).toEqual(plan);
         const im2cols = kernels(e, [...xs], ws, { padding: 1 }).filter((k) => k === 'conv2d.im2col').length;
-        if (plan) expect(im2cols).toBe(Math.ceil(plan.groups / plan.perPass));
-        else expect(im2cols).toBe(0);
+        expect(im2cols).toBe(plan ? Math.ceil(plan.groups / plan.perPass) : 0);
         const got = await gpu.engine.scope(async () => (await gpu.conv2dBackwardFilter(gpu.tensor(x, [...xs]), gpu.tensor(dy, dyShape), ws, { padding: 1 })).read());
-        let at = -1;
-        const k = g.n * g.oh * g.ow;
-        for (let j = 0; j < want.length && at < 0; j++) if (!(Math.abs(got[j]! - want[j]!) <= 1e-5 + 1e-6 * k + 1e-4 * Math.abs(want[j]!))) at = j;
-        expect(at, `element ${at} gpu=${got[at]} ref=${want[at]}`).toBe(-1);
-      } finally {
-        (e as { limits: GPUSupportedLimits }).limits = saved;
-      }
+        expectClose(got, want, g.n * g.oh * g.ow, 'filter gradient');
+      });
     });
   });
 
@@ -801,58 +800,48 @@ describe('grids over the per-dimension workgroup limit fold x onto z', () => {
     ['matmul 5×7 · 7×2100, bias and ReLU', [5, 7], [7, 2100], true],
     ['matmul batch 2 (z = 2): 5×7 · 7×2050', [2, 5, 7], [2, 7, 2050], false],
   ];
-  const close = (got: Float32Array, want: Float32Array, k: number, what: string): void => {
-    expect(got.length, what).toBe(want.length);
-    let at = -1;
-    for (let j = 0; j < got.length && at < 0; j++) if (!(Math.abs(got[j]! - want[j]!) <= 1e-5 + 1e-6 * k + 1e-4 * Math.abs(want[j]!))) at = j;
-    expect(at, `${what}: element ${at} gpu=${got[at]} ref=${want[at]}`).toBe(-1);
-  };
-
   it.each(tunings)('%s (limit %i)', async (_name, limit, tuning) => {
     const gpu = await sharedGpu();
     const e = gpu.engine;
     const cpu = new CpuBackend();
-    const saved = { tuning: e.tuning, limits: e.limits, check: e.checkWorkgroups };
-    // The device's limits as a plain object (GPUSupportedLimits has getters), x, y and z lowered.
-    const limits: Record<string, number> = {};
-    for (const k in e.limits) limits[k] = (e.limits as unknown as Record<string, number>)[k]!;
+    const saved = { tuning: e.tuning, check: e.checkWorkgroups };
     const folded: string[] = [];
     try {
       e.tuning = { ...saved.tuning, ...tuning, subgroupSize: saved.tuning.subgroupSize };
-      (e as { limits: GPUSupportedLimits }).limits = { ...limits, maxComputeWorkgroupsPerDimension: limit } as unknown as GPUSupportedLimits;
       e.checkWorkgroups = (d) => {
         if (d.constants?.FOLD_Z) folded.push(`${d.kernel.name} [${d.workgroups.join(', ')}]`);
         saved.check.call(e, d);
       };
-      const u = rng(4242);
-      const data = (shape: number[]) => Float32Array.from({ length: sizeOf(shape) }, () => u() * 2 - 1);
-      for (const [what, xs, ws, attrs] of convs) {
-        const x = data(xs), w = data(ws), b = data([ws[0]!]);
-        const ys = conv2dGeom(xs, ws, attrs);
-        const yShape = [ys.n, ys.o, ys.oh, ys.ow];
-        const dy = data(yShape);
-        const k = ws[1]! * ws[2]! * ws[3]!;
-        const run = async <T extends AnyTensor>(be: Backend<T>) => [
-          await (await be.conv2d(be.tensor(x, xs), be.tensor(w, ws), { ...attrs, bias: be.tensor(b, [ws[0]!]), relu: true })).read(),
-          await (await be.conv2dBackwardInput(be.tensor(dy, yShape), be.tensor(w, ws), xs, attrs)).read(),
-          await (await be.conv2dBackwardFilter(be.tensor(x, xs), be.tensor(dy, yShape), ws, attrs)).read(),
-        ];
-        const before = folded.length;
-        const [got, want] = [await e.scope(() => run(gpu)), await run(cpu)];
-        ['forward', 'input gradient', 'filter gradient'].forEach((pass, i) => close(got[i]!, want[i]!, i === 2 ? ys.n * ys.oh * ys.ow : k * ws[0]!, `${what}: ${pass}`));
-        expect(folded.length, `${what}: no dispatch folded`).toBeGreaterThan(before);
-      }
-      for (const [what, as, bs, bias] of gemms) {
-        const a = data(as), b = data(bs), c = data([bs.at(-1)!]);
-        const run = async <T extends AnyTensor>(be: Backend<T>) =>
-          (await be.matmul(be.tensor(a, as), be.tensor(b, bs), bias ? { bias: be.tensor(c, [bs.at(-1)!]), relu: true } : {})).read();
-        const before = folded.length;
-        close(await e.scope(() => run(gpu)), await run(cpu), as.at(-1)!, what);
-        expect(folded.length, `${what}: no dispatch folded`).toBeGreaterThan(before);
-      }
+      await withLimits(e, { maxComputeWorkgroupsPerDimension: limit }, async () => {
+        const u = rng(4242);
+        const data = (shape: number[]) => Float32Array.from({ length: sizeOf(shape) }, () => u() * 2 - 1);
+        for (const [what, xs, ws, attrs] of convs) {
+          const x = data(xs), w = data(ws), b = data([ws[0]!]);
+          const ys = conv2dGeom(xs, ws, attrs);
+          const yShape = [ys.n, ys.o, ys.oh, ys.ow];
+          const dy = data(yShape);
+          const k = ws[1]! * ws[2]! * ws[3]!;
+          const run = async <T extends AnyTensor>(be: Backend<T>) => [
+            await (await be.conv2d(be.tensor(x, xs), be.tensor(w, ws), { ...attrs, bias: be.tensor(b, [ws[0]!]), relu: true })).read(),
+            await (await be.conv2dBackwardInput(be.tensor(dy, yShape), be.tensor(w, ws), xs, attrs)).read(),
+            await (await be.conv2dBackwardFilter(be.tensor(x, xs), be.tensor(dy, yShape), ws, attrs)).read(),
+          ];
+          const before = folded.length;
+          const [got, want] = [await e.scope(() => run(gpu)), await run(cpu)];
+          ['forward', 'input gradient', 'filter gradient'].forEach((pass, i) => expectClose(got[i]!, want[i]!, i === 2 ? ys.n * ys.oh * ys.ow : k * ws[0]!, `${what}: ${pass}`));
+          expect(folded.length, `${what}: no dispatch folded`).toBeGreaterThan(before);
+        }
+        for (const [what, as, bs, bias] of gemms) {
+          const a = data(as), b = data(bs), c = data([bs.at(-1)!]);
+          const run = async <T extends AnyTensor>(be: Backend<T>) =>
+            (await be.matmul(be.tensor(a, as), be.tensor(b, bs), bias ? { bias: be.tensor(c, [bs.at(-1)!]), relu: true } : {})).read();
+          const before = folded.length;
+          expectClose(await e.scope(() => run(gpu)), await run(cpu), as.at(-1)!, what);
+          expect(folded.length, `${what}: no dispatch folded`).toBeGreaterThan(before);
+        }
+      });
     } finally {
       e.tuning = saved.tuning;
-      (e as { limits: GPUSupportedLimits }).limits = saved.limits;
       e.checkWorkgroups = saved.check;
     }
   });
@@ -877,12 +866,7 @@ describe('grids over the per-dimension workgroup limit fold x onto z', () => {
         await (await be.conv2dBackwardInput(be.tensor(dy, [1, 2, 2048, 2048]), be.tensor(w, ws), xs, attrs)).read(),
       ];
       const [got, want] = [await e.scope(() => run(gpu)), await run(cpu)];
-      // 9 and 18 terms.
-      got.forEach((g, i) => {
-        let at = -1;
-        for (let j = 0; j < g.length && at < 0; j++) if (!(Math.abs(g[j]! - want[i]![j]!) <= 1e-4 + 1e-4 * Math.abs(want[i]![j]!))) at = j;
-        expect(at, `${['forward', 'input gradient'][i]}: element ${at} gpu=${g[at]} ref=${want[i]![at]}`).toBe(-1);
-      });
+      got.forEach((g, i) => expectClose(g, want[i]!, 9 * (i + 1), ['forward', 'input gradient'][i]!));
       // The emulators' subgroup tiles hold 32 or 64 pixels: 4.2M pixels pass 65,535 blocks. (A GPU's
       // im2col GEMM, at 128 columns per workgroup, does not need to fold.)
       if (e.tuning.gemm === 'subgroup') expect(widest).toBeGreaterThan(e.limits.maxComputeWorkgroupsPerDimension);
@@ -909,42 +893,36 @@ describe("a GPU's im2col forward and col2im input gradient over a batch whose co
     const gpu = await sharedGpu();
     const e = gpu.engine;
     const cpu = new CpuBackend();
-    const saved = { tuning: e.tuning, limits: e.limits, check: e.checkWorkgroups };
-    const limits: Record<string, number> = {};
-    for (const k in e.limits) limits[k] = (e.limits as unknown as Record<string, number>)[k]!;
+    const saved = { tuning: e.tuning, check: e.checkWorkgroups };
     const dispatched = new Set<Dispatch>(); // checked on submit and again on encode
+    const g = conv2dGeom([...xs], [...ws], { padding: 1 });
+    const colImage = g.c * g.kh * g.kw * g.oh * g.ow * 4;
     try {
       e.tuning = { ...defaultTuning(false), sharedMinGroups: 0, subgroupSize: saved.tuning.subgroupSize };
-      const g = conv2dGeom([...xs], [...ws], { padding: 1 });
-      const colImage = g.c * g.kh * g.kw * g.oh * g.ow * 4;
-      (e as { limits: GPUSupportedLimits }).limits = { ...limits, maxStorageBufferBindingSize: fit * colImage + 100, minStorageBufferOffsetAlignment: align || limits.minStorageBufferOffsetAlignment! } as unknown as GPUSupportedLimits;
-      expect(colPasses(e, g)).toEqual(passes);
-      expect(colPasses(e, g, 'bwdInput')).toEqual(bwdPasses);
-      expect(conv2dBwdInputRoute(e, g)).toBe(bwdPasses.length ? 'col2im' : 'forward');
-      e.checkWorkgroups = (d) => {
-        dispatched.add(d);
-        saved.check.call(e, d);
-      };
-      const u = rng(512);
-      const data = (shape: readonly number[]) => Float32Array.from({ length: sizeOf([...shape]) }, () => u() * 2 - 1);
-      const x = data(xs), w = data(ws), b = data([ws[0]]), dy = data([g.n, g.o, g.oh, g.ow]);
-      const run = async <T extends AnyTensor>(be: Backend<T>) => [
-        await (await be.conv2d(be.tensor(x, [...xs]), be.tensor(w, [...ws]), { padding: 1, bias: be.tensor(b, [ws[0]]), relu: true })).read(),
-        await (await be.conv2dBackwardInput(be.tensor(dy, [g.n, g.o, g.oh, g.ow]), be.tensor(w, [...ws]), [...xs], { padding: 1 })).read(),
-      ];
-      const [got, want] = [await e.scope(() => run(gpu)), await run(cpu)];
-      const count = (name: string) => [...dispatched].filter((d) => d.kernel.name === name).length;
-      expect(count('conv2d.im2col')).toBe(passes.length);
-      expect(count('conv2d.col2im')).toBe(bwdPasses.length);
-      ['forward', 'input gradient'].forEach((what, i) => {
-        let at = -1;
-        const k = i ? g.o * 9 : 27;
-        for (let j = 0; j < want[i]!.length && at < 0; j++) if (!(Math.abs(got[i]![j]! - want[i]![j]!) <= 1e-5 + 1e-6 * k + 1e-4 * Math.abs(want[i]![j]!))) at = j;
-        expect(at, `${what}: element ${at} gpu=${got[i]![at]} ref=${want[i]![at]}`).toBe(-1);
+      await withLimits(e, { maxStorageBufferBindingSize: fit * colImage + 100, ...(align ? { minStorageBufferOffsetAlignment: align } : {}) }, async () => {
+        expect(colPasses(e, g)).toEqual(passes);
+        expect(colPasses(e, g, 'bwdInput')).toEqual(bwdPasses);
+        expect(conv2dBwdInputRoute(e, g)).toBe(bwdPasses.length ? 'col2im' : 'forward');
+        e.checkWorkgroups = (d) => {
+          dispatched.add(d);
+          saved.check.call(e, d);
+        };
+        const u = rng(512);
+        const data = (shape: readonly number[]) => Float32Array.from({ length: sizeOf([...shape]) }, () => u() * 2 - 1);
+        const x = data(xs), w = data(ws), b = data([ws[0]]), dy = data([g.n, g.o, g.oh, g.ow]);
+        const run = async <T extends AnyTensor>(be: Backend<T>) => [
+          await (await be.conv2d(be.tensor(x, [...xs]), be.tensor(w, [...ws]), { padding: 1, bias: be.tensor(b, [ws[0]]), relu: true })).read(),
+          await (await be.conv2dBackwardInput(be.tensor(dy, [g.n, g.o, g.oh, g.ow]), be.tensor(w, [...ws]), [...xs], { padding: 1 })).read(),
+        ];
+        const [got, want] = [await e.scope(() => run(gpu)), await run(cpu)];
+        const count = (name: string) => [...dispatched].filter((d) => d.kernel.name === name).length;
+        expect(count('conv2d.im2col')).toBe(passes.length);
+        expect(count('conv2d.col2im')).toBe(bwdPasses.length);
+        expectClose(got[0]!, want[0]!, 27, 'forward');
+        expectClose(got[1]!, want[1]!, g.o * 9, 'input gradient');
       });
     } finally {
       e.tuning = saved.tuning;
-      (e as { limits: GPUSupportedLimits }).limits = saved.limits;
       e.checkWorkgroups = saved.check;
     }
   });

@@ -28,6 +28,7 @@ import { evaluate, trainEpochs } from '../src/nn/train.js';
 import { formatVerify, verify } from '../src/nn/verify.js';
 import type { Engine } from '../src/runtime/engine.js';
 import { gpuBackend } from './helpers/gpu.js';
+import { withLimits } from './helpers/limits.js';
 import { defaultTuning } from '../src/ops/tuning.js';
 import { randomGraph } from './helpers/random-graph.js';
 import { sweep } from './helpers/sweep.js';
@@ -661,24 +662,25 @@ describe('whole-model gradients vs the CPU reference', () => {
     // forward takes 2 runs of 3 images, conv2d_1's forward and input gradient 3 runs of 2
     // (ops.test.ts checks the runs themselves). The plan allocates each op's scratch from
     // conv2dScratch, which must match what its dispatches bind.
-    const saved = { tuning: engine.tuning, limits: engine.limits };
-    const limits: Record<string, number> = {};
-    for (const k in engine.limits) limits[k] = (engine.limits as unknown as Record<string, number>)[k]!;
-    engine.tuning = { ...defaultTuning(false), sharedMinGroups: 0, subgroupSize: saved.tuning.subgroupSize };
-    (engine as { limits: GPUSupportedLimits }).limits = { ...limits, maxStorageBufferBindingSize: 60_000, minStorageBufferOffsetAlignment: 256 } as unknown as GPUSupportedLimits;
-    const n = 6;
-    const graph = new Sequential([3, 12, 12], [new Conv2d(3, 16, 3, { padding: 1 }), new ReLU(), new MaxPool2d(2), new Conv2d(16, 16, 3, { padding: 1 }), new ReLU(), new Flatten(), new Linear(16 * 36, 10)]);
-    const model = new Model(engine, graph, SGD);
+    const saved = engine.tuning;
+    engine.tuning = { ...defaultTuning(false), sharedMinGroups: 0, subgroupSize: saved.subgroupSize };
     try {
-      const x = Float32Array.from({ length: n * 3 * 144 }, (_, i) => Math.sin(i));
-      const y = Float32Array.from({ length: n }, (_, i) => i % 10);
-      const rep = await verify(model, x, y, n);
-      if (!rep.ok) console.log(formatVerify(rep));
-      expect(rep.ok).toBe(true);
+      await withLimits(engine, { maxStorageBufferBindingSize: 60_000, minStorageBufferOffsetAlignment: 256 }, async () => {
+        const n = 6;
+        const graph = new Sequential([3, 12, 12], [new Conv2d(3, 16, 3, { padding: 1 }), new ReLU(), new MaxPool2d(2), new Conv2d(16, 16, 3, { padding: 1 }), new ReLU(), new Flatten(), new Linear(16 * 36, 10)]);
+        const model = new Model(engine, graph, SGD);
+        try {
+          const x = Float32Array.from({ length: n * 3 * 144 }, (_, i) => Math.sin(i));
+          const y = Float32Array.from({ length: n }, (_, i) => i % 10);
+          const rep = await verify(model, x, y, n);
+          if (!rep.ok) console.log(formatVerify(rep));
+          expect(rep.ok).toBe(true);
+        } finally {
+          model.dispose();
+        }
+      });
     } finally {
-      model.dispose();
-      engine.tuning = saved.tuning;
-      (engine as { limits: GPUSupportedLimits }).limits = saved.limits;
+      engine.tuning = saved;
     }
   });
 
