@@ -160,6 +160,34 @@ describe('npm run train (the CLI, as a child process)', () => {
     for (const x of rows) expect(x.shiftedRight).toBeGreaterThanOrEqual(0);
   });
 
+  it('--summary prints a model\'s layers and where its weights and FLOPs sit, with no GPU: AlexNet and GoogLeNet too', async () => {
+    const noGpu = { CONVGPU_VK_ICD: '/nonexistent/icd.json' }; // would fail Engine.create
+    const [alex, goog, le] = await Promise.all([
+      runScript('src/cli/train.ts', ['--summary', '--model', 'alexnet'], noGpu),
+      runScript('src/cli/train.ts', ['--summary', '--model', 'googlenet'], noGpu),
+      runScript('src/cli/train.ts', ['--summary'], noGpu),
+    ]);
+    for (const r of [alex, goog, le]) expect(r.code, r.stderr).toBe(0);
+    // torchvision's AlexNet: 11×11×3 windows applied at 55×55 positions; 96% of the weights dense.
+    expect(alex.stdout).toMatch(/conv2d_0 \(Conv2d\) +\[64, 55, 55\] +23,296 +140,553,600 +363 +3,025\n/);
+    expect(alex.stdout).toMatch(/linear_0 \(Linear\) +\[4096\] +37,752,832 +75,497,472 +9,216 +1\n/);
+    expect(alex.stdout).toContain('parameters: 61,100,840; forward FLOPs per image: 1,429,665,024');
+    expect(alex.stdout).toContain('convolutions: 2,469,696 parameters (4.0%), 91.7% of the FLOPs; dense layers: 58,631,144 (96.0%), 8.2% of the FLOPs');
+    expect(goog.stdout).toContain('parameters: 6,998,552;');
+    expect(goog.stdout).toContain('dense layers: 1,025,000 (14.6%)');
+    expect(le.stdout).toMatch(/^model: lenet$/m);
+    expect(le.stdout).toContain('convolutions: 2,572 parameters (4.2%), 84.6% of the FLOPs; dense layers: 59,134 (95.8%), 13.9% of the FLOPs');
+    expect(le.stdout).not.toContain('adapter:');
+  });
+
+  it('refuses to train the ImageNet models on MNIST, and --summary with --compare', async () => {
+    const [alex, both] = await Promise.all([train(['--model', 'alexnet']), train(['--summary', '--compare'])]);
+    expect(alex.code).toBe(2);
+    expect(alex.stderr).toContain('--model alexnet takes 3×224×224 ImageNet images, not 28×28 MNIST digits; print its layers with --summary --model alexnet.');
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('--summary prints one model\'s layers and trains nothing; it cannot be combined with --compare.');
+  });
+
   it('refuses blank and non-decimal numbers, and seeds of 2^32 or more', async () => {
     const quick = [...small, '--epochs', '1', '--checkpoint', join(dir, 'numbers.safetensors')];
     const runs = await Promise.all([train([...quick, '--seed=']), train([...quick, '--seed', '4294967296']), train([...quick, '--test-limit', '1e2'])]);

@@ -12,8 +12,9 @@ import { loadCheckpoint, prepareCheckpointPath, restore, saveCheckpoint, type Ch
 import { CpuModel } from '../nn/cpu-model.js';
 import type { Graph } from '../nn/graph.js';
 import { Model, type ModelOptions } from '../nn/model.js';
-import { MODELS } from '../nn/models.js';
+import { CLASSICS, MODELS } from '../nn/models.js';
 import { USUAL_LR, type OptimizerSpec, type Schedule } from '../nn/optim.js';
+import { layerTable } from '../nn/summary.js';
 import { evaluate, stepsPerEpoch, trainEpochs, type AnyModel, type EvalResult, type StepProgress } from '../nn/train.js';
 import { formatVerify, verify } from '../nn/verify.js';
 import { describeTuning } from '../ops/tuning.js';
@@ -61,6 +62,9 @@ const HELP = `Usage: npm run train -- [flags]
                     the last checkpoint, saved before it, is kept
   --autotune        time the kernels' tilings on this adapter first (cached per adapter)
   --json            print a JSON summary as the last line
+  --summary         print the model's layers (output shapes, parameters, FLOPs, how each layer with
+                    weights connects) and where its weights and arithmetic sit, then exit: no GPU,
+                    no data; --model may also be ${Object.keys(CLASSICS).join(' or ')} (3×224×224, 1000 classes)
   --help`;
 
 interface Args {
@@ -81,6 +85,7 @@ interface Args {
   json: boolean;
   nanCheck?: number;
   autotune: boolean;
+  summary: boolean;
 }
 
 /** A flag error: printed without a stack trace, exit code 2. */
@@ -108,6 +113,7 @@ function parse(argv: string[]): Args | null {
       json: { type: 'boolean', default: false },
       'nan-check': { type: 'string' },
       autotune: { type: 'boolean', default: false },
+      summary: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -122,7 +128,13 @@ function parse(argv: string[]): Args | null {
     }
     return n;
   };
-  if (v.model !== undefined && !MODELS[v.model]) throw new UsageError(`--model must be one of ${Object.keys(MODELS).join(', ')}; got "${v.model}".`);
+  if (v.model !== undefined && CLASSICS[v.model] && !v.summary) {
+    throw new UsageError(`--model ${v.model} takes 3×224×224 ImageNet images, not 28×28 MNIST digits; print its layers with --summary --model ${v.model}.`);
+  }
+  if (v.model !== undefined && !MODELS[v.model] && !CLASSICS[v.model]) {
+    throw new UsageError(`--model must be one of ${Object.keys(MODELS).join(', ')} (or, with --summary, ${Object.keys(CLASSICS).join(', ')}); got "${v.model}".`);
+  }
+  if (v.summary && (v.compare || v.resume)) throw new UsageError(`--summary prints one model's layers and trains nothing; it cannot be combined with --${v.compare ? 'compare' : 'resume'}.`);
   if (v.backend !== 'webgpu' && v.backend !== 'cpu') throw new UsageError(`--backend must be webgpu or cpu, got "${v.backend}".`);
   if (v.optimizer !== undefined && v.optimizer !== 'sgd' && v.optimizer !== 'adam') throw new UsageError(`--optimizer must be sgd or adam, got "${v.optimizer}".`);
   const lr = v.lr === undefined ? undefined : Number(v.lr);
@@ -149,6 +161,7 @@ function parse(argv: string[]): Args | null {
     json: v.json,
     nanCheck: int('nan-check', v['nan-check'], 1),
     autotune: v.autotune,
+    summary: v.summary,
   };
 }
 
@@ -309,6 +322,12 @@ async function main(): Promise<number> {
     return 0;
   }
   const say = (s: string): void => console.log(s);
+  if (args.summary) {
+    const name = args.model ?? DEFAULTS.model;
+    say(`model: ${name}`);
+    say(layerTable((MODELS[name] ?? CLASSICS[name]!)()));
+    return 0;
+  }
 
   // Needs an engine for the webgpu backend, and for --verify (it compares against WebGPU).
   const engine = args.backend === 'webgpu' || args.verify ? await Engine.create({ autotune: args.autotune }) : null;

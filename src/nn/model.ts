@@ -17,6 +17,7 @@ import type { StepDispatch } from './layers.js';
 import { planMemory, type MemoryPlan, type Value } from './memory-plan.js';
 import { lrAt, optimizerSlots, trainingSettings, type OptimizerSpec, type Schedule } from './optim.js';
 import { checkParamSet } from './param-set.js';
+import { layerTable } from './summary.js';
 
 const STORAGE = 0x80 | 0x08 | 0x04;
 
@@ -695,36 +696,16 @@ export class Model {
   }
 
   /**
-   * A table of the layers (output shape, parameters, forward FLOPs per image, and for layers with
-   * weights the inputs each output reads and the outputs each weight serves: Layer.weightUse) and
+   * The graph's layer table (nn/summary.ts: output shapes, parameters, forward FLOPs per image,
+   * how each layer with weights connects, and the totals in convolutions and dense layers), then
    * the training plan's memory at this batch size (planned bytes and what reuse saves).
    */
   async summary(batch = 64): Promise<string> {
-    const g = this.graph;
-    const shapes = g.shapes(batch);
-    const rows: string[][] = [['layer', 'output', 'params', 'FLOPs/image', 'inputs/output', 'uses/weight']];
-    const n0 = (v: number): string => Math.round(v).toLocaleString('en-US');
-    let flops = 0;
-    rows.push(['input', `[${shapes[0]!.slice(1).join(', ')}]`, '0', '0', '', '']);
-    for (const n of g.nodes.slice(1)) {
-      const layer = n.layer!;
-      const ins = n.inputs.map((i) => shapes[i]!);
-      const params = layer.params(ins).reduce((t, p) => t + sizeOf(p.shape), 0);
-      const f = layer.flops(ins, shapes[n.id]!) / batch;
-      flops += f;
-      const use = layer.weightUse(ins);
-      const from = n.inputs.length > 1 || n.inputs[0] !== n.id - 1 ? ` ← ${n.inputs.map((i) => g.nodes[i]!.layer?.name ?? 'input').join(', ')}` : '';
-      rows.push([`${layer.label}${from}`, `[${shapes[n.id]!.slice(1).join(', ')}]`, n0(params), n0(f), use ? n0(use.fanIn) : '', use ? n0(use.uses) : '']);
-    }
     const plan = await this.trainer(batch);
     const m = plan.info.memory;
     plan.dispose();
-    const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-    const fmt = (r: string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ').trimEnd();
     return [
-      fmt(rows[0]!),
-      ...rows.slice(1).map(fmt),
-      `parameters: ${this.paramCount.toLocaleString('en-US')}; forward FLOPs per image: ${Math.round(flops).toLocaleString('en-US')}`,
+      layerTable(this.graph),
       `training plan at batch ${batch}: ${plan.info.dispatches} dispatches in one submit; activations, gradients and scratch ` +
         `${mib(m.plannedBytes)} in ${m.buffers.length} buffers (${mib(m.naiveBytes)} without reuse, ${mib(m.naiveBytes - m.plannedBytes)} saved)`,
     ].join('\n');

@@ -129,3 +129,9 @@ export const MODELS: Record<string, () => Graph> = {
   mlp: () => mlp(),
   deepcnn: () => deepcnn(),
 };
+
+/** The classic ImageNet networks by name, at 3×224×224 and 1000 classes: the CLI prints their tables (--summary), not trains them on MNIST. */
+export const CLASSICS: Record<string, () => Graph> = {
+  alexnet: () => alexnet(),
+  googlenet: () => googlenet(),
+};
