@@ -1,7 +1,8 @@
 // The demo page: controls, plots, drawing pad, verify table and files. All GPU work is in
 // worker.ts; this module only posts requests and draws what comes back. (Page-level state
 // lives at module level here, as a demo may.)
-import { lenet, mlp } from '../src/nn/models.js';
+import { alexnet, googlenet, lenet, mlp } from '../src/nn/models.js';
+import { weightSplit } from '../src/nn/summary.js';
 import { USUAL_LR } from '../src/nn/optim.js';
 import type { VerifyRow } from '../src/nn/verify.js';
 import { Charts } from './charts.js';
@@ -413,6 +414,23 @@ function onError(op: string, text: string): void {
 const charts = new Charts($('chart-steps'), $('chart-epochs'));
 $('params-lenet').textContent = `${paramCount(lenet()).toLocaleString()} parameters`;
 $('params-mlp').textContent = `${paramCount(mlp()).toLocaleString()} parameters`;
+// The same question at ImageNet scale: where each model's weights and arithmetic sit.
+{
+  const pc = (part: number, whole: number): string => `${((100 * part) / whole).toFixed(1)}%`;
+  const head = ['model', 'parameters', 'of them in convolutions', 'FLOPs per image', 'of them in convolutions', 'first layer: inputs each output reads', 'uses of each weight'];
+  const rows = ([['LeNet-5', lenet()], ['MLP', mlp()], ['AlexNet', alexnet()], ['GoogLeNet', googlenet()]] as const).map(([name, g]) => {
+    const s = weightSplit(g);
+    const f = g.firstWeightLayer()!;
+    return [name, s.params.toLocaleString(), pc(s.conv.params, s.params), s.flops.toLocaleString(), pc(s.conv.flops, s.flops), `${f.fanIn.toLocaleString()} of ${f.inputs.toLocaleString()}`, f.uses.toLocaleString()];
+  });
+  const tr = (cells: string[], tag: 'th' | 'td'): HTMLTableRowElement => {
+    const row = document.createElement('tr');
+    row.append(...cells.map((c) => Object.assign(document.createElement(tag), { textContent: c })));
+    return row;
+  };
+  $('classics').replaceChildren(tr(head, 'th'), ...rows.map((r) => tr(r, 'td')));
+}
+
 // Local connectivity and shared weights in numbers: how each model's first layer connects.
 for (const [id, g] of [['use-lenet', lenet()], ['use-mlp', mlp()]] as const) {
   const f = g.firstWeightLayer()!;

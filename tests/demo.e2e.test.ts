@@ -134,6 +134,11 @@ describe('browser demo (headless Chromium, WebGPU on SwiftShader)', () => {
     expect(await text('#params-mlp')).toBe('101,770 parameters');
     expect(await text('#use-lenet')).toBe('first layer: each output reads 25 of the 784 pixels; each of its 150 weights is used at 784 positions');
     expect(await text('#use-mlp')).toBe('first layer: each output reads 784 of the 784 pixels; each of its 100,352 weights is used once');
+    // At ImageNet scale: AlexNet's convolutions hold 4% of its weights and do 92% of its FLOPs.
+    const classics = await page.$$eval('#classics tr', (trs) => trs.map((t) => [...t.children].map((c) => c.textContent)));
+    expect(classics.map((r) => r[0])).toEqual(['model', 'LeNet-5', 'MLP', 'AlexNet', 'GoogLeNet']);
+    expect(classics[3]).toEqual(['AlexNet', '61,100,840', '4.0%', '1,429,665,024', '91.7%', '363 of 150,528', '3,025']);
+    expect(classics[4]!.slice(0, 5)).toEqual(['GoogLeNet', '6,998,552', '85.4%', '3,181,327,152', '99.4%']);
   }, 70_000);
 
   it("moves the learning rate with the optimizer, to that optimizer's default, unless it was edited", async () => {
