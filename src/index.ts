@@ -27,7 +27,9 @@ export { Model, TrainPlan, InferPlan, accuracy, type ModelOptions, type NamedTen
 export type { OptimizerSpec, Schedule } from './nn/optim.js';
 export { CpuModel } from './nn/cpu-model.js';
 export { verify, formatVerify, VerifyError, type VerifyReport, type VerifyRow } from './nn/verify.js';
-export { lenet, mlp, deepcnn, alexnet, googlenet, MODELS, type ClassicOptions } from './nn/models.js';
+export { lenet, mlp, deepcnn, alexnet, googlenet, MODELS, CLASSICS, type ClassicOptions } from './nn/models.js';
+// A graph's layer table and where its weights and FLOPs sit (no device needed).
+export { layerTable, weightSplit, type WeightSplit } from './nn/summary.js';
 export { trainEpochs, evaluate, type TrainOptions, type TrainResult, type EvalOptions, type EvalResult } from './nn/train.js';
 export { encodeModel, decodeCheckpoint, decodeInto, restore, CheckpointError, type CheckpointContents, type CheckpointMeta } from './nn/checkpoint.js';
 // Data and files, browser-safe (the Node MNIST loader, src/data/mnist-node.ts, is not in the bundle).
