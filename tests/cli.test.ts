@@ -164,7 +164,7 @@ describe('npm run train (the CLI, as a child process)', () => {
     const noGpu = { CONVGPU_VK_ICD: '/nonexistent/icd.json' }; // would fail Engine.create
     const [alex, goog, le] = await Promise.all([
       runScript('src/cli/train.ts', ['--summary', '--model', 'alexnet'], noGpu),
-      runScript('src/cli/train.ts', ['--summary', '--model', 'googlenet'], noGpu),
+      runScript('src/cli/train.ts', ['--summary', '--model', 'googlenet', '--json'], noGpu),
       runScript('src/cli/train.ts', ['--summary'], noGpu),
     ]);
     for (const r of [alex, goog, le]) expect(r.code, r.stderr).toBe(0);
@@ -175,6 +175,14 @@ describe('npm run train (the CLI, as a child process)', () => {
     expect(alex.stdout).toContain('convolutions: 2,469,696 parameters (4.0%), 91.7% of the FLOPs; dense layers: 58,631,144 (96.0%), 8.2% of the FLOPs');
     expect(goog.stdout).toContain('parameters: 6,998,552;');
     expect(goog.stdout).toContain('dense layers: 1,025,000 (14.6%)');
+    expect(summary(goog)).toEqual({
+      model: 'googlenet',
+      params: 6_998_552,
+      flops: 3_181_327_152,
+      conv: { params: 5_973_552, flops: expect.any(Number) },
+      dense: { params: 1_025_000, flops: 2_048_000 },
+      firstLayer: { layer: 'conv2d_0 (Conv2d)', fanIn: 147, inputs: 150_528, weights: 9408, uses: 12_544 },
+    });
     expect(le.stdout).toMatch(/^model: lenet$/m);
     expect(le.stdout).toContain('convolutions: 2,572 parameters (4.2%), 84.6% of the FLOPs; dense layers: 59,134 (95.8%), 13.9% of the FLOPs');
     expect(le.stdout).not.toContain('adapter:');

@@ -14,7 +14,7 @@ import type { Graph } from '../nn/graph.js';
 import { Model, type ModelOptions } from '../nn/model.js';
 import { CLASSICS, MODELS } from '../nn/models.js';
 import { USUAL_LR, type OptimizerSpec, type Schedule } from '../nn/optim.js';
-import { layerTable } from '../nn/summary.js';
+import { layerTable, weightSplit } from '../nn/summary.js';
 import { evaluate, stepsPerEpoch, trainEpochs, type AnyModel, type EvalResult, type StepProgress } from '../nn/train.js';
 import { formatVerify, verify } from '../nn/verify.js';
 import { describeTuning } from '../ops/tuning.js';
@@ -64,7 +64,8 @@ const HELP = `Usage: npm run train -- [flags]
   --json            print a JSON summary as the last line
   --summary         print the model's layers (output shapes, parameters, FLOPs, how each layer with
                     weights connects) and where its weights and arithmetic sit, then exit: no GPU,
-                    no data; --model may also be ${Object.keys(CLASSICS).join(' or ')} (3×224×224, 1000 classes)
+                    no data; --model may also be ${Object.keys(CLASSICS).join(' or ')} (3×224×224, 1000 classes);
+                    with --json, the totals as the last line
   --help`;
 
 interface Args {
@@ -324,8 +325,10 @@ async function main(): Promise<number> {
   const say = (s: string): void => console.log(s);
   if (args.summary) {
     const name = args.model ?? DEFAULTS.model;
+    const graph = (MODELS[name] ?? CLASSICS[name]!)();
     say(`model: ${name}`);
-    say(layerTable((MODELS[name] ?? CLASSICS[name]!)()));
+    say(layerTable(graph));
+    if (args.json) say(JSON.stringify({ model: name, ...weightSplit(graph), firstLayer: graph.firstWeightLayer() }));
     return 0;
   }
 
