@@ -188,8 +188,17 @@ describe('npm run train (the CLI, as a child process)', () => {
     expect(le.stdout).not.toContain('adapter:');
   });
 
-  it('refuses to train the ImageNet models on MNIST, and --summary with --compare', async () => {
-    const [alex, both] = await Promise.all([train(['--model', 'alexnet']), train(['--summary', '--compare'])]);
+  it('refuses to train the ImageNet models on MNIST, --summary with --compare, and names that are no model', async () => {
+    const [alex, both, proto, proto2] = await Promise.all([
+      train(['--model', 'alexnet']),
+      train(['--summary', '--compare']),
+      train(['--model', 'constructor']), // a plain object's own keys only: once "takes 3×224×224 ImageNet images"
+      train(['--summary', '--model', 'toString']), // once a TypeError from the summary
+    ]);
+    for (const r of [proto, proto2]) {
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/--model must be one of lenet, lenet32, mlp, deepcnn \(or, with --summary, alexnet, googlenet\); got "(constructor|toString)"\./);
+    }
     expect(alex.code).toBe(2);
     expect(alex.stderr).toContain('--model alexnet takes 3×224×224 ImageNet images, not 28×28 MNIST digits; print its layers with --summary --model alexnet.');
     expect(both.code).toBe(2);

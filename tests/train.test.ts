@@ -107,6 +107,9 @@ describe('model zoo', () => {
     expect(conv(3, 3, 3, { dilation: 2, padding: 1 }, [1, 3, 10, 10])).toEqual({ fanIn: 27, uses: 8 * 8 });
     expect(new Linear(400, 120).weightUse()).toEqual({ fanIn: 400, uses: 1 });
     expect(new ReLU().weightUse([[1, 4]])).toBeNull();
+    expect(new BatchNorm2d(3).weightUse([[2, 3, 5, 7]])).toEqual({ fanIn: 1, uses: 35 });
+    // A graph that starts with BatchNorm: it is the first layer with weights (its scale, 3 of them).
+    expect(new Sequential([3, 5, 7], [new BatchNorm2d(3), new Conv2d(3, 2, 3)]).firstWeightLayer()).toEqual({ layer: 'batchnorm2d_0 (BatchNorm2d)', fanIn: 1, inputs: 105, weights: 3, uses: 35 });
     expect(lenet().firstWeightLayer()).toEqual({ layer: 'conv2d_0 (Conv2d)', fanIn: 25, inputs: 784, weights: 150, uses: 784 });
     expect(mlp().firstWeightLayer()).toEqual({ layer: 'linear_0 (Linear)', fanIn: 784, inputs: 784, weights: 100_352, uses: 1 });
     expect(new Sequential([4], [new ReLU()]).firstWeightLayer()).toBeNull();

@@ -89,6 +89,9 @@ interface Args {
   summary: boolean;
 }
 
+/** A name of the table's own: "constructor" or "toString" are not models. */
+const inZoo = (table: Record<string, unknown>, name: string): boolean => Object.hasOwn(table, name);
+
 /** A flag error: printed without a stack trace, exit code 2. */
 class UsageError extends Error {}
 
@@ -129,10 +132,10 @@ function parse(argv: string[]): Args | null {
     }
     return n;
   };
-  if (v.model !== undefined && CLASSICS[v.model] && !v.summary) {
+  if (v.model !== undefined && inZoo(CLASSICS, v.model) && !v.summary) {
     throw new UsageError(`--model ${v.model} takes 3×224×224 ImageNet images, not 28×28 MNIST digits; print its layers with --summary --model ${v.model}.`);
   }
-  if (v.model !== undefined && !MODELS[v.model] && !CLASSICS[v.model]) {
+  if (v.model !== undefined && !inZoo(MODELS, v.model) && !inZoo(CLASSICS, v.model)) {
     throw new UsageError(`--model must be one of ${Object.keys(MODELS).join(', ')} (or, with --summary, ${Object.keys(CLASSICS).join(', ')}); got "${v.model}".`);
   }
   if (v.summary && (v.compare || v.resume)) throw new UsageError(`--summary prints one model's layers and trains nothing; it cannot be combined with --${v.compare ? 'compare' : 'resume'}.`);
@@ -244,7 +247,7 @@ function resumed(args: Args, ck: CheckpointContents, rec: RunRecord, trainN: num
   clash('lr', args.lr, m.optimizer.lr);
   clash('limit', args.limit, rec.limit);
   if (args.augment && !rec.augment) clash('augment', true, false);
-  if (!MODELS[m.modelName]) throw new UsageError(`${ck.source}: model "${m.modelName}" is not in the model zoo (${Object.keys(MODELS).join(', ')}).`);
+  if (!inZoo(MODELS, m.modelName)) throw new UsageError(`${ck.source}: model "${m.modelName}" is not in the model zoo (${Object.keys(MODELS).join(', ')}).`);
   const epochs = args.epochs ?? rec.epochs;
   let schedule = m.schedule;
   const total = epochs * stepsPerEpoch(trainN, rec.batch);
@@ -325,7 +328,7 @@ async function main(): Promise<number> {
   const say = (s: string): void => console.log(s);
   if (args.summary) {
     const name = args.model ?? DEFAULTS.model;
-    const graph = (MODELS[name] ?? CLASSICS[name]!)();
+    const graph = (inZoo(MODELS, name) ? MODELS[name]! : CLASSICS[name]!)();
     say(`model: ${name}`);
     say(layerTable(graph));
     if (args.json) say(JSON.stringify({ model: name, ...weightSplit(graph), firstLayer: graph.firstWeightLayer() }));

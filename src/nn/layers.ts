@@ -103,7 +103,7 @@ export abstract class Layer {
    * What sets a convolution apart from a dense layer, in two numbers per image: the input values
    * each output reads (local connectivity: a conv's window, C/groups·KH·KW; a dense layer's whole
    * input) and the outputs each weight serves (shared weights: a filter at all OH·OW positions; a
-   * dense weight at one). Null for layers without weights.
+   * dense weight at one; BatchNorm's per-channel scale at all H·W). Null for layers without weights.
    */
   weightUse(_inShapes: number[][]): { fanIn: number; uses: number } | null {
     return null;
@@ -679,6 +679,12 @@ export class BatchNorm2d extends Layer {
 
   override flops(inShapes: number[][]): number {
     return 4 * sizeOf(inShapes[0]!);
+  }
+
+  /** A channel's scale (and shift) serves every pixel of that channel; each output reads one input. */
+  override weightUse(inShapes: number[][]): { fanIn: number; uses: number } {
+    const x = inShapes[0]!;
+    return { fanIn: 1, uses: x[2]! * x[3]! };
   }
 
   override scratchForward(): Record<string, number> {

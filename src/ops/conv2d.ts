@@ -275,8 +275,8 @@ function range(b: Binding, offset: number, size: number): GPUBufferBinding {
  * the filter gradient). On an H100 the implicit-GEMM kernel (no workgroup memory, built for
  * the CPU emulators) ran 32×32×32×64→64 3×3 at 3.4 TFLOP/s forward and its filter gradient at
  * 0.26. Ungrouped convolutions: the forward where col holds one run of images (colPasses),
- * the filter gradient where its scratch fits one buffer; else the implicit GEMM (split-K for the
- * filter gradient).
+ * the filter gradient where im2colFilterPlan finds passes that fit; else the implicit GEMM
+ * (split-K for the filter gradient).
  */
 export function useIm2col(engine: Engine, g: Conv2dGeom, pass: 'fwd' | 'bwdFilter' = 'fwd'): boolean {
   if (!engine.tuning.convIm2col || engine.tuning.gemm !== 'shared' || g.groups !== 1) return false;
@@ -381,7 +381,8 @@ function im2colFilterScratch(plan: { groups: number; chunk: number; perPass: num
  * multiplies the padding's zeros, H·W / (OH·OW) times the real work at stride 1, and its
  * row tiles run over C. Taken where that overhead is ≤ 1.25 (a "same" convolution:
  * 32×32×32×64→64 3×3 pad 1 measured 336 vs 530 ms on lavapipe, 1.63 vs 2.23 s on
- * SwiftShader), for grouped convolutions, and where dcol would not fit one buffer (or 256 MiB).
+ * SwiftShader), for grouped convolutions, and where dcol holds not even one aligned run of
+ * images (colPasses; else col2im runs image run by image run).
  * 'direct' (stride 1): conv2d.bwd_input.subgroup.wgsl, whose columns are the images at one
  * input pixel, so it multiplies only the taps that exist; where its image and channel tiles
  * are ≥ 75% full and the forward route would multiply ≥ tuning.convBwdInputDirect times the

@@ -9,7 +9,7 @@ import type { Tensor } from '../runtime/tensor.js';
 
 /**
  * Edge of the per-invocation register tile in gemm.wgsl, conv2d.fwd.wgsl and conv2d.bwd_filter.wgsl
- * (vec4 accumulators; their `gid.x * 4u` / `gid.y * 4u`). WGSL needs it const (function arrays
+ * (vec4 accumulators: the `* 4u` of their column and channel offsets). WGSL needs it const (function arrays
  * cannot be override-sized), so it is written twice; a test in tests/ops.test.ts keeps them equal.
  */
 export const REG_TILE = 4;

@@ -49,8 +49,9 @@ export class GpuTimer {
 
   /**
    * The dispatches' GPU time one by one, each in a pass of its own between two timestamps (where
-   * an op's time goes: an im2col against its GEMM, say); null where the device has no timestamps.
-   * Separate passes cost a little more than one, so the sum can exceed `time()`'s.
+   * an op's time goes: an im2col against its GEMM, say); null where the device has no timestamps,
+   * or where a pass ends before it begins (drivers that report garbage: see `time()`). The sum is
+   * a run of its own, so it need not match a `time()` taken at another moment.
    */
   async timeEach(ds: Dispatch[]): Promise<Array<{ kernel: string; ms: number }> | null> {
     const e = this.engine;
@@ -72,7 +73,8 @@ export class GpuTimer {
       await readback.mapAsync(GPUMapMode.READ);
       const t = new BigUint64Array(readback.getMappedRange().slice(0));
       readback.unmap();
-      return ds.map((d, i) => ({ kernel: d.kernel.name, ms: Math.max(0, Number(t[2 * i + 1]! - t[2 * i]!)) / 1e6 }));
+      if (ds.some((_, i) => t[2 * i + 1]! < t[2 * i]!)) return null;
+      return ds.map((d, i) => ({ kernel: d.kernel.name, ms: Number(t[2 * i + 1]! - t[2 * i]!) / 1e6 }));
     } finally {
       for (const u of uniforms) e.pool.release(u);
       querySet.destroy();
