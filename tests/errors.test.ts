@@ -1622,11 +1622,11 @@ describe('a dispatch over the per-dimension workgroup limit says what to split',
     return () => gpu.conv2d(xt, w, { groups: g });
   };
 
-  it('conv2d at batch 1: smaller images or fewer channels, never a smaller batch', async () => {
+  it('conv2d at batch 1, too many groups for z: fewer channels first, never a smaller batch', async () => {
     const g = maxGroups(gpu.engine) + 1;
     const msg = await refusal(conv(1));
-    expectMessage(new Error(msg), 'conv2d', [[1, g, 1, 1]], 'the batch is already 1, so split the call into smaller ones: smaller images', [
-      `(1×1, in tiles) or fewer channels (${g})`,
+    expectMessage(new Error(msg), 'conv2d', [[1, g, 1, 1]], `the batch is already 1, so split the call into smaller ones: fewer channels (${g}), so fewer groups`, [
+      'or smaller images (1×1, in tiles)',
       'per dimension (z ',
     ]);
     expect(msg).not.toContain('smaller batch');
@@ -1634,7 +1634,7 @@ describe('a dispatch over the per-dimension workgroup limit says what to split',
 
   it('conv2d at batch 2: the batch first', async () => {
     const msg = await refusal(conv(2));
-    expectMessage(new Error(msg), 'conv2d', [], 'split the call into smaller ones: a smaller batch (2), smaller images');
+    expectMessage(new Error(msg), 'conv2d', [], 'split the call into smaller ones: a smaller batch (2), fewer channels');
   });
 
   it('a 2-D matmul: fewer rows or columns, no batch', async () => {

@@ -67,7 +67,9 @@ export async function runInto(engine: Engine, op: string, outs: readonly Tensor[
     for (const t of outs) if (!t.isDisposed) t.dispose();
     if (e instanceof DeviceLimitError) {
       const shapes = outs.map((t) => fmtShape(t.shape)).join(', ');
-      const split = outs[0] ? splitAlong(outs[0].shape) : 'split the call into smaller ones';
+      const max = engine.limits.maxComputeWorkgroupsPerDimension;
+      const axes = new Set(ds.flatMap((d) => d.workgroups.flatMap((n, i) => (n > max ? ['xyz'[i]!] : []))));
+      const split = outs[0] ? splitAlong(outs[0].shape, axes) : 'split the call into smaller ones';
       throw new DeviceLimitError(`${op}: output ${shapes} is too large for one dispatch; ${split}, then join the results. ${e.message}`, { cause: e });
     }
     throw e;
@@ -80,11 +82,15 @@ export async function runInto(engine: Engine, op: string, outs: readonly Tensor[
  * rows on y, a batched GEMM's batch on z. NOTE: never the batch where it is already 1, or a
  * layer too large at batch 1 is told to use a smaller batch.
  */
-function splitAlong(shape: Shape): string {
+function splitAlong(shape: Shape, axes: ReadonlySet<string>): string {
   const list = (parts: string[]): string => `${parts.slice(0, -1).join(', ')}${parts.length > 1 ? ' or ' : ''}${parts.at(-1)}`;
   const split = 'split the call into smaller ones: ';
   const batched = (rest: string[]): string => (shape[0]! > 1 ? `${split}${list([`a smaller batch (${shape[0]})`, ...rest])}` : `the batch is already 1, so ${split}${list(rest)}`);
-  if (shape.length === 4) return batched([`smaller images (${shape[2]}×${shape[3]}, in tiles)`, `fewer channels (${shape[1]})`]);
+  if (shape.length === 4) {
+    const [images, channels] = [`smaller images (${shape[2]}×${shape[3]}, in tiles)`, `fewer channels (${shape[1]})`];
+    // z alone: a conv's groups (times the fold of its pixels): the channels first.
+    return batched(axes.size === 1 && axes.has('z') ? [`${channels}, so fewer groups`, images] : [images, channels]);
+  }
   if (shape.length === 3) return batched([`fewer rows (${shape[1]})`, `fewer columns (${shape[2]})`]);
   if (shape.length === 2) return `${split}fewer rows (${shape[0]}) or fewer columns (${shape[1]})`;
   return `${split}fewer elements (${shape[0]})`;
