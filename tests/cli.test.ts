@@ -55,6 +55,18 @@ function trainInterrupted(args: string[], cue: string, presses = 1): Promise<Scr
 
 const summary = (r: ScriptRun): Record<string, unknown> => JSON.parse(r.stdout.trim().split('\n').at(-1)!);
 
+/** A --compare run stopped by Ctrl-C while the MLP (its first model, 8 steps) ran: exit 130, where it stopped, no LeNet, no table, and the JSON line says so. */
+function expectCompareStoppedInMlp(r: ScriptRun & { signalled: boolean }, where: string): void {
+  expect(r.signalled).toBe(true);
+  expect(r.code, r.stderr).toBe(130);
+  expect(r.stdout).toContain(where);
+  expect(r.stdout).not.toContain('model: lenet');
+  expect(r.stdout).not.toContain('test acc'); // no table of a run that did not happen
+  const s = summary(r);
+  expect(s.stopped).toBe(true);
+  expect((s.compare as { model: string; steps: number; stopped: boolean }[]).map((c) => [c.model, c.steps, c.stopped])).toEqual([['mlp', 8, true]]);
+}
+
 describe('npm run train (the CLI, as a child process)', () => {
   let dir: string;
   let ck: string;
@@ -311,26 +323,12 @@ describe('npm run train (the CLI, as a child process)', () => {
 
   it('Ctrl-C during --compare training stops the whole run: exit 130, no LeNet, and the JSON line says stopped', async () => {
     const r = await trainInterrupted(['--compare', ...small, '--epochs', '2', '--json'], 'epoch 1/2:');
-    expect(r.signalled).toBe(true);
-    expect(r.code, r.stderr).toBe(130);
-    expect(r.stdout).toContain('interrupted at step 8.');
-    expect(r.stdout).not.toContain('model: lenet');
-    expect(r.stdout).not.toContain('test acc'); // no table of a run that did not happen
-    const s = summary(r);
-    expect(s.stopped).toBe(true);
-    expect((s.compare as { model: string; steps: number; stopped: boolean }[]).map((c) => [c.model, c.steps, c.stopped])).toEqual([['mlp', 8, true]]);
+    expectCompareStoppedInMlp(r, 'interrupted at step 8.');
   });
 
   it('Ctrl-C during --compare evaluation stops the whole run too', async () => {
     // MLP's first evaluation is done; the shifted digits come next.
     const r = await trainInterrupted(['--compare', ...small, '--epochs', '1', '--json'], 'evaluated 128 test images');
-    expect(r.signalled).toBe(true);
-    expect(r.code, r.stderr).toBe(130);
-    expect(r.stdout).toContain('interrupted while evaluating mlp on shifted digits, after 0 of 128 images.');
-    expect(r.stdout).not.toContain('model: lenet');
-    expect(r.stdout).not.toContain('test acc');
-    const s = summary(r);
-    expect(s.stopped).toBe(true);
-    expect((s.compare as { model: string; steps: number; stopped: boolean }[]).map((c) => [c.model, c.steps, c.stopped])).toEqual([['mlp', 8, true]]);
+    expectCompareStoppedInMlp(r, 'interrupted while evaluating mlp on shifted digits, after 0 of 128 images.');
   });
 });

@@ -9,6 +9,7 @@ import { elementwiseDispatch } from '../ops/elementwise.js';
 import { sgdDispatch } from '../ops/sgd.js';
 import { softmaxXentBwdDispatch, softmaxXentFwdDispatch } from '../ops/softmax_xent.js';
 import type { Binding, Engine } from '../runtime/engine.js';
+import { PassTimestamps } from '../runtime/gpu-timer.js';
 import { StagingBuffers } from '../runtime/staging.js';
 import { sizeOf } from '../shape.js';
 import { Graph, type ParamEntry } from './graph.js';
@@ -251,37 +252,30 @@ abstract class Plan {
     };
     copy(false);
     try {
-      if (!e.hasTimestamps) {
-        const out: ProfileEntry[] = [];
-        for (const r of list) {
+      if (e.hasTimestamps && list.length) {
+        const stamps = new PassTimestamps(e.device, list.length);
+        try {
           const enc = e.device.createCommandEncoder();
-          run(enc, r);
-          const t0 = performance.now();
+          list.forEach((r, i) => run(enc, r, stamps.writes(i)));
+          stamps.resolve(enc);
           e.device.queue.submit([enc.finish()]);
-          await e.device.queue.onSubmittedWorkDone();
-          out.push(entry(r, performance.now() - t0));
+          const ms = await stamps.read();
+          if (ms) return list.map((r, i) => entry(r, ms[i]!));
+        } finally {
+          stamps.destroy();
         }
-        return out;
       }
-      const count = 2 * list.length;
-      const querySet = e.device.createQuerySet({ type: 'timestamp', count });
-      const resolve = e.device.createBuffer({ size: count * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-      const readback = e.device.createBuffer({ size: count * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-      try {
+      // No timestamps (or garbage from the driver): each dispatch's wall time, submit to done.
+      const out: ProfileEntry[] = [];
+      for (const r of list) {
         const enc = e.device.createCommandEncoder();
-        list.forEach((r, i) => run(enc, r, { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 }));
-        enc.resolveQuerySet(querySet, 0, count, resolve, 0);
-        enc.copyBufferToBuffer(resolve, 0, readback, 0, count * 8);
+        run(enc, r);
+        const t0 = performance.now();
         e.device.queue.submit([enc.finish()]);
-        await readback.mapAsync(GPUMapMode.READ);
-        const t = new BigUint64Array(readback.getMappedRange().slice(0));
-        readback.unmap();
-        return list.map((r, i) => entry(r, Number(t[2 * i + 1]! - t[2 * i]!) / 1e6));
-      } finally {
-        querySet.destroy();
-        resolve.destroy();
-        readback.destroy();
+        await e.device.queue.onSubmittedWorkDone();
+        out.push(entry(r, performance.now() - t0));
       }
+      return out;
     } finally {
       if (!m.isDisposed && !e.isDestroyed) copy(true); // queued after the profiled passes
       for (const c of copies) e.pool.release(c);
