@@ -248,10 +248,7 @@ const colFits = (engine: Engine, g: Conv2dGeom): boolean => scratchFits(engine, 
 export function colPasses(engine: Engine, g: Conv2dGeom, pass: 'fwd' | 'bwdInput' = 'fwd'): Array<[number, number]> {
   if (colFits(engine, g)) return [[0, g.n]];
   const perImage = colFloats({ ...g, n: 1 }) * 4;
-  const align = engine.limits.minStorageBufferOffsetAlignment;
-  const unit = (bytes: number): number => align / gcd(align, bytes); // images whose span is whole alignment units
-  const [a, b] = [unit(g.o * g.oh * g.ow * 4), pass === 'bwdInput' ? unit(g.c * g.h * g.w * 4) : 1];
-  const step = (a * b) / gcd(a, b);
+  const step = alignedStep(engine, g.o * g.oh * g.ow * 4, ...(pass === 'bwdInput' ? [g.c * g.h * g.w * 4] : []));
   const run = Math.floor(Math.floor(scratchBytes(engine) / perImage) / step) * step;
   if (run < 1) return [];
   const out: Array<[number, number]> = [];
@@ -263,6 +260,12 @@ export function colPasses(engine: Engine, g: Conv2dGeom, pass: 'fwd' | 'bwdInput
 const colRun = (engine: Engine, g: Conv2dGeom, pass: 'fwd' | 'bwdInput'): number => Math.max(...colPasses(engine, g, pass).map(([, images]) => images));
 
 const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
+
+/** The fewest items (images, groups) whose spans, of these bytes each, all end on the device's binding-offset alignment. */
+function alignedStep(engine: Engine, ...bytes: number[]): number {
+  const align = engine.limits.minStorageBufferOffsetAlignment;
+  return bytes.map((b) => align / gcd(align, b)).reduce((a, b) => (a * b) / gcd(a, b), 1);
+}
 
 /** Bytes [offset, offset + size) of a binding, as a binding of its own. */
 function range(b: Binding, offset: number, size: number): GPUBufferBinding {
@@ -342,16 +345,13 @@ export function im2colFilterPlan(engine: Engine, g: Conv2dGeom): { groups: numbe
   const ckk = g.c * g.kh * g.kw;
   const pixels = g.oh * g.ow;
   const cap = scratchBytes(engine) / 4;
-  const align = engine.limits.minStorageBufferOffsetAlignment;
-  const unit = (bytes: number): number => align / gcd(align, bytes); // groups whose span is whole alignment units
   for (;;) {
     const perGroup = chunk * ckk * pixels + (chunk > 1 ? chunk * g.o * pixels : 0);
     const part = groups > 1 ? groups * g.o * ckk : 0;
     if (groups * perGroup + part <= cap) return { groups, chunk, perPass: groups };
     if (groups > 1) {
       // A pass's groups start at an offset of part, and with one image per group, of dy too.
-      const [a, b] = [unit(g.o * ckk * 4), chunk === 1 ? unit(g.o * pixels * 4) : 1];
-      const step = (a * b) / gcd(a, b);
+      const step = alignedStep(engine, g.o * ckk * 4, ...(chunk === 1 ? [g.o * pixels * 4] : []));
       const perPass = Math.floor(Math.max(0, Math.floor((cap - part) / perGroup)) / step) * step;
       if (perPass >= 1) return { groups, chunk, perPass };
     }
