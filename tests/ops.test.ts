@@ -21,6 +21,7 @@ import { defaultTuning, subgroupKernelsFit, type Tuning } from '../src/ops/tunin
 import { rng } from './helpers/rng.js';
 import { sweep } from './helpers/sweep.js';
 import { withLimits } from './helpers/limits.js';
+import { DeviceLimitError } from '../src/errors.js';
 
 /** |got − want| ≤ 1e-5 + 1e-6·K + 1e-4·|want| everywhere (the suite's tolerance, K the longest reduction); names the first element that is not. */
 function expectClose(got: Float32Array, want: Float32Array, k: number, what: string): void {
@@ -925,6 +926,90 @@ describe("a GPU's im2col forward and col2im input gradient over a batch whose co
       e.tuning = saved.tuning;
       e.checkWorkgroups = saved.check;
     }
+  });
+});
+
+// Seeded random convs (odd sizes, stride, padding, dilation, groups) under limits lowered at
+// random: a grid limit of 12–48 workgroups (x folds onto z: dispatch.ts foldX) and a binding of
+// 1.25–4.25× the largest tensor at 256-byte or the device's alignment, on this adapter's kernels
+// and on a GPU's; there the binding holds 1 to N images of im2col's scratch at random, so its
+// routes run in passes (colPasses, im2colFilterPlan). Each case matches the
+// reference or is refused with a DeviceLimitError that names the op and the limit (the
+// emulator routes' padded copies, xpad and dyUp, do not run in passes); the seed's cases must
+// fold and pass somewhere, and ¾ must run. Tolerance as in the suite above.
+describe('random convs past lowered limits', () => {
+  const { seed, count } = sweep(4343, 16);
+  it(`fold and run in passes where needed, and match the reference (seed ${seed}, ${count} cases)`, async () => {
+    const gpu = await sharedGpu();
+    const e = gpu.engine;
+    const cpu = new CpuBackend();
+    const saved = { tuning: e.tuning, check: e.checkWorkgroups };
+    const u = rng(seed);
+    const ri = (a: number, b: number) => a + Math.floor(u() * (b - a + 1));
+    const tally = { ran: 0, refused: 0, folded: 0, offsets: 0 };
+    const tunings: Array<Partial<Tuning>> = [{}, { ...defaultTuning(false), sharedMinGroups: 0, tiled: { WG_X: 4, WG_Y: 4 }, conv: { WG_X: 8, WG_Y: 2 } }];
+    for (let i = 0; i < count; i++) {
+      const groups = u() < 0.25 ? ri(2, 3) : 1;
+      const gpuTuned = i % 2 === 1;
+      // Every other GPU-tuned case a "same" conv on images of whole 256-byte units, so that runs of
+      // images can start on any device's offset alignment (WebGPU's largest is 256 bytes).
+      const aligned = i % 4 === 1;
+      const [cg, og] = [ri(1, 6), ri(1, 6)];
+      const [kh, kw] = aligned ? [2 * ri(0, 2) + 1, 2 * ri(0, 2) + 1] : [ri(1, 5), ri(1, 5)];
+      const dilation = u() < 0.2 ? 2 : 1;
+      const attrs: Conv2dAttrs = aligned
+        ? { padding: [(dilation * (kh - 1)) / 2, (dilation * (kw - 1)) / 2], dilation, groups }
+        : { stride: u() < 0.3 ? [ri(1, 3), ri(1, 3)] : 1, padding: ri(0, 2), dilation, groups };
+      const side = (k: number) => (aligned ? 8 * ri(1, 4) : ri(k * 2 + 2, 40)); // ≥ the dilated kernel
+      const xs = [ri(Number(gpuTuned) + 1, 6), cg * groups, side(kh), side(kw)];
+      const ws = [og * groups, cg, kh, kw];
+      const g = conv2dGeom(xs, ws, attrs);
+      const yShape = [g.n, g.o, g.oh, g.ow];
+      // Under a GPU's tuning, room for 1 to N images of im2col's scratch, so that it runs in passes.
+      const largest = 4 * Math.max(sizeOf(xs), sizeOf(yShape), sizeOf(ws));
+      const colImage = 4 * g.c * g.kh * g.kw * g.oh * g.ow;
+      const limits = {
+        maxComputeWorkgroupsPerDimension: ri(12, 48),
+        maxStorageBufferBindingSize: Math.ceil(Math.max(largest * (1.25 + 3 * u()), gpuTuned ? colImage * (1 + u() * (g.n - 1)) : 0) / 256) * 256,
+        ...(u() < 0.5 ? { minStorageBufferOffsetAlignment: 256 } : {}),
+      };
+      const tuning = tunings[Number(gpuTuned)]!;
+      const what = `#${i} x [${xs}] w [${ws}] ${JSON.stringify(attrs)} under ${JSON.stringify(limits)}${gpuTuned ? " and a GPU's tuning" : ''}`;
+      const data = (shape: number[]) => Float32Array.from({ length: sizeOf(shape) }, () => u() * 2 - 1);
+      const x = data(xs), w = data(ws), b = data([ws[0]!]), dy = data(yShape);
+      const run = async <T extends AnyTensor>(be: Backend<T>) => [
+        await (await be.conv2d(be.tensor(x, xs), be.tensor(w, ws), { ...attrs, bias: be.tensor(b, [ws[0]!]), relu: true })).read(),
+        await (await be.conv2dBackwardInput(be.tensor(dy, yShape), be.tensor(w, ws), xs, attrs)).read(),
+        await (await be.conv2dBackwardFilter(be.tensor(x, xs), be.tensor(dy, yShape), ws, attrs)).read(),
+      ];
+      const want = await run(cpu);
+      let [folded, offsets] = [false, false];
+      e.tuning = { ...saved.tuning, ...tuning, subgroupSize: saved.tuning.subgroupSize };
+      e.checkWorkgroups = (d) => {
+        folded ||= Boolean(d.constants?.FOLD_Z);
+        offsets ||= d.buffers.some((bd) => 'offset' in bd && (bd.offset ?? 0) > 0);
+        saved.check.call(e, d);
+      };
+      const got = await withLimits(e, limits, () => e.scope(() => run(gpu)))
+        .catch((err: unknown) => err as Error)
+        .finally(() => Object.assign(e, { tuning: saved.tuning, checkWorkgroups: saved.check }));
+      if (got instanceof Error) {
+        expect(got, `${what}: ${got.message}`).toBeInstanceOf(DeviceLimitError);
+        expect(got.message, what).toMatch(/^conv2d\w*( \(\w+\))?: .*(over this device's limit of \d+ bytes per storage binding|too large for one dispatch)/);
+        console.log(`refused ${what}: ${got.message.slice(0, 160)}`);
+        tally.refused++;
+        continue;
+      }
+      const ks = [cg * kh * kw, og * kh * kw, g.n * g.oh * g.ow];
+      ['forward', 'input gradient', 'filter gradient'].forEach((pass, j) => expectClose(got[j]!, want[j]!, ks[j]!, `${what}: ${pass}`));
+      tally.ran++;
+      tally.folded += Number(folded);
+      tally.offsets += Number(offsets);
+    }
+    console.log(`random convs past lowered limits: ${JSON.stringify(tally)}`);
+    expect(tally.ran, JSON.stringify(tally)).toBeGreaterThanOrEqual(0.75 * count);
+    expect(tally.folded, JSON.stringify(tally)).toBeGreaterThan(0);
+    expect(tally.offsets, JSON.stringify(tally)).toBeGreaterThan(0);
   });
 });
 
