@@ -13,13 +13,15 @@ import {
   ShapeError,
   fmtShape,
 } from '../src/errors.js';
-import type { Conv2dAttrs } from '../src/ops/geometry.js';
+import { conv2dGeom, type Conv2dAttrs } from '../src/ops/geometry.js';
 import { BufferPool, sizeClass } from '../src/runtime/buffer-pool.js';
 import { Engine, type Dispatch, type EngineOptions } from '../src/runtime/engine.js';
 import { GpuTimer } from '../src/runtime/gpu-timer.js';
 import type { Tensor } from '../src/runtime/tensor.js';
 import { sizeOf } from '../src/shape.js';
 import { gpuBackend } from './helpers/gpu.js';
+import { withLimits } from './helpers/limits.js';
+import { conv2dScratch } from '../src/ops/conv2d.js';
 import { rng } from './helpers/rng.js';
 
 type ErrorClass = new (message?: string) => Error;
@@ -1652,5 +1654,31 @@ describe('a dispatch over the per-dimension workgroup limit says what to split',
     const msg = await refusal(() => () => gpu.engine.run({ kernel: noop, buffers: [], workgroups: [1, 1, n] }));
     expectMessage(new Error(msg), noop.name, [], 'split the work into smaller pieces', [`per dimension (z ${n})`]);
     expect(msg).not.toContain('batch');
+  });
+});
+
+describe("an op's working buffer over the binding limit", () => {
+  // The emulators' conv forward pads x into a working buffer first (xpad), which can pass the
+  // binding limit where x and y do not. Its refusal read "conv2d (xpad): tensor [864] needs …;
+  // split the tensor", as if the caller had made it. Here under a limit lowered between x and
+  // xpad; nothing is allocated.
+  it('is named as the op\'s own working buffer, with its size, the limit and a smaller batch', async () => {
+    const gpu = await gpuBackend();
+    const e = gpu.engine;
+    try {
+      const [xs, ws, attrs] = [[2, 3, 8, 8], [4, 3, 5, 5], { padding: 2 }] as const;
+      const xpad = 2 * 3 * 12 * 12;
+      expect(conv2dScratch(e, conv2dGeom([...xs], [...ws], attrs), 'fwd')).toMatchObject({ xpad });
+      const [x, w] = [gpu.tensor(new Float32Array(sizeOf([...xs])), [...xs]), gpu.tensor(new Float32Array(sizeOf([...ws])), [...ws])];
+      const before = e.memory();
+      const err = await withLimits(e, { maxStorageBufferBindingSize: 2048 }, () => caught(() => gpu.conv2d(x, w, attrs)));
+      expect(err.constructor, `${err.name}: ${err.message}`).toBe(DeviceLimitError);
+      expectMessage(err, 'conv2d', [], 'use a smaller batch or smaller inputs.', [`its working buffer 'xpad' of ${xpad} floats needs ${4 * xpad} bytes`, 'limit of 2048 bytes per storage binding']);
+      expect(err.message).not.toContain('split the tensor');
+      expect(e.memory().liveBytes).toBe(before.liveBytes);
+      expect(e.memory().liveBuffers).toBe(before.liveBuffers);
+    } finally {
+      e.destroy();
+    }
   });
 });

@@ -119,7 +119,7 @@ export const withSubgroupTile = (code: string): string => `${code}\n${subgroupTi
 /** Scratch tensors for an op's dispatches, checked against the device's limits first; empty sizes get none. */
 function scratchTensors(engine: Engine, op: string, sizes: Record<string, number>): Record<string, Tensor> {
   const used = Object.entries(sizes).filter(([, f]) => f > 0);
-  for (const [k, f] of used) engine.checkBytes(`${op} (${k})`, [f], f * 4);
+  for (const [k, f] of used) engine.checkBytes(op, [f], f * 4, k);
   return Object.fromEntries(used.map(([k, f]) => [k, engine.empty([f], op)]));
 }
 

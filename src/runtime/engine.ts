@@ -196,14 +196,16 @@ export class Engine {
     }
   }
 
-  /** Refuses a buffer the device cannot bind, before anything is allocated. */
-  checkBytes(op: string, shape: Shape, bytes: number): void {
+  /**
+   * Refuses a buffer the device cannot bind, before anything is allocated. `scratch`: the name of
+   * an op's working buffer (not a tensor the caller made or asked for), said as such.
+   */
+  checkBytes(op: string, shape: Shape, bytes: number, scratch?: string): void {
     const max = Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize);
     if (bytes > max) {
-      throw new DeviceLimitError(
-        `${op}: tensor ${fmtShape(shape)} needs ${bytes} bytes, over this device's limit of ${max} bytes per storage binding; ` +
-          'use a smaller batch or split the tensor.',
-      );
+      const what = scratch === undefined ? `tensor ${fmtShape(shape)}` : `its working buffer '${scratch}' of ${sizeOf(shape)} floats`;
+      const fix = scratch === undefined ? 'use a smaller batch or split the tensor.' : 'use a smaller batch or smaller inputs.';
+      throw new DeviceLimitError(`${op}: ${what} needs ${bytes} bytes, over this device's limit of ${max} bytes per storage binding; ${fix}`);
     }
   }
 
