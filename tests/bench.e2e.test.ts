@@ -150,7 +150,7 @@ describe('npm run bench -- --quick on two items', () => {
   // A device session is short and its script (scripts/gpu-machine/run.sh) runs unattended: each
   // of its steps runs here at a small size first. The sweep once died on its own NaN poisoning
   // (engine.write refuses NaN unless told), which only a GPU session would have found.
-  it("the GPU machine's steps run at a small size: the GEMM sweep verifies every tiling, autotune, the readback and adapter probes", async () => {
+  it("the GPU machine's steps run at a small size: the GEMM sweep verifies every tiling, autotune, the readback and adapter probes, the conv tiles", async () => {
     const json = join(dir, 'sweep.json');
     const sweep = await runScript('bench/gemm-sweep.ts', ['--sizes', '72', '--reps', '1', '--peak', '1', '--json', json]);
     expect(sweep.code, (sweep.stdout + sweep.stderr).slice(-3000)).toBe(0);
@@ -166,13 +166,18 @@ describe('npm run bench -- --quick on two items', () => {
       const r = await runScript(probe, [...args]);
       expect(r.code, `${probe}: ${r.stderr.slice(-3000)}`).toBe(0);
     }
+    // The conv GEMMs' tiles (4×4, 8×8, the default rule) at batch 2: nine rows, each variant's output the default's.
+    const tiles = await runScript('scripts/gpu-machine/convtile.ts', ['--quick']);
+    expect(tiles.code, tiles.stderr.slice(-3000)).toBe(0);
+    expect(tiles.stdout.match(/^conv\d .* \| default [\d.]+ ms .* \| 4x4 [\d.]+ ms .* \| 8x8 [\d.]+ ms .* default by kernel: /gm)?.length, tiles.stdout).toBe(9);
+    expect(tiles.stdout).not.toContain('WRONG');
     // The device tool stops a command at 600 s: the script once gave its steps 600 s of
     // timeouts plus the unpacking, and the op tests, last, were what got cut.
     const sh = readFileSync('scripts/gpu-machine/run.sh', 'utf8');
     const end = Number(/END=\$\(\(T0 \+ (\d+)\)\)/.exec(sh)?.[1]);
     expect(end).toBeLessThanOrEqual(535); // + timeout's 5 s kill grace ≤ 540
     const steps = [...sh.matchAll(/^step (\S+) "\$OUT\/(\w+)\.log"/gm)].map((m) => m[2]);
-    expect(steps).toEqual(['tests', 'sweep', 'readback', 'bench', 'autotune']); // most important first
+    expect(steps).toEqual(['tests', 'sweep', 'readback', 'convtile', 'bench', 'autotune']); // most important first
     // Outside step() only the adapter's short probes, before the tests: they must leave them their time.
     const bare = [...sh.matchAll(/timeout (\d+) /g)].reduce((sum, m) => sum + Number(m[1]), 0);
     expect(bare).toBeLessThanOrEqual(60);

@@ -1,7 +1,8 @@
 #!/bin/bash
 # On the GPU machine (see prepare.sh): unpack, then, most important first so that what a cut
 # loses is the least needed: the adapter, the GPU op tests (and the optimizer split over storage
-# bindings), the GEMM tiling sweep, the readback probe, the Node bench (autotuned, which fills
+# bindings), the GEMM tiling sweep, the readback probe, the conv GEMMs' 4×4 against 8×8 tiles,
+# the Node bench (autotuned, which fills
 # autotune's cache) against TF.js webgpu (reference as ground truth only), and what autotune
 # picks. Logs and the bench's JSON land in $OUT (the device tool brings them back).
 #
@@ -9,7 +10,7 @@
 # tail. Everything here, unpacking included, ends by END (530 s after the start, leaving the
 # summary at the end and a margin inside 540 s): each step gets at most its cap, and at most
 # what is left before END; a step with under 10 s left is skipped and says so. The caps come
-# to 470 s, and unpacking and the adapter probe to ~30 s; where those run long, the last steps
+# to 495 s, and unpacking and the adapter probe to ~30 s; where those run long, the last steps
 # get less.
 cd "$(dirname "$0")/../.."
 T0=$(date +%s); END=$((T0 + 530))
@@ -43,10 +44,11 @@ echo "fp32 peak $PEAK TFLOP/s" | tee -a "$OUT/gpu.txt"
 step 160 "$OUT/tests.log" node node_modules/vitest/vitest.mjs run tests/ops.test.ts tests/errors.test.ts tests/autotune.test.ts tests/reliability.test.ts tests/batchnorm.test.ts tests/optimizer.test.ts
 step 120 "$OUT/sweep.log" $TSX bench/gemm-sweep.ts --sizes 1024,2048,4096 --reps 9 --peak "$PEAK" --json "$OUT/sweep.json"
 step 30 "$OUT/readback.log" $TSX scripts/gpu-machine/readback.ts
+step 25 "$OUT/convtile.log" $TSX scripts/gpu-machine/convtile.ts
 # The bench stops itself at its --time-limit (no new cell in the last quarter) and writes what
 # it has; its step's limit is 10 s more, for that. (A full H100 run took 44 s.)
 B=$(( END - $(date +%s) )); (( B > 120 )) && B=120
 step "$B" "$OUT/bench.log" $TSX bench/run.ts --node --no-build --gpu --tfjs webgpu --ref-truth-only --no-readme --autotune --out "$OUT" --time-limit $(( B > 20 ? B - 10 : 10 ))
 step 40 "$OUT/autotune.log" $TSX bench/kernels.ts --autotune --only gemm --sizes 1024,2048,4096
 el done
-grep -A13 "kernel variant" "$OUT/sweep.log"; grep -c WRONG "$OUT/sweep.log"; head -c 600 "$OUT/autotune.log"; grep GFLOP "$OUT/autotune.log"; tail -10 "$OUT/readback.log"; grep "^| " "$OUT/bench.log" | head -21; grep -E "Tests |Test Files" "$OUT/tests.log"
+grep -A13 "kernel variant" "$OUT/sweep.log"; grep -c WRONG "$OUT/sweep.log"; head -c 600 "$OUT/autotune.log"; grep GFLOP "$OUT/autotune.log"; tail -10 "$OUT/readback.log"; grep "^conv" "$OUT/convtile.log"; grep "^| " "$OUT/bench.log" | head -21; grep -E "Tests |Test Files" "$OUT/tests.log"
