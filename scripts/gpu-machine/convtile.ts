@@ -7,6 +7,7 @@
 // Usage: convtile.ts [--quick] (batch 2, one round: the tests' run on an emulator).
 import { Engine, type Dispatch } from '../../src/runtime/engine.js';
 import { GpuTimer } from '../../src/runtime/gpu-timer.js';
+import type { Tensor } from '../../src/runtime/tensor.js';
 import { conv2dBwdFilterDispatches, conv2dBwdInputDispatches, conv2dFwdDispatches, conv2dScratch } from '../../src/ops/conv2d.js';
 import { conv2dGeom, type Conv2dGeom } from '../../src/ops/geometry.js';
 import { defaultTuning, type Tuning } from '../../src/ops/tuning.js';
@@ -30,11 +31,14 @@ const tensor = (shape: number[], seed: number) => {
   return e.tensor(Float32Array.from({ length: n }, (_, i) => (((i * 7919 + seed) % 1000) / 1000) - 0.5), shape);
 };
 type Pass = 'fwd' | 'bwdInput' | 'bwdFilter';
-const build = (g: Conv2dGeom, pass: Pass, io: { x: GPUBuffer; w: GPUBuffer; dy: GPUBuffer; out: GPUBuffer }): Dispatch[] => {
-  const scratch = Object.fromEntries(Object.entries(conv2dScratch(e, g, pass)).map(([k, f]) => [k, e.empty([Math.max(f, 4)]).buffer]));
-  if (pass === 'fwd') return conv2dFwdDispatches(e, g, io.x, io.w, io.out, scratch);
-  if (pass === 'bwdInput') return conv2dBwdInputDispatches(e, g, io.dy, io.w, io.out, scratch);
-  return conv2dBwdFilterDispatches(e, g, io.x, io.dy, io.out, scratch);
+// The pass's dispatches under e.tuning, and the scratch tensors they use (disposed by the caller).
+const build = (g: Conv2dGeom, pass: Pass, io: { x: GPUBuffer; w: GPUBuffer; dy: GPUBuffer; out: GPUBuffer }): { ds: Dispatch[]; temps: Tensor[] } => {
+  const temps = Object.entries(conv2dScratch(e, g, pass)).map(([k, f]) => [k, e.empty([Math.max(f, 4)])] as const);
+  const scratch = Object.fromEntries(temps.map(([k, t]) => [k, t.buffer]));
+  const ds = pass === 'fwd' ? conv2dFwdDispatches(e, g, io.x, io.w, io.out, scratch)
+    : pass === 'bwdInput' ? conv2dBwdInputDispatches(e, g, io.dy, io.w, io.out, scratch)
+    : conv2dBwdFilterDispatches(e, g, io.x, io.dy, io.out, scratch);
+  return { ds, temps: temps.map(([, t]) => t) };
 };
 const rows: string[] = [];
 for (const [name, xs0, ws, pad] of convs) {
@@ -47,8 +51,8 @@ for (const [name, xs0, ws, pad] of convs) {
     const runs = variants.map(([label, t]) => {
       e.tuning = { ...base, ...t };
       const out = e.empty(outShape);
-      const ds = build(g, pass, { x: x.buffer, w: w.buffer, dy: dy.buffer, out: out.buffer });
-      return { label, ds, out, ms: [] as number[], kernels: ds.map((d) => d.kernel.name) };
+      const { ds, temps } = build(g, pass, { x: x.buffer, w: w.buffer, dy: dy.buffer, out: out.buffer });
+      return { label, ds, out, temps, ms: [] as number[], kernels: ds.map((d) => d.kernel.name) };
     });
     e.tuning = base;
     for (const r of runs) await timer.time(r.ds); // compile and warm up
@@ -66,7 +70,7 @@ for (const [name, xs0, ws, pad] of convs) {
     const split = await timer.timeEach(runs[0]!.ds);
     const by = split ? split.map((k) => `${k.kernel} ${k.ms.toFixed(3)}`).join(' + ') : runs[0]!.kernels.join(' + ');
     rows.push(`${name} ${xs.join('×')}→${ws[0]} ${pass.padEnd(9)} | ${cells.join(' | ')} | default by kernel: ${by}`);
-    for (const r of runs) r.out.dispose();
+    for (const r of runs) for (const t of [r.out, ...r.temps]) t.dispose();
   }
 }
 console.log(rows.join('\n'));
