@@ -125,7 +125,7 @@ describe('npm run bench -- --quick on two items', () => {
   it("bench/README.md's sections are --report of the committed results they link; results outside bench/results/ leave it alone", async () => {
     const readme = readFileSync('bench/README.md', 'utf8');
     const sections = [...readme.matchAll(/<!-- latest-([\w-]+):start -->\n\n([\s\S]*?)\n\nFiles: \[`([^`]+)`\][\s\S]*?<!-- latest-\1:end -->/g)];
-    expect(sections.map((m) => m[1])).toEqual(['chromium-swiftshader', 'node-llvmpipe', 'chromium-swiftshader-quick', 'node-llvmpipe-quick']);
+    expect(sections.map((m) => m[1])).toEqual(['chromium-swiftshader', 'node-llvmpipe', 'chromium-swiftshader-quick', 'node-llvmpipe-quick', 'node-swiftshader-quick']);
     for (const [section, name, tables, file] of sections) {
       expect(file, name).toMatch(/^results\/[\w-]+\.json$/);
       const svg = `bench/${file!.replace(/\.json$/, '.svg')}`;
