@@ -559,11 +559,10 @@ export function conv2dBwdFilterDispatches(engine: Engine, g: Conv2dGeom, x: Bind
       const count = Math.min(perPass, groups - s);
       const whole = count === groups;
       ds.push(im2colDispatch(engine, g, x, scratch.col!, chunk, s * chunk, count * chunk));
-      // one image per group: dy is already [N, O, OH·OW]
-      let a = whole ? dy : range(dy, s * g.o * pixels * 4, count * g.o * pixels * 4);
+      // The GEMM's A: dy regrouped, or with one image per group dy itself ([N, O, OH·OW]), at the pass's images.
+      const a = chunk > 1 ? scratch.dyGroups! : whole ? dy : range(dy, s * g.o * pixels * 4, count * g.o * pixels * 4);
       if (chunk > 1) {
         const total = count * g.o * chunk * pixels;
-        a = scratch.dyGroups!;
         ds.push({
           kernel: conv2dKernels.dyGroups,
           constants: { WG },
