@@ -336,11 +336,10 @@ async function main(): Promise<number> {
   }
 
   // Needs an engine for the webgpu backend, and for --verify (it compares against WebGPU).
-  const chosenIcd = process.env.CONVGPU_VK_ICD ?? process.env.VK_ICD_FILENAMES ?? process.env.VK_DRIVER_FILES;
   const engine = args.backend === 'webgpu' || args.verify ? await Engine.create({ autotune: args.autotune }) : null;
   say(engine ? `adapter: ${engine.describe()}${args.autotune ? `; tuned: ${describeTuning(engine.tuning)}` : ''}` : 'backend: cpu (float64 reference, no GPU)');
   // Fallen back to SwiftShader by itself (no Vulkan driver chosen): a newcomer's machine.
-  if (engine && !chosenIcd && process.platform === 'linux' && /swiftshader/i.test(engine.describe())) {
+  if (engine?.adapterInfo.foundSwiftShader) {
     say('note: SwiftShader runs WebGPU on the CPU; on Debian 12, `sudo scripts/setup-lavapipe.sh` installs Mesa 25\'s lavapipe, which runs this 4–5× faster (README).');
   }
   const gpu = args.backend === 'webgpu' ? engine : null;

@@ -13,6 +13,11 @@ export interface AdapterSummary {
   via: 'navigator.gpu' | 'dawn-node';
   /** The Vulkan ICD file used in Node, when one was chosen. */
   icd?: string;
+  /**
+   * In Node: true where no Vulkan driver was chosen and the machine's own gave no adapter, so a
+   * SwiftShader found in Chromium's install runs WebGPU (a machine without a GPU or lavapipe).
+   */
+  foundSwiftShader?: boolean;
   /** The subgroup size when the device has the `subgroups` feature and one fixed size, else 0. */
   subgroupSize: number;
 }
@@ -45,7 +50,7 @@ const NO_ADAPTER_HELP =
   'with a GPU, install its Vulkan driver. In a browser, use Chrome/Edge 113+ (or Firefox/Safari with WebGPU on) ' +
   'and serve the page from https:// or http://localhost.';
 
-export function summarize(adapter: GPUAdapter, via: AdapterSummary['via'], icd?: string): AdapterSummary {
+export function summarize(adapter: GPUAdapter, via: AdapterSummary['via'], icd?: string, foundSwiftShader = false): AdapterSummary {
   const i = adapter.info;
   const sg = i as { subgroupMinSize?: number; subgroupMaxSize?: number } | undefined;
   const fixedSubgroup = adapter.features.has('subgroups') && sg?.subgroupMinSize && sg.subgroupMinSize === sg.subgroupMaxSize ? sg.subgroupMinSize : 0;
@@ -58,6 +63,7 @@ export function summarize(adapter: GPUAdapter, via: AdapterSummary['via'], icd?:
     isFallbackAdapter: Boolean(fallback || /swiftshader|llvmpipe/i.test(`${i?.architecture} ${i?.description}`)),
     via,
     ...(icd ? { icd } : {}),
+    ...(foundSwiftShader ? { foundSwiftShader } : {}),
     subgroupSize: fixedSubgroup,
   };
 }
@@ -72,11 +78,11 @@ function realLimits(adapter: GPUAdapter): Record<string, number> {
   return out;
 }
 
-async function openDevice(gpu: GPU, adapter: GPUAdapter, via: AdapterSummary['via'], icd?: string): Promise<Acquired> {
+async function openDevice(gpu: GPU, adapter: GPUAdapter, via: AdapterSummary['via'], icd?: string, foundSwiftShader = false): Promise<Acquired> {
   const wanted: GPUFeatureName[] = ['timestamp-query', 'subgroups' as GPUFeatureName];
   const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({ requiredFeatures, requiredLimits: realLimits(adapter) });
-  return { gpu, adapter, device, info: summarize(adapter, via, icd) };
+  return { gpu, adapter, device, info: summarize(adapter, via, icd, foundSwiftShader) };
 }
 
 async function nodeFs(): Promise<{ existsSync(p: string): boolean } | null> {
@@ -134,7 +140,7 @@ export async function acquireDevice(opts: AcquireOptions = {}): Promise<Acquired
   const gpu2 = dawn.create(dawnFlags());
   const adapter2 = await gpu2.requestAdapter({ powerPreference });
   if (!adapter2) throw new DeviceError(`SwiftShader at ${found} gave no adapter. ${NO_ADAPTER_HELP}`);
-  return openDevice(gpu2, adapter2, 'dawn-node', found);
+  return openDevice(gpu2, adapter2, 'dawn-node', found, true);
 }
 
 export function describeAdapter(info: AdapterSummary): string {
