@@ -12,6 +12,7 @@ import { parseFlags, usage } from './lib/flags.js';
 import { buildItems } from './lib/items.js';
 import { TOLERANCE } from './lib/suite.js';
 import { checkTuning, type Tuning } from '../src/ops/tuning.js';
+import { COMMON_FLAGS, SWIFTSHADER_FLAGS, chromiumPath } from '../scripts/chromium.js';
 import type { BenchConfig, BenchEvent, Cell, ItemSpec, PageInfo, Pair, ResultFile } from './lib/types.js';
 import { BACKEND_LABEL } from './lib/types.js';
 
@@ -153,14 +154,13 @@ async function runBrowser(): Promise<{ runtime: string; flags: string[]; incompl
   console.log('building the page (vite)…');
   await build({ configFile: join(HERE, 'vite.config.ts'), logLevel: 'warn' });
   const server = await serve(join(HERE, 'dist'), { '/wasm/': join(ROOT, 'node_modules/@tensorflow/tfjs-backend-wasm/dist') });
-  const executablePath = process.env.CHROME_PATH ?? '/usr/bin/chromium';
+  const executablePath = chromiumPath();
   const userDataDir = mkdtempSync(join(tmpdir(), 'convgpu-bench-'));
-  const common = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--enable-unsafe-webgpu'];
   // GPU flags as Chrome's "Supercharge Web AI model testing" post gives them for headless Linux
   // on NVIDIA: without --disable-vulkan-surface, Vulkan wants a display surface headless has not.
   const flags = gpu
-    ? [...common, '--enable-features=Vulkan', '--use-angle=vulkan', '--disable-vulkan-surface', '--ignore-gpu-blocklist']
-    : [...common, '--enable-unsafe-swiftshader', '--use-webgpu-adapter=swiftshader'];
+    ? [...COMMON_FLAGS, '--enable-features=Vulkan', '--use-angle=vulkan', '--disable-vulkan-surface', '--ignore-gpu-blocklist']
+    : SWIFTSHADER_FLAGS;
   console.log(`chromium: ${executablePath} --headless=new ${flags.join(' ')}`);
   const browser = await puppeteer.launch({ executablePath, headless: true, args: flags, userDataDir, protocolTimeout: hardLimitMs + 60_000 });
   const runtime = `Chromium ${await browser.version()}`;

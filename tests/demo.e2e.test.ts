@@ -9,21 +9,9 @@ import { join, resolve } from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { build, createServer, preview, type ViteDevServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SWIFTSHADER_FLAGS, chromiumPath } from '../scripts/chromium.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const FLAGS = [
-  '--headless=new',
-  '--enable-unsafe-webgpu',
-  '--enable-unsafe-swiftshader',
-  '--use-webgpu-adapter=swiftshader',
-  '--no-sandbox',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 let server: ViteDevServer;
 let browser: Browser;
@@ -45,10 +33,10 @@ beforeAll(async () => {
   await server.listen();
   url = `http://127.0.0.1:${(server.httpServer!.address() as AddressInfo).port}/`;
   browser = await puppeteer.launch({
-    executablePath: CHROMIUM,
-    headless: false, // --headless=new is in FLAGS, as WEBGPU-HERE.md has it
+    executablePath: chromiumPath(),
+    headless: false, // --headless=new is in args, as WEBGPU-HERE.md has it
     userDataDir: join(tmp, 'profile'),
-    args: FLAGS,
+    args: ['--headless=new', ...SWIFTSHADER_FLAGS],
     defaultViewport: { width: 1280, height: 900 },
   });
   page = await browser.newPage();
@@ -209,7 +197,7 @@ describe('browser demo (headless Chromium, WebGPU on SwiftShader)', () => {
 
     await mkdir(join(ROOT, 'test-artifacts'), { recursive: true });
     await page.screenshot({ path: join(ROOT, 'test-artifacts/demo.png'), fullPage: true });
-    // The README's demo/screenshot.png is copied from this artifact by hand, not by the test.
+    // The README's demo/screenshot.png comes from `npm run demo:screenshot` (more training), not from here.
     expect((await stat(join(ROOT, 'test-artifacts/demo.png'))).size).toBeGreaterThan(10_000);
 
     // "Test image" paints an MNIST test digit on the pad, and it is predicted too.
