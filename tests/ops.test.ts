@@ -11,7 +11,7 @@ import { CpuBackend, compare, type AnyTensor, type Backend, type WebGpuBackend }
 import type { Conv2dAttrs, Pool2dAttrs } from '../src/ops/geometry.js';
 import { conv2dGeom, pool2dGeom } from '../src/ops/geometry.js';
 import { conv2dBwdFilterDispatches, conv2dBwdInputRoute, conv2dFwdDispatches, conv2dScratch, colPasses, im2colFilterGroups, im2colFilterPlan, useIm2col } from '../src/ops/conv2d.js';
-import { gemmScratch } from '../src/ops/gemm.js';
+import { gemmDispatch, gemmScratch, sharedTile } from '../src/ops/gemm.js';
 import { elementwiseDispatch, elementwiseKernel } from '../src/ops/elementwise.js';
 import { vec4Kernel } from '../src/ops/dispatch.js';
 import { sizeOf } from '../src/shape.js';
@@ -457,6 +457,13 @@ const sharedCases = cases.filter((c) =>
   /^(matmul|conv2d(Backward\w*)? (3-ch|batch 1|stride 2|asymmetric|'same'|dilation 2|groups 2|wide batch 64, 5|deep)|conv2dBackwardFilter (70 out|30 out|wide batch|same 16-ch))/.test(c.name),
 );
 suite("a GPU's default tuning matches the reference", sharedCases, { ...defaultTuning(false), sharedMinGroups: 0 });
+// There most of these GEMMs fit half an 8×8 block on an axis and take 4-wide tiles on it
+// (tuning.sharedTrim); here the 8×8 tiles on every axis, staging rows past the operands' edges.
+suite(
+  "a GPU's default tuning without trimmed tiles matches the reference",
+  sharedCases.filter((c) => /^(matmul|conv2d(Backward\w*)? (3-ch|batch 1|deep))/.test(c.name)),
+  { ...defaultTuning(false), sharedMinGroups: 0, sharedTrim: false },
+);
 // With a GPU's sharedMinGroups (128), small filter gradients split their images into groups,
 // one GEMM each, then a sum (im2colFilterGroups): ragged last groups (64 images as 11 groups of
 // 6, 50 as 13 of 4), even ones (60 as 20 of 3), one image per group (LeNet's 4), one group (the rest).
@@ -556,6 +563,35 @@ describe('which GEMMs the subgroup path packs (tuning.gemmPack auto)', () => {
       expect(packed(64, 1024, 1024, false, true)).toBe(''); // m·n/(m+n) = 60: the packing passes would not pay
       e.tuning = { ...saved, gemm: 'subgroup', gemmPack: 'never' };
       expect(packed(1024, 1024, 1024, false, true)).toBe('');
+    } finally {
+      e.tuning = saved;
+    }
+  });
+});
+
+describe("which register tiles the workgroup-memory GEMM takes (GPUs' tuning)", () => {
+  it('8×8 on big grids, 4×4 on small ones, and 4 wide on an axis that fits half an 8-wide block: the same grid, none of it half idle', async () => {
+    const e = (await sharedGpu()).engine;
+    const saved = e.tuning;
+    try {
+      const tile = (t: Partial<Tuning>, m: number, n: number, k: number, batch = 1) => {
+        e.tuning = { ...defaultTuning(false), subgroupSize: 0, ...t };
+        const g = { batch, m, n, k, transA: false, transB: false, broadcastB: false };
+        const { TM, TN } = sharedTile(e, g);
+        return { tile: `${TM}×${TN}`, grid: gemmDispatch(e, g, e.dummy, e.dummy, e.dummy).workgroups.join('×') };
+      };
+      expect(tile({}, 4096, 4096, 4096)).toEqual({ tile: '8×8', grid: '32×32×1' });
+      expect(tile({}, 1024, 1024, 1024)).toEqual({ tile: '4×4', grid: '16×16×1' }); // 64 blocks of 128²: under sharedMinGroups
+      // The bench's 32×32×32×64→64 forward, one GEMM per image: 64 rows, half a 128-row block.
+      expect(tile({}, 64, 1024, 576, 32)).toEqual({ tile: '4×8', grid: '8×1×32' });
+      expect(tile({ sharedTrim: false }, 64, 1024, 576, 32)).toEqual({ tile: '8×8', grid: '8×1×32' });
+      expect(tile({}, 32, 784, 25, 64)).toEqual({ tile: '4×8', grid: '7×1×64' }); // 64×28×28×1→32: a quarter of it
+      expect(tile({}, 4096, 64, 512, 4)).toEqual({ tile: '8×4', grid: '1×32×4' });
+      expect(tile({}, 65, 4096, 512, 4)).toEqual({ tile: '8×8', grid: '32×1×4' }); // 4-wide tiles would take two block rows
+      // Half a block follows the workgroup: 32×8 makes blocks of 64 rows and 256 columns.
+      expect(tile({ tiled: { WG_X: 32, WG_Y: 8 } }, 32, 4096, 512, 8)).toEqual({ tile: '4×8', grid: '16×1×8' });
+      expect(tile({ tiled: { WG_X: 32, WG_Y: 8 } }, 40, 4096, 512, 8)).toEqual({ tile: '8×8', grid: '16×1×8' });
+      expect(tile({ tiled: { WG_X: 32, WG_Y: 8 } }, 4096, 128, 512, 8)).toEqual({ tile: '8×4', grid: '1×64×8' });
     } finally {
       e.tuning = saved;
     }

@@ -208,12 +208,12 @@ const bRowsHoldVec4s = (g: GemmGeom): boolean => !g.transB && g.n % 4 === 0;
 
 /**
  * Bytes of workgroup storage gemm.shared.wgsl declares (its As and Bs: STAGES × TILE_K rows of
- * edge·WG_Y / 4 + 1 and edge·WG_X / 4 + 1 vec4s) for edge × edge register tiles and K step k. It
- * grows with the workgroup (WG_X, WG_Y), the tile edge, the K step and the staging buffers.
+ * tm·WG_Y / 4 + 1 and tn·WG_X / 4 + 1 vec4s) for tm × tn register tiles and K step k. It
+ * grows with the workgroup (WG_X, WG_Y), the tile, the K step and the staging buffers.
  */
-function sharedStagedBytes(t: Pick<Tuning, 'tiled' | 'gemmStages'>, edge: number, k: number): number {
+function sharedStagedBytes(t: Pick<Tuning, 'tiled' | 'gemmStages'>, tm: number, tn: number, k: number): number {
   const { WG_X, WG_Y } = t.tiled;
-  return 16 * t.gemmStages * k * ((edge * WG_Y) / 4 + 1 + (edge * WG_X) / 4 + 1);
+  return 16 * t.gemmStages * k * ((tm * WG_Y) / 4 + 1 + (tn * WG_X) / 4 + 1);
 }
 
 /** gemm.shared.wgsl stages at most this many elements per invocation and operand (its MAX_LOADS; a test in tests/ops.test.ts keeps them equal). */
@@ -221,17 +221,21 @@ export const SHARED_MAX_LOADS = 16;
 
 /**
  * gemm.shared's register tile and K step for this GEMM: the tuning's tile edge where the grid
- * keeps tuning.sharedMinGroups workgroups (big tiles on a small GEMM leave the GPU idle), and the
- * tuning's K step, halved until the staged slices fit the workgroup storage and load budget.
+ * keeps tuning.sharedMinGroups workgroups (big tiles on a small GEMM leave the GPU idle), an
+ * edge of 4 on an axis that fits half an edge-8 block (tuning.sharedTrim: the same blocks, none
+ * half idle), and the tuning's K step, halved until the staged slices fit the workgroup storage
+ * and load budget.
  */
 export function sharedTile(engine: Engine, g: GemmGeom): { TM: number; TN: number; TILE_K: number } {
   const t = engine.tuning;
   const { WG_X, WG_Y } = t.tiled;
   const groups = (e: number): number => ceilDiv(g.n, e * WG_X) * ceilDiv(g.m, e * WG_Y) * g.batch;
   const e = t.sharedTile === 8 && groups(8) >= t.sharedMinGroups ? 8 : 4;
+  const tm = e === 8 && t.sharedTrim && g.m <= 4 * WG_Y ? 4 : e;
+  const tn = e === 8 && t.sharedTrim && g.n <= 4 * WG_X ? 4 : e;
   const storage = engine.limits.maxComputeWorkgroupStorageSize;
   const fits = (k: number): boolean =>
-    sharedStagedBytes(t, e, k) <= storage && Math.max(e * WG_Y, e * WG_X) * k <= SHARED_MAX_LOADS * WG_X * WG_Y;
+    sharedStagedBytes(t, tm, tn, k) <= storage && Math.max(tm * WG_Y, tn * WG_X) * k <= SHARED_MAX_LOADS * WG_X * WG_Y;
   let k = t.gemmTileK;
   while (k > 1 && !fits(k)) k >>= 1;
   // At K step 1 the load budget always holds (e ≤ 16·min(WG_X, WG_Y)): only the storage can fail.
@@ -240,12 +244,12 @@ export function sharedTile(engine: Engine, g: GemmGeom): { TM: number; TN: numbe
   if (!fits(k)) {
     const fixes = ['a smaller tuning.tiled workgroup (the staged slices grow with WG_X and WG_Y)', ...(e === 8 ? ['sharedTile 4'] : []), ...(t.gemmStages > 1 ? ['gemmStages 1'] : [])];
     throw new AttributeError(
-      `${gemmSharedKernel.name}: tuning.tiled ${WG_X}×${WG_Y} with ${e}×${e} register tiles and ${t.gemmStages} staging buffer${t.gemmStages > 1 ? 's' : ''} ` +
-        `stages ${sharedStagedBytes(t, e, k)} bytes in workgroup memory even at K step 1, over this device's limit of ${storage}; ` +
+      `${gemmSharedKernel.name}: tuning.tiled ${WG_X}×${WG_Y} with ${tm}×${tn} register tiles and ${t.gemmStages} staging buffer${t.gemmStages > 1 ? 's' : ''} ` +
+        `stages ${sharedStagedBytes(t, tm, tn, k)} bytes in workgroup memory even at K step 1, over this device's limit of ${storage}; ` +
         `use ${fixes.slice(0, -1).join(', ')}${fixes.length > 1 ? ' or ' : ''}${fixes.at(-1)}.`,
     );
   }
-  return { TM: e, TN: e, TILE_K: k };
+  return { TM: tm, TN: tn, TILE_K: k };
 }
 
 /**

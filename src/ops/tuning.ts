@@ -35,6 +35,13 @@ export interface Tuning {
    */
   sharedTile: 4 | 8;
   /**
+   * Workgroup-memory GEMM with edge-8 tiles: an edge of 4 on an axis whose rows (columns) fit
+   * half a block (M ≤ 4·WG_Y: a conv's 32 or 64 channels, a first layer's 25 taps). The grid
+   * is the same and none of its blocks half idle: half the multiplies, half the staging, and
+   * a block that now lies inside the operand fetches unchecked. Off only to compare.
+   */
+  sharedTrim: boolean;
+  /**
    * Workgroup-memory GEMM: full slices fetched as vec4s where the operands' rows allow (gemm.ts
    * sharedVec4), and 2 staging buffers (one barrier per K step instead of two, twice the
    * storage). Both are off by default: verified on the emulators, not yet timed on a GPU
@@ -115,8 +122,8 @@ export function defaultTuning(isCpuAdapter: boolean, architecture = '', subgroup
   const rows = swiftshader ? 8 : 4;
   const sg = subgroupKernelsFit(subgroupSize) ? subgroupSize : 0;
   return isCpuAdapter
-    ? { gemm: sg ? 'subgroup' : 'registers', subgroupSize: sg, sgRows: sg ? SUBGROUP_TILE_ROWS / sg : 0, sgCols: 8, gemmPack: sg && !swiftshader ? 'auto' : 'never', gemmTileK: 16, sharedTile: 4, gemmVec4: false, gemmStages: 1, sharedMinGroups: 0, gemmRows: rows, convPixels: rows, tiled: { WG_X: 16, WG_Y: 4 }, conv: { WG_X: 32, WG_Y: 2 }, pointwise: 64, reduce: 64, rowwise: true, convBwdInputDirect: sg ? (swiftshader ? 1 : 1.1) : null, col2imClip: swiftshader, convIm2col: false, convChannelCols: sg === 8 ? 'auto' : 'never' }
-    : { gemm: 'shared', subgroupSize: 0, sgRows: 0, sgCols: 8, gemmPack: 'never', gemmTileK: 8, sharedTile: 8, gemmVec4: false, gemmStages: 1, sharedMinGroups: 128, gemmRows: 4, convPixels: 4, tiled: { WG_X: 16, WG_Y: 16 }, conv: { WG_X: 32, WG_Y: 4 }, pointwise: 256, reduce: 256, rowwise: false, convBwdInputDirect: null, col2imClip: false, convIm2col: true, convChannelCols: 'never' };
+    ? { gemm: sg ? 'subgroup' : 'registers', subgroupSize: sg, sgRows: sg ? SUBGROUP_TILE_ROWS / sg : 0, sgCols: 8, gemmPack: sg && !swiftshader ? 'auto' : 'never', gemmTileK: 16, sharedTile: 4, sharedTrim: true, gemmVec4: false, gemmStages: 1, sharedMinGroups: 0, gemmRows: rows, convPixels: rows, tiled: { WG_X: 16, WG_Y: 4 }, conv: { WG_X: 32, WG_Y: 2 }, pointwise: 64, reduce: 64, rowwise: true, convBwdInputDirect: sg ? (swiftshader ? 1 : 1.1) : null, col2imClip: swiftshader, convIm2col: false, convChannelCols: sg === 8 ? 'auto' : 'never' }
+    : { gemm: 'shared', subgroupSize: 0, sgRows: 0, sgCols: 8, gemmPack: 'never', gemmTileK: 8, sharedTile: 8, sharedTrim: true, gemmVec4: false, gemmStages: 1, sharedMinGroups: 128, gemmRows: 4, convPixels: 4, tiled: { WG_X: 16, WG_Y: 16 }, conv: { WG_X: 32, WG_Y: 4 }, pointwise: 256, reduce: 256, rowwise: false, convBwdInputDirect: null, col2imClip: false, convIm2col: true, convChannelCols: 'never' };
 }
 
 /** The kernels a tuning selects and their tiling, in a line (the CLI's and the bench's --autotune report). */
@@ -139,6 +146,7 @@ const FIELD_RULES: { [K in keyof Tuning]: readonly unknown[] | [(v: unknown) => 
   gemmPack: ['auto', 'never', 'a', 'b', 'both'],
   gemmTileK: [4, 8, 16, 32, 64],
   sharedTile: [4, 8],
+  sharedTrim: [true, false],
   gemmVec4: [true, false],
   gemmStages: [1, 2],
   sharedMinGroups: [(v) => Number.isInteger(v) && (v as number) >= 0, 'an integer ≥ 0'],
