@@ -1,7 +1,7 @@
 #!/bin/bash
 # On the GPU machine (see prepare.sh): unpack, then, most important first so that what a cut
 # loses is the least needed: the adapter, the GPU op tests (and the optimizer split over storage
-# bindings), the GEMM tiling sweep, the readback probe, the conv GEMMs' 4×4 against 8×8 tiles,
+# bindings), the GEMM tiling sweep, the readback probe, the conv GEMMs' tiles (trimmed, untrimmed, 4×4, 8×8),
 # the Node bench (autotuned, which fills
 # autotune's cache) against TF.js webgpu (reference as ground truth only), and what autotune
 # picks. Logs and the bench's JSON land in $OUT (the device tool brings them back).
