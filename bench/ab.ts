@@ -23,13 +23,19 @@ import { Model } from '../src/nn/model.js';
 import { MODELS } from '../src/nn/models.js';
 import { alternate } from './lib/alternate.js';
 import { parseFlags, usage } from './lib/flags.js';
+import { defaultTuning } from '../src/ops/tuning.js';
 
-const USAGE = `Usage: npm run bench:ab -- [--base REV] [--rounds N] [--only A,B] [--quick]
+const USAGE = `Usage: npm run bench:ab -- [--base REV] [--rounds N] [--only A,B] [--quick] [--gpu-tuning]
   A: the working tree's kernels; B: those of REV (default HEAD), by name, on the working tree's dispatches.
-  --rounds N   paired rounds per case (default 9, 5 with --quick)
-  --only A,B   only the cases whose label contains A or B (e.g. "bwd input", "train")
-  --quick      GEMM 256³ and 512³, LeNet's two convolutions, the LeNet step`;
-const args = parseFlags({ base: { type: 'string', default: 'HEAD' }, rounds: { type: 'string' }, only: { type: 'string' }, quick: { type: 'boolean' } }, USAGE);
+  --rounds N     paired rounds per case (default 9, 5 with --quick)
+  --only A,B     only the cases whose label contains A or B (e.g. "bwd input", "train")
+  --quick        GEMM 256³ and 512³, LeNet's two convolutions, the LeNet step
+  --gpu-tuning   a GPU's default tuning (workgroup-memory GEMM, im2col) on this adapter: on an
+                 emulator, a proxy for a change to the GPU kernels`;
+const args = parseFlags(
+  { base: { type: 'string', default: 'HEAD' }, rounds: { type: 'string' }, only: { type: 'string' }, quick: { type: 'boolean' }, 'gpu-tuning': { type: 'boolean' } },
+  USAGE,
+);
 const rounds = Number(args.rounds ?? (args.quick ? 5 : 9));
 if (!Number.isInteger(rounds) || rounds < 1) usage(`bench:ab: --rounds ${args.rounds} is not a whole number ≥ 1.`, USAGE);
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -96,6 +102,7 @@ function compareKernels(ks: Kernel[]): { differ: string[]; missing: string[] } {
 }
 
 const engine = await Engine.create();
+if (args['gpu-tuning']) engine.tuning = { ...defaultTuning(false), subgroupSize: engine.tuning.subgroupSize };
 const timer = new GpuTimer(engine);
 try {
   await main();
@@ -105,7 +112,7 @@ try {
 }
 
 async function main(): Promise<void> {
-  console.log(`adapter: ${engine.describe()}\nA: the working tree; B: ${args.base} (${sha.slice(0, 12)})`);
+  console.log(`adapter: ${engine.describe()}${args['gpu-tuning'] ? ", under a GPU's default tuning" : ''}\nA: the working tree; B: ${args.base} (${sha.slice(0, 12)})`);
   // B's kernels go through the engine's own pipeline cache under their own names, so a trainer
   // recorded while `useBase` is set keeps B's pipelines.
   let useBase = false;
