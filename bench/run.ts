@@ -12,7 +12,7 @@ import { parseFlags, usage } from './lib/flags.js';
 import { buildItems } from './lib/items.js';
 import { TOLERANCE } from './lib/suite.js';
 import { checkTuning, type Tuning } from '../src/ops/tuning.js';
-import { COMMON_FLAGS, SWIFTSHADER_FLAGS, chromiumPath } from '../scripts/chromium.js';
+import { SWIFTSHADER_FLAGS, chromiumPath, gpuFlags } from '../scripts/chromium.js';
 import type { BenchConfig, BenchEvent, Cell, ItemSpec, PageInfo, Pair, ResultFile } from './lib/types.js';
 import { BACKEND_LABEL } from './lib/types.js';
 
@@ -23,7 +23,8 @@ const RESULTS = join(HERE, 'results');
 const HELP = `Usage: npm run bench -- [flags]
   --quick            small sizes and few runs; finishes in under 3 minutes on a 2-core machine with SwiftShader
   --node             run in Node on Dawn (the webgpu package) instead of headless Chromium
-  --gpu              Chromium with a GPU: Vulkan/ANGLE flags, and GEMM 2048³ and 4096³ (default: on when /dev/nvidia0 or /dev/dri/renderD* exists)
+  --gpu              Chromium with a GPU (on Linux through Vulkan/ANGLE flags), and GEMM 2048³ and 4096³ (default: on macOS and
+                     Windows, and on Linux when /dev/nvidia0 or /dev/dri/renderD* exists)
   --swiftshader      force Chromium's SwiftShader adapter even where a GPU is found
   --time-limit S     stop at S seconds, writing what was measured; no new measurement starts after S − 30 s
                      (--quick) or S − 120 s, or S − S/4 if that is later (default 170 with --quick, 3600 otherwise)
@@ -39,7 +40,8 @@ const HELP = `Usage: npm run bench -- [flags]
   --report FILE      no run: print the tables of a saved results JSON and, if it is in bench/results, put them in bench/README.md
                      and redraw its chart (not with --no-readme)
   --help
-Environment: CHROME_PATH (default /usr/bin/chromium).`;
+Environment: CHROME_PATH (default: the first of /usr/bin/chromium, chromium-browser, google-chrome-stable, google-chrome;
+  on macOS and Windows, Google Chrome's usual place).`;
 
 const args = parseFlags(
   {
@@ -83,7 +85,9 @@ function parseTuning(text: string | undefined): Partial<Tuning> | undefined {
 
 const started = Date.now();
 const quick = args.quick;
+// Macs (Metal) and Windows (D3D12) have a GPU WebGPU can use; Linux has one where a GPU device node exists.
 const hasGpuDevice = (): boolean =>
+  process.platform === 'darwin' || process.platform === 'win32' ||
   existsSync('/dev/nvidia0') || (existsSync('/dev/dri') && readdirSync('/dev/dri').some((f) => f.startsWith('renderD')));
 const gpu = !args.swiftshader && (args.gpu || hasGpuDevice());
 const limitS = Number(args['time-limit'] ?? (quick ? 170 : 3600));
@@ -156,11 +160,7 @@ async function runBrowser(): Promise<{ runtime: string; flags: string[]; incompl
   const server = await serve(join(HERE, 'dist'), { '/wasm/': join(ROOT, 'node_modules/@tensorflow/tfjs-backend-wasm/dist') });
   const executablePath = chromiumPath();
   const userDataDir = mkdtempSync(join(tmpdir(), 'convgpu-bench-'));
-  // GPU flags as Chrome's "Supercharge Web AI model testing" post gives them for headless Linux
-  // on NVIDIA: without --disable-vulkan-surface, Vulkan wants a display surface headless has not.
-  const flags = gpu
-    ? [...COMMON_FLAGS, '--enable-features=Vulkan', '--use-angle=vulkan', '--disable-vulkan-surface', '--ignore-gpu-blocklist']
-    : SWIFTSHADER_FLAGS;
+  const flags = gpu ? gpuFlags() : SWIFTSHADER_FLAGS;
   console.log(`chromium: ${executablePath} --headless=new ${flags.join(' ')}`);
   const browser = await puppeteer.launch({ executablePath, headless: true, args: flags, userDataDir, protocolTimeout: hardLimitMs + 60_000 });
   const runtime = `Chromium ${await browser.version()}`;

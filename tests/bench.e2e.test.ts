@@ -14,6 +14,7 @@ import { makeInputs } from '../bench/lib/runner.js';
 import { gpuStats, median } from '../bench/lib/stats.js';
 import type { ItemSpec } from '../bench/lib/types.js';
 import { runScript } from './helpers/run-script.js';
+import { SWIFTSHADER_FLAGS, chromiumPath, gpuFlags } from '../scripts/chromium.js';
 
 interface Cell {
   item: string;
@@ -103,6 +104,27 @@ describe('npm run bench -- --quick on two items', () => {
     expect(mixed.source).toBe('wall');
     expect(mixed.gpu).toEqual({ median: 5, min: 5, max: 5 });
     expect(mixed.note).toContain('1 of 3 samples');
+  });
+
+  it("finds the browser by CHROME_PATH or the platform's usual places, and asks for a GPU by each platform's means", () => {
+    const saved = process.env.CHROME_PATH;
+    try {
+      process.env.CHROME_PATH = '/opt/my/chrome';
+      expect(chromiumPath()).toBe('/opt/my/chrome');
+      delete process.env.CHROME_PATH;
+      expect(existsSync(chromiumPath('linux'))).toBe(true); // this machine's Chromium, which the browser tests use
+      // No Chrome in a Mac's place here: the error names where it looked and both fixes.
+      expect(() => chromiumPath('darwin')).toThrow(/no Chromium or Chrome found \(tried \/Applications\/Google Chrome\.app.*install one .* or set CHROME_PATH/);
+    } finally {
+      if (saved === undefined) delete process.env.CHROME_PATH;
+      else process.env.CHROME_PATH = saved;
+    }
+    expect(gpuFlags('linux')).toEqual(expect.arrayContaining(['--enable-unsafe-webgpu', '--use-angle=vulkan', '--enable-features=Vulkan']));
+    for (const p of ['darwin', 'win32'] as const) {
+      expect(gpuFlags(p)).toContain('--enable-unsafe-webgpu');
+      expect(gpuFlags(p).filter((f) => /vulkan/i.test(f))).toEqual([]); // Metal and D3D12 need no flag; Vulkan ones would break them
+    }
+    expect(SWIFTSHADER_FLAGS).toEqual(expect.arrayContaining(['--enable-unsafe-swiftshader', '--use-webgpu-adapter=swiftshader']));
   });
 
   it('refuses flags that would run nothing, or not what was asked, with exit code 2 and the ids', async () => {
