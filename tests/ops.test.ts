@@ -913,20 +913,20 @@ describe('grids over the per-dimension workgroup limit fold x onto z', () => {
   });
 });
 
-describe("a GPU's im2col forward and col2im input gradient over a batch whose col passes the scratch limit", () => {
-  // AlexNet's first layer at batch 128 needs 563 MB of col, over any binding: the forward runs
-  // im2col and its GEMM over runs of images (conv2d.ts colPasses), each GEMM writing its images'
-  // outputs at a binding offset of y, instead of falling back to the implicit GEMM; the input
-  // gradient runs dcol's GEMM and col2im the same way, dy and dx at offsets.
+describe("a GPU's col2im input gradient over a batch whose dcol passes the scratch limit, and its forward, which keeps no col", () => {
+  // AlexNet's first layer at batch 128 needs 563 MB of dcol, over any binding: the input
+  // gradient runs dcol's GEMM and col2im over runs of images (conv2d.ts colPasses), dy and dx
+  // bound at offsets, instead of falling back to the forward route. The forward reads im2col
+  // from x inside its GEMM (gemm.shared IM2COL_B): one dispatch, whatever col would take.
   // Here under a binding limit lowered to a few images' col, at the device's own offset
   // alignment or at 256 bytes (WebGPU's largest, so valid on any device): a run's bindings must
   // start on one. Tolerance as in the suite above.
   it.each([
-    ["runs of 2, 2 and 1 images, at the device's alignment (4·8·8 and 3·8·8 floats an image: whole units)", [5, 3, 8, 8], [4, 3, 3, 3], 0, 2, [[0, 2], [2, 2], [4, 1]], [[0, 2], [2, 2], [4, 1]]],
-    ['the same at 256 bytes', [5, 3, 8, 8], [4, 3, 3, 3], 256, 2, [[0, 2], [2, 2], [4, 1]], [[0, 2], [2, 2], [4, 1]]],
-    ['runs of 2 where 3 would fit: an image of y is half of 256 bytes; dx a quarter, so no run of 4 for col2im', [5, 3, 4, 4], [2, 3, 3, 3], 256, 3, [[0, 2], [2, 2], [4, 1]], []],
-    ['no run at 256 bytes (6·7·9 floats an image: runs of 32): the implicit GEMM and the forward route instead', [5, 3, 7, 9], [6, 3, 3, 3], 256, 2, [], []],
-  ] as const)('%s', async (_name, xs, ws, align, fit, passes, bwdPasses) => {
+    ["runs of 2, 2 and 1 images, at the device's alignment (4·8·8 and 3·8·8 floats an image: whole units)", [5, 3, 8, 8], [4, 3, 3, 3], 0, 2, [[0, 2], [2, 2], [4, 1]]],
+    ['the same at 256 bytes', [5, 3, 8, 8], [4, 3, 3, 3], 256, 2, [[0, 2], [2, 2], [4, 1]]],
+    ['no run at 256 bytes: dy and dx start on 256 bytes only every 4 images, and dcol holds 3; the forward route instead', [5, 3, 4, 4], [2, 3, 3, 3], 256, 3, []],
+    ['no run at 256 bytes (6·7·9 floats an image: runs of 32): the forward route instead', [5, 3, 7, 9], [6, 3, 3, 3], 256, 2, []],
+  ] as const)('%s', async (_name, xs, ws, align, fit, bwdPasses) => {
     const gpu = await sharedGpu();
     const e = gpu.engine;
     const cpu = new CpuBackend();
@@ -937,9 +937,9 @@ describe("a GPU's im2col forward and col2im input gradient over a batch whose co
     try {
       e.tuning = { ...defaultTuning(false), sharedMinGroups: 0, subgroupSize: saved.tuning.subgroupSize };
       await withLimits(e, { maxStorageBufferBindingSize: fit * colImage + 100, ...(align ? { minStorageBufferOffsetAlignment: align } : {}) }, async () => {
-        expect(colPasses(e, g)).toEqual(passes);
-        expect(colPasses(e, g, 'bwdInput')).toEqual(bwdPasses);
+        expect(colPasses(e, g)).toEqual(bwdPasses);
         expect(conv2dBwdInputRoute(e, g)).toBe(bwdPasses.length ? 'col2im' : 'forward');
+        expect(conv2dScratch(e, g, 'fwd')).toEqual({});
         e.checkWorkgroups = (d) => {
           dispatched.add(d);
           saved.check.call(e, d);
@@ -947,16 +947,16 @@ describe("a GPU's im2col forward and col2im input gradient over a batch whose co
         const u = rng(512);
         const data = (shape: readonly number[]) => Float32Array.from({ length: sizeOf([...shape]) }, () => u() * 2 - 1);
         const x = data(xs), w = data(ws), b = data([ws[0]]), dy = data([g.n, g.o, g.oh, g.ow]);
-        const run = async <T extends AnyTensor>(be: Backend<T>) => [
-          await (await be.conv2d(be.tensor(x, [...xs]), be.tensor(w, [...ws]), { padding: 1, bias: be.tensor(b, [ws[0]]), relu: true })).read(),
-          await (await be.conv2dBackwardInput(be.tensor(dy, [g.n, g.o, g.oh, g.ow]), be.tensor(w, [...ws]), [...xs], { padding: 1 })).read(),
-        ];
-        const [got, want] = [await e.scope(() => run(gpu)), await run(cpu)];
-        const count = (name: string) => [...dispatched].filter((d) => d.kernel.name === name).length;
-        expect(count('conv2d.im2col')).toBe(passes.length);
-        expect(count('conv2d.col2im')).toBe(bwdPasses.length);
-        expectClose(got[0]!, want[0]!, 27, 'forward');
-        expectClose(got[1]!, want[1]!, g.o * 9, 'input gradient');
+        const forward = async <T extends AnyTensor>(be: Backend<T>) =>
+          (await be.conv2d(be.tensor(x, [...xs]), be.tensor(w, [...ws]), { padding: 1, bias: be.tensor(b, [ws[0]]), relu: true })).read();
+        const got = await e.scope(() => forward(gpu));
+        expect([...dispatched].map((d) => `${d.kernel.name}${d.constants?.IM2COL_B ? ' (im2col of x)' : ''}`)).toEqual(['gemm.shared (im2col of x)']);
+        const bwd = async <T extends AnyTensor>(be: Backend<T>) =>
+          (await be.conv2dBackwardInput(be.tensor(dy, [g.n, g.o, g.oh, g.ow]), be.tensor(w, [...ws]), [...xs], { padding: 1 })).read();
+        const gotDx = await e.scope(() => bwd(gpu));
+        expect([...dispatched].filter((d) => d.kernel.name === 'conv2d.col2im').length).toBe(bwdPasses.length);
+        expectClose(got, await forward(cpu), 27, 'forward');
+        expectClose(gotDx, await bwd(cpu), g.o * 9, 'input gradient');
       });
     } finally {
       e.tuning = saved.tuning;

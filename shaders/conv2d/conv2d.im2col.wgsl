@@ -1,11 +1,10 @@
-// im2col for the GPU route of conv2d (forward and filter gradient): for each group s of
-// `chunk` images, the matrix
+// im2col for the GPU route of conv2d's filter gradient: for each group s of `chunk` images,
+// the matrix
 //   col[s][(c, kh, kw)][(img, oh, ow)] = x[first + s·chunk + img][c][oh·SH − padTop + kh·DH][ow·SW − padLeft + kw·DW],
 // 0 where that falls in the padding or past the last image: the group's images' columns side
-// by side. The forward takes chunk = 1 (one matrix per image) for the workgroup-memory GEMM
-// (gemm.shared.wgsl) W[O, C·KH·KW] · col per image, over as many images from `first` as its
-// scratch holds (conv2d.ts colPasses); the filter gradient takes groups of images,
-// so its GEMM's K runs over chunk·OH·OW, not one image's pixels (conv2d.ts im2colFilterGroups).
+// by side, so the workgroup-memory GEMM dW = dy · colᵀ runs K over chunk·OH·OW, not one
+// image's pixels (conv2d.ts im2colFilterGroups). (The forward reads the same matrix from x in
+// place, inside its GEMM: gemm.shared.wgsl IM2COL_B.)
 // One invocation per element of col, consecutive invocations along (oh, ow): coalesced
 // stores. GPUs only; the CPU emulators use the implicit-GEMM kernels, which read x in place
 // (ops/tuning.ts: convIm2col).

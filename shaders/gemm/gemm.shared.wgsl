@@ -12,6 +12,10 @@
 // STAGES = 2 the slices alternate between two buffers: one barrier per K step instead of two.
 // Out-of-range elements are staged as 0, so any M, N, K work. Chosen on GPUs; the CPU
 // emulators, where barriers are slow, use gemm.wgsl or gemm.subgroup.wgsl (ops/tuning.ts).
+// With IM2COL_B, B is a batch of images x[C][H][W], and op(B)[(c, kh, kw)][(oh, ow)] is read
+// as the im2col matrix would hold it, straight from x (conv2d's GPU forward: W · im2col(x)
+// per image, with no col in memory). The geometry is override constants, so the divisions
+// that split k and the column are by constants.
 
 override WG_X: u32 = 16;
 override WG_Y: u32 = 16;
@@ -29,6 +33,20 @@ override VEC_A: bool = false;
 override VEC_B: bool = false;
 override STAGES: u32 = 2; // workgroup-memory buffers: 1 or 2
 override FOLD_Z: u32 = 0u; // > 0: x blocks folded onto z past the dispatch limit, z being a batch of FOLD_Z (ops/dispatch.ts foldX)
+// IM2COL_B: B is im2col(x) of an image's H × W planes, for a KH × KW window (stride S, dilation
+// D, padding PAD_T/PAD_L) and OW output columns; its batch stride (Params.strideB) is C·H·W.
+override IM2COL_B: bool = false;
+override H: u32 = 1u;
+override W: u32 = 1u;
+override KH: u32 = 1u;
+override KW: u32 = 1u;
+override OW: u32 = 1u;
+override SH: u32 = 1u;
+override SW: u32 = 1u;
+override DH: u32 = 1u;
+override DW: u32 = 1u;
+override PAD_T: i32 = 0;
+override PAD_L: i32 = 0;
 
 // Staged elements per invocation, ceil(BM·TILE_K / threads) and ceil(BN·TILE_K / threads), and
 // vec4s where fetched so; ops/gemm.ts keeps the elements ≤ MAX_LOADS.
@@ -91,6 +109,17 @@ fn bCoord4(q: u32) -> vec2<u32> {
 fn aAt(baseA: u32, kk: u32, row: u32) -> u32 { return select(baseA + row * p.k + kk, baseA + kk * p.m + row, TRANS_A); }
 fn bAt(baseB: u32, kk: u32, col: u32) -> u32 { return select(baseB + kk * p.n + col, baseB + col * p.k + kk, TRANS_B); }
 
+// op(B)[kk][col] of batch baseB: B's element, or with IM2COL_B the image's pixel under tap kk
+// of output pixel col (0 in the padding).
+fn bAtOrPixel(baseB: u32, kk: u32, col: u32) -> f32 {
+  if (!IM2COL_B) { return b[bAt(baseB, kk, col)]; }
+  let tap = kk % (KH * KW);
+  let i = i32((col / OW) * SH + (tap / KW) * DH) - PAD_T;
+  let j = i32((col % OW) * SW + (tap % KW) * DW) - PAD_L;
+  if (i < 0 || j < 0 || u32(i) >= H || u32(j) >= W) { return 0.0; }
+  return b[baseB + ((kk / (KH * KW)) * H + u32(i)) * W + u32(j)];
+}
+
 // Global slice at k0 → registers. `full`: the slice lies inside A and B (no bounds checks).
 fn fetch(li: u32, k0: u32, row0: u32, col0: u32, baseA: u32, baseB: u32, full: bool) {
   let threads = WG_X * WG_Y;
@@ -123,7 +152,7 @@ fn fetch(li: u32, k0: u32, row0: u32, col0: u32, baseA: u32, baseB: u32, full: b
         let e = li + t * threads;
         if (ragged && e >= TILE_K * TN * WG_X) { break; }
         let kc = bCoord(e);
-        rb[t] = b[bAt(baseB, k0 + kc.x, col0 + kc.y)];
+        rb[t] = bAtOrPixel(baseB, k0 + kc.x, col0 + kc.y);
       }
     }
     return;
@@ -148,7 +177,7 @@ fn fetch(li: u32, k0: u32, row0: u32, col0: u32, baseA: u32, baseB: u32, full: b
     let col = col0 + kc.y;
     var v = 0.0;
     if (col < p.n && kk < p.k) {
-      v = b[bAt(baseB, kk, col)];
+      v = bAtOrPixel(baseB, kk, col);
     }
     rb[t] = v;
   }

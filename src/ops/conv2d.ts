@@ -179,7 +179,7 @@ function implicitGemm(engine: Engine, f: FwdGeom, x: Binding, w: Binding, y: Bin
 /** Scratch buffers (float counts by name) each pass needs; absent names are not needed. */
 export function conv2dScratch(engine: Engine, g: Conv2dGeom, pass: 'fwd' | 'bwdInput' | 'bwdFilter'): Record<string, number> {
   const xpad: Record<string, number> = isPadded(g) ? { xpad: g.n * g.c * paddedH(g) * paddedW(g) } : {};
-  if (pass === 'fwd' && useIm2col(engine, g)) return { col: colFloats({ ...g, n: colRun(engine, g, 'fwd') }) };
+  if (pass === 'fwd' && useIm2col(engine, g)) return {}; // im2col is read from x in place
   if (pass === 'bwdFilter' && useIm2col(engine, g, 'bwdFilter')) return im2colFilterScratch(im2colFilterPlan(engine, g)!, g);
   if (pass === 'fwd') return { ...xpad, ...wpackScratch(engine, forwardGeom(g)) };
   if (pass === 'bwdInput') {
@@ -188,7 +188,7 @@ export function conv2dScratch(engine: Engine, g: Conv2dGeom, pass: 'fwd' | 'bwdI
       const t = directTile(engine, g)!;
       return { dypack: t.dyFloats, wpack: t.wFloats };
     }
-    if (route === 'col2im') return { dcol: colFloats({ ...g, n: colRun(engine, g, 'bwdInput') }) };
+    if (route === 'col2im') return { dcol: colFloats({ ...g, n: colRun(engine, g) }) };
     const f = upsampledGeom(g);
     return { dyUp: g.n * g.o * f.hp * f.wp, wf: g.o * g.cg * g.kh * g.kw, ...wpackScratch(engine, f) };
   }
@@ -208,17 +208,11 @@ export function conv2dFwdDispatches(
   opts: { bias?: Binding; relu?: boolean } = {},
 ): Dispatch[] {
   if (useIm2col(engine, g)) {
-    const pixels = g.oh * g.ow;
-    const yImage = g.o * pixels * 4;
-    // One pass per run of images the scratch holds: im2col, then W·col per image into y's images.
-    return colPasses(engine, g).flatMap(([first, images]) => [
-      im2colDispatch(engine, g, x, scratch.col!, 1, first, images),
-      gemmDispatch(engine, { batch: images, m: g.o, n: pixels, k: g.c * g.kh * g.kw, transA: false, transB: false, broadcastB: false }, w, scratch.col!, range(y, first * yImage, images * yImage), {
-        ...opts,
-        sharedA: true,
-        biasRows: true,
-      }),
-    ]);
+    // W · im2col(x) per image, with im2col read from x as the GEMM stages it: one dispatch, no
+    // col in memory (the 32×32×32×64→64 3×3 forward under a GPU's tuning on lavapipe: ×1.36
+    // against im2col then the GEMM, paired, bit-identical).
+    const gg = { batch: g.n, m: g.o, n: g.oh * g.ow, k: g.c * g.kh * g.kw, transA: false, transB: false, broadcastB: false };
+    return [gemmDispatch(engine, gg, w, x, y, { ...opts, sharedA: true, biasRows: true, im2colB: g })];
   }
   const f = forwardGeom(g);
   if (!isPadded(g)) return implicitGemm(engine, f, x, w, y, scratch, opts);
@@ -237,18 +231,16 @@ const scratchFits = (engine: Engine, floats: number): boolean => floats * 4 <= s
 const colFits = (engine: Engine, g: Conv2dGeom): boolean => scratchFits(engine, colFloats(g));
 
 /**
- * The passes, [first image, images], of a route through col (the forward's im2col, the input
- * gradient's dcol): all N at once where col fits the scratch, else runs of as many images as it
- * holds, so a large batch keeps the route (AlexNet's first layer at batch 128 needs 563 MB of
- * col; the forward's fallback, the implicit GEMM without workgroup memory, ran 3.4 TFLOP/s on
- * an H100). A run binds y (the forward) or dy and dx (col2im) at offsets, so runs are a
- * multiple of the images that keep those aligned (minStorageBufferOffsetAlignment). Empty where
- * not even that many fit.
+ * The passes, [first image, images], of the input gradient's col2im route: all N at once where
+ * dcol fits the scratch, else runs of as many images as it holds, so a large batch keeps the
+ * route (AlexNet's first layer at batch 128 needs 563 MB of dcol). A run binds dy and dx at
+ * offsets, so runs are a multiple of the images that keep those aligned
+ * (minStorageBufferOffsetAlignment). Empty where not even that many fit.
  */
-export function colPasses(engine: Engine, g: Conv2dGeom, pass: 'fwd' | 'bwdInput' = 'fwd'): Array<[number, number]> {
+export function colPasses(engine: Engine, g: Conv2dGeom): Array<[number, number]> {
   if (colFits(engine, g)) return [[0, g.n]];
   const perImage = colFloats({ ...g, n: 1 }) * 4;
-  const step = alignedStep(engine, g.o * g.oh * g.ow * 4, ...(pass === 'bwdInput' ? [g.c * g.h * g.w * 4] : []));
+  const step = alignedStep(engine, g.o * g.oh * g.ow * 4, g.c * g.h * g.w * 4);
   const run = Math.floor(Math.floor(scratchBytes(engine) / perImage) / step) * step;
   if (run < 1) return [];
   const out: Array<[number, number]> = [];
@@ -257,7 +249,7 @@ export function colPasses(engine: Engine, g: Conv2dGeom, pass: 'fwd' | 'bwdInput
 }
 
 /** The most images a pass of colPasses takes: what its scratch holds. */
-const colRun = (engine: Engine, g: Conv2dGeom, pass: 'fwd' | 'bwdInput'): number => Math.max(...colPasses(engine, g, pass).map(([, images]) => images));
+const colRun = (engine: Engine, g: Conv2dGeom): number => Math.max(...colPasses(engine, g).map(([, images]) => images));
 
 const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
 
@@ -273,24 +265,20 @@ function range(b: Binding, offset: number, size: number): GPUBufferBinding {
 }
 
 /**
- * The GPU route for the forward pass and the filter gradient (tuning.convIm2col): im2col into
- * scratch.col, then the workgroup-memory GEMM (per image forward; over groups of images for
- * the filter gradient). On an H100 the implicit-GEMM kernel (no workgroup memory, built for
- * the CPU emulators) ran 32×32×32×64→64 3×3 at 3.4 TFLOP/s forward and its filter gradient at
- * 0.26. Ungrouped convolutions: the forward where col holds one run of images (colPasses),
- * the filter gradient where im2colFilterPlan finds passes that fit; else the implicit GEMM
- * (split-K for the filter gradient).
+ * The GPU route for the forward pass and the filter gradient (tuning.convIm2col): the
+ * workgroup-memory GEMM over im2col of x, which the forward reads from x in place, per image
+ * (gemm.shared.wgsl IM2COL_B), and the filter gradient writes to scratch.col over groups of
+ * images. On an H100 the implicit-GEMM kernel (no workgroup memory, built for the CPU
+ * emulators) ran 32×32×32×64→64 3×3 at 3.4 TFLOP/s forward and its filter gradient at 0.26.
+ * Ungrouped convolutions: the forward always, the filter gradient where im2colFilterPlan finds
+ * passes that fit; else the implicit GEMM (split-K for the filter gradient).
  */
 export function useIm2col(engine: Engine, g: Conv2dGeom, pass: 'fwd' | 'bwdFilter' = 'fwd'): boolean {
   if (!engine.tuning.convIm2col || engine.tuning.gemm !== 'shared' || g.groups !== 1) return false;
-  if (pass === 'fwd') return colPasses(engine, g).length > 0;
-  return im2colFilterPlan(engine, g) !== null;
+  return pass === 'fwd' || im2colFilterPlan(engine, g) !== null;
 }
 
-/**
- * im2col of groups of `chunk` images, each group's columns side by side (forward: chunk 1, one
- * matrix per image), for `images` images from `first` (all of them by default).
- */
+/** im2col of groups of `chunk` images, each group's columns side by side, for `images` images from `first` (all of them by default). */
 function im2colDispatch(engine: Engine, g: Conv2dGeom, x: Binding, col: Binding, chunk = 1, first = 0, images = g.n): Dispatch {
   const WG = engine.tuning.pointwise;
   const total = ceilDiv(images, chunk) * chunk * g.c * g.kh * g.kw * g.oh * g.ow;
@@ -393,7 +381,7 @@ function im2colFilterScratch(plan: { groups: number; chunk: number; perPass: num
 export function conv2dBwdInputRoute(engine: Engine, g: Conv2dGeom): 'direct' | 'col2im' | 'forward' {
   const stride1 = g.strideH === 1 && g.strideW === 1;
   // GPUs: the GEMM into dcol runs on the workgroup-memory kernel; the forward route's kernel does not.
-  if (useIm2col(engine, g) && colPasses(engine, g, 'bwdInput').length) return 'col2im';
+  if (useIm2col(engine, g) && colPasses(engine, g).length) return 'col2im';
   if (g.groups === 1 && stride1) {
     const minWaste = engine.tuning.convBwdInputDirect;
     if (minWaste !== null && directFill(engine, g) >= 0.75 && forwardWaste(g) >= minWaste) return 'direct';
@@ -402,7 +390,7 @@ export function conv2dBwdInputRoute(engine: Engine, g: Conv2dGeom): 'direct' | '
     const overhead = ((g.h * g.w) / (g.oh * g.ow)) * ((ceilDiv(g.c, rows) * rows) / g.c);
     if (overhead <= 1.25) return 'forward';
   }
-  if (g.groups !== 1 || !colPasses(engine, g, 'bwdInput').length) return 'forward';
+  if (g.groups !== 1 || !colPasses(engine, g).length) return 'forward';
   return 'col2im';
 }
 
@@ -475,7 +463,7 @@ export function conv2dBwdInputDispatches(engine: Engine, g: Conv2dGeom, dy: Bind
   const pixels = g.oh * g.ow;
   const [dyImage, dxImage] = [g.o * pixels * 4, g.c * g.h * g.w * 4];
   // Per run of images dcol holds (colPasses): dcol = Wᵀ·dy per image, then col2im into dx's images.
-  const passes = colPasses(engine, g, 'bwdInput');
+  const passes = colPasses(engine, g);
   return passes.flatMap(([first, images]) => {
     const [dyRun, dxRun] = passes.length === 1 ? [dy, dx] : [range(dy, first * dyImage, images * dyImage), range(dx, first * dxImage, images * dxImage)];
     const total = images * g.c * g.h * g.w;

@@ -6,10 +6,11 @@ import gemmPackWgsl from '../../shaders/gemm/gemm.pack.wgsl?raw';
 import { AttributeError, ShapeError, fmtShape } from '../errors.js';
 import type { Binding, Dispatch, Engine } from '../runtime/engine.js';
 import { Params } from '../runtime/engine.js';
+import type { Constants } from '../runtime/pipeline-cache.js';
 import type { Tensor } from '../runtime/tensor.js';
 import { sizeOf } from '../shape.js';
 import { REG_TILE, ceilDiv, foldX, mergeScratch, runWithScratch, sameEngine, subgroupTile, vec4Aligned, withSubgroupTile } from './dispatch.js';
-import { gemmGeom, gemmOutShape, type GemmAttrs, type GemmGeom } from './geometry.js';
+import { gemmGeom, gemmOutShape, type Conv2dGeom, type GemmAttrs, type GemmGeom } from './geometry.js';
 import type { Tuning } from './tuning.js';
 import { sumAxisDispatch } from './sum.js';
 
@@ -34,12 +35,15 @@ export function gemmDispatch(
   opts: GemmOpts = {},
 ): Dispatch {
   const t = engine.tuning;
+  const x = opts.im2colB;
+  const strideB = x ? x.c * x.h * x.w : g.broadcastB ? 0 : g.k * g.n;
   const params = new Params()
-    .u32(g.m, g.n, g.k, opts.sharedA ? 0 : g.m * g.k, g.broadcastB ? 0 : g.k * g.n, g.m * g.n, g.n, 0, 0)
+    .u32(g.m, g.n, g.k, opts.sharedA ? 0 : g.m * g.k, strideB, g.m * g.n, g.n, 0, 0)
     .buffer();
   const buffers = [a, b, opts.bias ?? engine.dummy, c];
   const flags = { TRANS_A: g.transA, TRANS_B: g.transB, HAS_BIAS: !!opts.bias, RELU: !!opts.relu };
-  if (opts.biasRows && t.gemm !== 'shared') throw new Error('gemm: a per-row bias needs the workgroup-memory GEMM (tuning.gemm = shared)');
+  if ((opts.biasRows || x) && t.gemm !== 'shared') throw new Error(`gemm: ${x ? 'im2col of the images as B' : 'a per-row bias'} needs the workgroup-memory GEMM (tuning.gemm = shared)`);
+  if (x && (g.transB || g.broadcastB)) throw new Error('gemm: im2col of the images as B cannot be transposed or shared');
   const sg = subgroupTile(engine, g.m);
   if (sg) {
     const vecB = bRowsHoldVec4s(g) && vec4Aligned(b);
@@ -55,11 +59,15 @@ export function gemmDispatch(
   const { WG_X, WG_Y } = t.tiled;
   if (t.gemm === 'shared') {
     const tile = sharedTile(engine, g);
-    const vec = sharedVec4(engine, g, tile.TILE_K, a, b);
+    // im2col's B has no rows in memory to fetch as vec4s.
+    const vec = { ...sharedVec4(engine, g, tile.TILE_K, a, b), ...(x ? { VEC_B: false } : {}) };
     const { workgroups, fold } = foldX(engine, [ceilDiv(g.n, tile.TN * WG_X), ceilDiv(g.m, tile.TM * WG_Y), g.batch]);
+    const im2col: Constants = x
+      ? { IM2COL_B: true, H: x.h, W: x.w, KH: x.kh, KW: x.kw, OW: x.ow, SH: x.strideH, SW: x.strideW, DH: x.dilH, DW: x.dilW, PAD_T: x.padTop, PAD_L: x.padLeft }
+      : {};
     return {
       kernel: gemmSharedKernel,
-      constants: { WG_X, WG_Y, ...tile, ...flags, BIAS_ROWS: !!opts.biasRows, ...vec, STAGES: t.gemmStages, ...fold },
+      constants: { WG_X, WG_Y, ...tile, ...flags, BIAS_ROWS: !!opts.biasRows, ...vec, STAGES: t.gemmStages, ...fold, ...im2col },
       buffers: [...buffers, vec.VEC_A ? a : engine.dummy, vec.VEC_B ? b : engine.dummy],
       params,
       workgroups,
@@ -81,6 +89,11 @@ interface GemmOpts {
   /** One A for every batch. */
   sharedA?: boolean;
   biasRows?: boolean;
+  /**
+   * B is im2col of this convolution's images, read straight from them (gemm.shared.wgsl
+   * IM2COL_B): b binds x, batch i is image i, k runs over (c, kh, kw) and n over (oh, ow).
+   */
+  im2colB?: Conv2dGeom;
 }
 
 /**
