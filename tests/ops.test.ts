@@ -643,24 +643,24 @@ describe('the im2col filter gradient (GPUs)', () => {
     return conv2dBwdFilterDispatches(e, conv2dGeom(x, w, attrs), d, d, d, { col: d, dyGroups: d, part: d }).map((k) => k.kernel.name);
   };
 
-  it('needs scratch of about col, not N·O·C·KH·KW partial sums: one GEMM over all images, or a few groups where the GEMM alone would leave the GPU idle', async () => {
+  it('needs no col and no N·O·C·KH·KW partial sums: one GEMM over all images that reads im2col from x, or a few groups where the GEMM alone would leave the GPU idle', async () => {
     await underGpuTuning(0, (e) => {
-      // Refused before (DeviceLimitError on part, 130·512·512 floats = 136 MB): now col and dy regrouped, 1 MB each.
+      // Refused before (DeviceLimitError on part, 130·512·512 floats = 136 MB); then col and dy regrouped, 1 MB each; now dy regrouped.
       const g = conv2dGeom([130, 512, 2, 2], [512, 512, 1, 1], {});
-      expect(conv2dScratch(e, g, 'bwdFilter')).toEqual({ col: 130 * 512 * 4, dyGroups: 130 * 512 * 4 });
-      expect(kernels(e, [130, 512, 2, 2], [512, 512, 1, 1])).toEqual(['conv2d.im2col', 'conv2d.bwd_filter.dy_groups', 'gemm.shared']);
-      // 64×512×7×7 → 512 3×3: part was 64·512·4608 floats (604 MB); now 58 MB of col and 6.4 MB of dy.
+      expect(conv2dScratch(e, g, 'bwdFilter')).toEqual({ dyGroups: 130 * 512 * 4 });
+      expect(kernels(e, [130, 512, 2, 2], [512, 512, 1, 1])).toEqual(['conv2d.bwd_filter.dy_groups', 'gemm.shared']);
+      // 64×512×7×7 → 512 3×3: part was 64·512·4608 floats (604 MB), then 58 MB of col; now 6.4 MB of dy.
       const deep = conv2dGeom([64, 512, 7, 7], [512, 512, 3, 3], { padding: 1 });
-      expect(conv2dScratch(e, deep, 'bwdFilter')).toEqual({ col: 64 * 4608 * 49, dyGroups: 64 * 512 * 49 });
+      expect(conv2dScratch(e, deep, 'bwdFilter')).toEqual({ dyGroups: 64 * 512 * 49 });
       // One image: dy is the GEMM's A as it is.
-      expect(kernels(e, [1, 6, 5, 5], [7, 6, 1, 1])).toEqual(['conv2d.im2col', 'gemm.shared']);
+      expect(kernels(e, [1, 6, 5, 5], [7, 6, 1, 1])).toEqual(['gemm.shared']);
     });
     await underGpuTuning(128, (e) => {
       // 512 × 512 is 16 blocks of 128²; K = 520 allows 4 groups, not the 8 those need, so 64 blocks
       // of 64² in 2 groups of 65 images (K = 260 each) and their sum; part 2 MB.
       expect(im2colFilterGroups(e, conv2dGeom([130, 512, 2, 2], [512, 512, 1, 1], {}))).toEqual({ groups: 2, chunk: 65 });
-      expect(conv2dScratch(e, conv2dGeom([130, 512, 2, 2], [512, 512, 1, 1], {}), 'bwdFilter')).toEqual({ col: 130 * 512 * 4, dyGroups: 130 * 512 * 4, part: 2 * 512 * 512 });
-      expect(kernels(e, [130, 512, 2, 2], [512, 512, 1, 1])).toEqual(['conv2d.im2col', 'conv2d.bwd_filter.dy_groups', 'gemm.shared', 'sum']);
+      expect(conv2dScratch(e, conv2dGeom([130, 512, 2, 2], [512, 512, 1, 1], {}), 'bwdFilter')).toEqual({ dyGroups: 130 * 512 * 4, part: 2 * 512 * 512 });
+      expect(kernels(e, [130, 512, 2, 2], [512, 512, 1, 1])).toEqual(['conv2d.bwd_filter.dy_groups', 'gemm.shared', 'sum']);
       // 576 × 64 is 25 blocks of 128², so 6 groups fill the grid: 10 images as 10 of 1, not 5 of 2
       // (⌈10/6⌉ = 2), which would leave 125 blocks and drop gemm.shared to 4×4 tiles.
       expect(im2colFilterGroups(e, conv2dGeom([10, 64, 11, 11], [576, 64, 3, 3], {}))).toEqual({ groups: 10, chunk: 1 });
@@ -669,56 +669,57 @@ describe('the im2col filter gradient (GPUs)', () => {
       // A first layer (64 × 27: one block) keeps one GEMM per image, dy in place, as before.
       const first = conv2dGeom([64, 3, 32, 32], [64, 3, 3, 3], { padding: 1 });
       expect(im2colFilterGroups(e, first)).toEqual({ groups: 64, chunk: 1 });
-      expect(conv2dScratch(e, first, 'bwdFilter')).toEqual({ col: 64 * 27 * 1024, part: 64 * 64 * 27 });
-      expect(kernels(e, [64, 3, 32, 32], [64, 3, 3, 3], { padding: 1 })).toEqual(['conv2d.im2col', 'gemm.shared', 'sum']);
+      expect(conv2dScratch(e, first, 'bwdFilter')).toEqual({ part: 64 * 64 * 27 });
+      expect(kernels(e, [64, 3, 32, 32], [64, 3, 3, 3], { padding: 1 })).toEqual(['gemm.shared', 'sum']);
     });
   });
 
-  it('makes the groups smaller where col and the regrouped dy together do not fit, though col alone would', async () => {
+  it('keeps one group where col and the regrouped dy together would not fit the scratch: it keeps no col', async () => {
     await underGpuTuning(0, (e) => {
       const cap = Math.min(e.limits.maxStorageBufferBindingSize, e.limits.maxBufferSize, 256 * 2 ** 20) / 4;
       // A 1×1 conv of one channel on 2 images: col and the regrouped dy are 2·H·W floats each, ¾ of
-      // the cap. It fell back to the split-K kernels; now one image per group, dy read in place.
+      // the cap. It fell back to the split-K kernels, then to one image per group and a sum.
       const x = [2, 1, 1024, Math.ceil((0.375 * cap) / 1024)];
       const g = conv2dGeom(x, [1, 1, 1, 1], {});
       expect(useIm2col(e, g, 'bwdFilter')).toBe(true);
-      expect(im2colFilterPlan(e, g)).toEqual({ groups: 2, chunk: 1, perPass: 2 });
-      expect(conv2dScratch(e, g, 'bwdFilter')).toEqual({ col: 2 * x[2]! * x[3]!, part: 2 });
-      expect(kernels(e, x, [1, 1, 1, 1])).toEqual(['conv2d.im2col', 'gemm.shared', 'sum']);
+      expect(im2colFilterPlan(e, g)).toEqual({ groups: 1, chunk: 2, perPass: 1 });
+      expect(conv2dScratch(e, g, 'bwdFilter')).toEqual({ dyGroups: 2 * x[2]! * x[3]! });
+      expect(kernels(e, x, [1, 1, 1, 1])).toEqual(['conv2d.bwd_filter.dy_groups', 'gemm.shared']);
     });
   });
 
-  // AlexNet's first layer at batch 128 needs 563 MB of col: under a binding limit lowered to a
-  // few images' col (and 16- or 256-byte alignment), the groups run in passes, each writing its
-  // dW at an offset of part, then one sum; or, one group too big, smaller groups. Tolerance as in
-  // the suite above, K = N·OH·OW terms.
-  // 16 input channels keep dW (4·144 floats a group) and dy (4·OH·OW an image) in whole 256-byte
-  // units, so these plans hold at the device's alignment, whatever it is; the 3-channel case is at 256.
+  // Under a binding limit lowered to a few images' col (and 16- or 256-byte alignment), where
+  // the groups used to run in passes through col: one pass now, reading im2col from x, as the
+  // regrouped dy and the partial sums fit. Passes through col remain where even those do not fit
+  // while a group's col does (dy near the limit, its last group padded, many output channels).
+  // Tolerance as in the suite above, K = N·OH·OW terms. 16 input channels keep dW (4·144 floats a
+  // group) and dy (4·OH·OW an image) in whole 256-byte units, so these plans hold at the
+  // device's alignment, whatever it is; the 3-channel case is at 256.
   it.each([
-    ['one GEMM over all 6 images becomes 2 groups of 3, a pass each', 0, 0, [6, 16, 8, 8], { groups: 2, chunk: 3, perPass: 1 }],
-    ['3 groups of 2 images (dy regrouped pass by pass), in passes of 2 and 1', 128, 0, [6, 16, 8, 8], { groups: 3, chunk: 2, perPass: 2 }],
-    ['6 groups of one image (dy read at an offset), in passes of 4 and 2', 128, 0, [6, 16, 12, 12], { groups: 6, chunk: 1, perPass: 4 }],
-    ['none at 256 bytes with 3 channels (dW of 4·27 floats a group: a pass would need 16 groups): split-K', 128, 256, [6, 3, 8, 8], null],
-    ['5 images as groups of 3 and 2 (the last one padded with zeros), a pass each', 0, 0, [5, 16, 7, 9], { groups: 2, chunk: 3, perPass: 1 }],
-  ] as const)('%s', async (_name, minGroups, align, xs, plan) => {
+    ['one GEMM over all 6 images (before: 2 groups of 3 through col, a pass each)', 0, 0, [6, 16, 8, 8], [4, 16, 3, 3], 0, { groups: 1, chunk: 6, perPass: 1 }],
+    ['3 groups of 2 images, dy regrouped, one pass (before: passes of 2 and 1)', 128, 0, [6, 16, 8, 8], [4, 16, 3, 3], 0, { groups: 3, chunk: 2, perPass: 3 }],
+    ['6 groups of one image, dy in place, one pass (before: passes of 4 and 2)', 128, 0, [6, 16, 12, 12], [4, 16, 3, 3], 0, { groups: 6, chunk: 1, perPass: 6 }],
+    ['3 groups of 2 at 256 bytes with 3 channels, one pass (before: split-K, as a pass through col would have needed 16 groups)', 128, 256, [6, 3, 8, 8], [4, 3, 3, 3], 0, { groups: 3, chunk: 2, perPass: 3 }],
+    ['5 images as groups of 3 and 2 (the last one padded with zeros), one pass', 128, 0, [5, 16, 7, 9], [4, 16, 3, 3], 0, { groups: 2, chunk: 3, perPass: 2 }],
+    ['passes through col: 5 images as groups of 3 and 2, 64 output channels, the binding a little over dy', 128, 0, [5, 1, 8, 8], [64, 1, 3, 3], 88_000, { groups: 2, chunk: 3, perPass: 1 }],
+  ] as const)('%s', async (_name, minGroups, align, xs, ws, limit, plan) => {
     const gpu = await sharedGpu();
     const cpu = new CpuBackend();
-    const ws = [4, xs[1], 3, 3];
     const ckk = xs[1] * 9;
-    const g = conv2dGeom([...xs], ws, { padding: 1 });
+    const g = conv2dGeom([...xs], [...ws], { padding: 1 });
     const u = rng(77);
     const data = (n: number) => Float32Array.from({ length: n }, () => u() * 2 - 1);
     const x = data(sizeOf([...xs])), dy = data(g.n * g.o * g.oh * g.ow);
     const dyShape = [g.n, g.o, g.oh, g.ow];
-    const want = await (await cpu.conv2dBackwardFilter(cpu.tensor(x, [...xs]), cpu.tensor(dy, dyShape), ws, { padding: 1 })).read();
+    const want = await (await cpu.conv2dBackwardFilter(cpu.tensor(x, [...xs]), cpu.tensor(dy, dyShape), [...ws], { padding: 1 })).read();
     await underGpuTuning(minGroups, async (e) => {
-      // Room for 4 images' col and dy (C·9 + 4 floats a pixel), and part for 8 groups.
-      const bytes = 4 * (4 * (ckk + 4) * g.oh * g.ow) + 4 * 8 * 4 * ckk;
+      // Room for 4 images' col and dy (C·9 + 4 floats a pixel), and part for 8 groups; or the row's limit.
+      const bytes = limit || 4 * (4 * (ckk + 4) * g.oh * g.ow) + 4 * 8 * 4 * ckk;
       await withLimits(e, { maxStorageBufferBindingSize: bytes, ...(align ? { minStorageBufferOffsetAlignment: align } : {}) }, async () => {
         expect(im2colFilterPlan(e, g)).toEqual(plan);
-        const im2cols = kernels(e, [...xs], ws, { padding: 1 }).filter((k) => k === 'conv2d.im2col').length;
-        expect(im2cols).toBe(plan ? Math.ceil(plan.groups / plan.perPass) : 0);
-        const got = await gpu.engine.scope(async () => (await gpu.conv2dBackwardFilter(gpu.tensor(x, [...xs]), gpu.tensor(dy, dyShape), ws, { padding: 1 })).read());
+        const im2cols = kernels(e, [...xs], [...ws], { padding: 1 }).filter((k) => k === 'conv2d.im2col').length;
+        expect(im2cols).toBe(plan.perPass < plan.groups ? Math.ceil(plan.groups / plan.perPass) : 0);
+        const got = await gpu.engine.scope(async () => (await gpu.conv2dBackwardFilter(gpu.tensor(x, [...xs]), gpu.tensor(dy, dyShape), [...ws], { padding: 1 })).read());
         expectClose(got, want, g.n * g.oh * g.ow, 'filter gradient');
       });
     });

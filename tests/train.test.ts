@@ -660,11 +660,11 @@ describe('seeded random graphs: the planned step (shared buffers, fused ReLUs) m
 });
 
 describe('whole-model gradients vs the CPU reference', () => {
-  it("a GPU's conv routes in passes (col over the scratch limit): a step verifies layer by layer, its plan's scratch sized per pass", async () => {
-    // Under a GPU's tuning on this adapter, the binding limit lowered to 60,000 bytes: conv2d_0's
-    // forward takes 2 runs of 3 images, conv2d_1's forward and input gradient 3 runs of 2
-    // (ops.test.ts checks the runs themselves). The plan allocates each op's scratch from
-    // conv2dScratch, which must match what its dispatches bind.
+  it("a GPU's conv routes in passes (dcol over the scratch limit): a step verifies layer by layer, its plan's scratch sized per pass", async () => {
+    // Under a GPU's tuning on this adapter, the binding limit lowered to 60,000 bytes: conv2d_1's
+    // input gradient takes 3 runs of 2 images (ops.test.ts checks the runs themselves); the
+    // forwards and filter gradients read im2col from x, keeping no col. The plan allocates each
+    // op's scratch from conv2dScratch, which must match what its dispatches bind.
     const saved = engine.tuning;
     engine.tuning = { ...defaultTuning(false), sharedMinGroups: 0, subgroupSize: saved.subgroupSize };
     try {

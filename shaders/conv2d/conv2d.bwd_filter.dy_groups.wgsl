@@ -2,7 +2,8 @@
 // [S, O, chunk, OH·OW], the images from `first` in S groups of chunk (zeros past the last
 // image; S groups a pass where the scratch does not hold them all: im2colFilterPlan), so each
 // group's dy is one [O, chunk·OH·OW] matrix: the A of the GEMM dW_s = dyg[s] · col[s]ᵀ, whose
-// K runs over all the group's pixels (col: conv2d.im2col.wgsl with the same chunk). Per image a
+// K runs over all the group's pixels (col: read from x in place by gemm.shared.wgsl IM2COL_B,
+// or in passes written by conv2d.im2col.wgsl, with the same chunk). Per image a
 // copy of contiguous OH·OW runs. One invocation per element of dyg, consecutive invocations
 // along the pixels: coalesced stores, and loads coalesced within each run.
 

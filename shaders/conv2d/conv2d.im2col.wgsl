@@ -1,10 +1,12 @@
-// im2col for the GPU route of conv2d's filter gradient: for each group s of `chunk` images,
+// im2col for the GPU route of conv2d's filter gradient where it runs in passes (conv2d.ts
+// im2colFilterPlan: the regrouped dy and partial sums do not fit one; in one pass its GEMM
+// reads the same matrix from x, gemm.shared.wgsl IM2COL_B): for each group s of `chunk` images,
 // the matrix
 //   col[s][(c, kh, kw)][(img, oh, ow)] = x[first + s·chunk + img][c][oh·SH − padTop + kh·DH][ow·SW − padLeft + kw·DW],
 // 0 where that falls in the padding or past the last image: the group's images' columns side
 // by side, so the workgroup-memory GEMM dW = dy · colᵀ runs K over chunk·OH·OW, not one
-// image's pixels (conv2d.ts im2colFilterGroups). (The forward reads the same matrix from x in
-// place, inside its GEMM: gemm.shared.wgsl IM2COL_B.)
+// image's pixels (conv2d.ts im2colFilterGroups). (The forward reads its im2col from x in
+// place too.)
 // One invocation per element of col, consecutive invocations along (oh, ow): coalesced
 // stores. GPUs only; the CPU emulators use the implicit-GEMM kernels, which read x in place
 // (ops/tuning.ts: convIm2col).

@@ -13,9 +13,10 @@
 // Out-of-range elements are staged as 0, so any M, N, K work. Chosen on GPUs; the CPU
 // emulators, where barriers are slow, use gemm.wgsl or gemm.subgroup.wgsl (ops/tuning.ts).
 // With IM2COL_B, B is a batch of images x[C][H][W], and op(B)[(c, kh, kw)][(oh, ow)] is read
-// as the im2col matrix would hold it, straight from x (conv2d's GPU forward: W · im2col(x)
-// per image, with no col in memory). The geometry is override constants, so the divisions
-// that split k and the column are by constants.
+// as the im2col matrix would hold it, straight from x: conv2d's GPU forward, W · im2col(x) per
+// image, and with TRANS_B its filter gradient, dy · colᵀ per group of images, keep no col in
+// memory. The geometry is override constants, so the divisions that split k and the column
+// are by constants.
 
 override WG_X: u32 = 16;
 override WG_Y: u32 = 16;
@@ -34,8 +35,14 @@ override VEC_B: bool = false;
 override STAGES: u32 = 2; // workgroup-memory buffers: 1 or 2
 override FOLD_Z: u32 = 0u; // > 0: x blocks folded onto z past the dispatch limit, z being a batch of FOLD_Z (ops/dispatch.ts foldX)
 // IM2COL_B: B is im2col(x) of an image's H × W planes, for a KH × KW window (stride S, dilation
-// D, padding PAD_T/PAD_L) and OW output columns; its batch stride (Params.strideB) is C·H·W.
+// D, padding PAD_T/PAD_L) and OH × OW outputs. Its batch stride (Params.strideB) is C·H·W, or
+// with TRANS_B (the filter gradient's colᵀ, K over a group of images' pixels) a group's C·H·W·
+// images; X_FLOATS bounds x, so a group's images past the last one read zeros instead of past
+// x's end (their regrouped dy is zero, so only the read's bounds are at stake).
 override IM2COL_B: bool = false;
+override X_FLOATS: u32 = 0u;
+override C: u32 = 1u;
+override OH: u32 = 1u;
 override H: u32 = 1u;
 override W: u32 = 1u;
 override KH: u32 = 1u;
@@ -109,15 +116,24 @@ fn bCoord4(q: u32) -> vec2<u32> {
 fn aAt(baseA: u32, kk: u32, row: u32) -> u32 { return select(baseA + row * p.k + kk, baseA + kk * p.m + row, TRANS_A); }
 fn bAt(baseB: u32, kk: u32, col: u32) -> u32 { return select(baseB + kk * p.n + col, baseB + col * p.k + kk, TRANS_B); }
 
-// op(B)[kk][col] of batch baseB: B's element, or with IM2COL_B the image's pixel under tap kk
-// of output pixel col (0 in the padding).
+// op(B)[kk][col] of batch baseB: B's element, or with IM2COL_B the pixel under tap (c, kh, kw)
+// of output pixel (oh, ow) (0 in the padding): the tap is kk and the pixel col, or with TRANS_B
+// the tap is col and kk runs over (image of the group, oh, ow).
 fn bAtOrPixel(baseB: u32, kk: u32, col: u32) -> f32 {
   if (!IM2COL_B) { return b[bAt(baseB, kk, col)]; }
-  let tap = kk % (KH * KW);
-  let i = i32((col / OW) * SH + (tap / KW) * DH) - PAD_T;
-  let j = i32((col % OW) * SW + (tap % KW) * DW) - PAD_L;
+  let tapIndex = select(kk, col, TRANS_B);
+  var pixel = select(col, kk, TRANS_B);
+  var image = baseB;
+  if (TRANS_B) {
+    image += (pixel / (OH * OW)) * C * H * W;
+    pixel %= OH * OW;
+    if (image >= X_FLOATS) { return 0.0; }
+  }
+  let tap = tapIndex % (KH * KW);
+  let i = i32((pixel / OW) * SH + (tap / KW) * DH) - PAD_T;
+  let j = i32((pixel % OW) * SW + (tap % KW) * DW) - PAD_L;
   if (i < 0 || j < 0 || u32(i) >= H || u32(j) >= W) { return 0.0; }
-  return b[baseB + ((kk / (KH * KW)) * H + u32(i)) * W + u32(j)];
+  return b[image + ((tapIndex / (KH * KW)) * H + u32(i)) * W + u32(j)];
 }
 
 // Global slice at k0 → registers. `full`: the slice lies inside A and B (no bounds checks).

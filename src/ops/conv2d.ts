@@ -321,12 +321,13 @@ export function im2colFilterGroups(engine: Engine, g: Conv2dGeom): { groups: num
 }
 
 /**
- * The im2col filter gradient's plan: the groups of im2colFilterGroups, `perPass` of them at a
- * time where col and dy for all of them do not fit the scratch (the first layers of AlexNet or
- * VGG at batch 64 and up), each pass writing its groups' dW into part at a binding offset, then
- * one sum over all groups. Where not even one group fits, the groups are made smaller (a single
- * group, K = N·OH·OW, becomes two, four, …). Null where not even one image does: the split-K
- * kernels then (0.26 TFLOP/s on an H100, against the GEMM's tens).
+ * The im2col filter gradient's plan: the groups of im2colFilterGroups in one pass, whose GEMM
+ * reads im2col from x in place, where their regrouped dy and partial sums fit the scratch;
+ * else `perPass` of them at a time through col (a pass's groups start at an image x cannot be
+ * bound at), each pass writing its groups' dW into part at a binding offset, then one sum over
+ * all groups. Where not even one group fits, the groups are made smaller (a single group, K =
+ * N·OH·OW, becomes two, four, …). Null where not even one image does: the split-K kernels
+ * then (0.26 TFLOP/s on an H100, against the GEMM's tens).
  */
 export function im2colFilterPlan(engine: Engine, g: Conv2dGeom): { groups: number; chunk: number; perPass: number } | null {
   let { groups, chunk } = im2colFilterGroups(engine, g);
@@ -334,13 +335,13 @@ export function im2colFilterPlan(engine: Engine, g: Conv2dGeom): { groups: numbe
   const pixels = g.oh * g.ow;
   const cap = scratchBytes(engine) / 4;
   for (;;) {
-    const perGroup = chunk * ckk * pixels + (chunk > 1 ? chunk * g.o * pixels : 0);
+    const dyGroups = chunk > 1 ? chunk * g.o * pixels : 0;
     const part = groups > 1 ? groups * g.o * ckk : 0;
-    if (groups * perGroup + part <= cap) return { groups, chunk, perPass: groups };
+    if (groups * dyGroups + part <= cap) return { groups, chunk, perPass: groups };
     if (groups > 1) {
       // A pass's groups start at an offset of part, and with one image per group, of dy too.
       const step = alignedStep(engine, g.o * ckk * 4, ...(chunk === 1 ? [g.o * pixels * 4] : []));
-      const perPass = Math.floor(Math.max(0, Math.floor((cap - part) / perGroup)) / step) * step;
+      const perPass = Math.floor(Math.max(0, Math.floor((cap - part) / (chunk * ckk * pixels + dyGroups))) / step) * step;
       if (perPass >= 1) return { groups, chunk, perPass };
     }
     if (chunk === 1) return null;
@@ -349,12 +350,16 @@ export function im2colFilterPlan(engine: Engine, g: Conv2dGeom): { groups: numbe
   }
 }
 
-/** The im2col filter gradient's scratch: col for a pass's groups, their dy regrouped (unless one image per group), partial sums (more than one group). */
+/**
+ * The im2col filter gradient's scratch: col for a pass's groups where it takes passes (in one
+ * pass its GEMM reads im2col from x in place), their dy regrouped (unless one image per
+ * group), partial sums (more than one group).
+ */
 function im2colFilterScratch(plan: { groups: number; chunk: number; perPass: number }, g: Conv2dGeom): Record<string, number> {
   const { groups, chunk, perPass } = plan;
   const images = perPass * chunk; // past N: zero columns
   return {
-    col: images * g.c * g.kh * g.kw * g.oh * g.ow,
+    ...(perPass < groups ? { col: images * g.c * g.kh * g.kw * g.oh * g.ow } : {}),
     ...(chunk > 1 ? { dyGroups: images * g.o * g.oh * g.ow } : {}),
     ...(groups > 1 ? { part: groups * g.o * g.c * g.kh * g.kw } : {}),
   };
@@ -537,7 +542,8 @@ export function conv2dBwdFilterDispatches(engine: Engine, g: Conv2dGeom, x: Bind
   if (useIm2col(engine, g, 'bwdFilter')) {
     // dW = Σ_s dy_s[O, chunk·OH·OW] · col_sᵀ: one GEMM per group of images (im2colFilterGroups),
     // so K runs over the group's pixels, not one image's; into scratch.part, then the sum, where
-    // S > 1. In passes of perPass groups where the scratch does not hold them all (im2colFilterPlan).
+    // S > 1. In passes of perPass groups, through col, where the scratch does not hold them all
+    // (im2colFilterPlan).
     const { groups, chunk, perPass } = im2colFilterPlan(engine, g)!;
     const ncols = g.c * g.kh * g.kw;
     const pixels = g.oh * g.ow;
@@ -546,7 +552,9 @@ export function conv2dBwdFilterDispatches(engine: Engine, g: Conv2dGeom, x: Bind
     for (let s = 0; s < groups; s += perPass) {
       const count = Math.min(perPass, groups - s);
       const whole = count === groups;
-      ds.push(im2colDispatch(engine, g, x, scratch.col!, chunk, s * chunk, count * chunk));
+      // In one pass the GEMM reads colᵀ from x as it stages B (as the forward does); in passes
+      // each pass's groups go through col, as x cannot be bound at an arbitrary image.
+      if (!whole) ds.push(im2colDispatch(engine, g, x, scratch.col!, chunk, s * chunk, count * chunk));
       // The GEMM's A: dy regrouped, or with one image per group dy itself ([N, O, OH·OW]), at the pass's images.
       const a = chunk > 1 ? scratch.dyGroups! : whole ? dy : range(dy, s * g.o * pixels * 4, count * g.o * pixels * 4);
       if (chunk > 1) {
@@ -560,7 +568,8 @@ export function conv2dBwdFilterDispatches(engine: Engine, g: Conv2dGeom, x: Bind
         });
       }
       const out = groups === 1 ? dw : whole ? scratch.part! : range(scratch.part!, s * g.o * ncols * 4, count * g.o * ncols * 4);
-      ds.push(gemmDispatch(engine, { batch: count, m: g.o, n: ncols, k: chunk * pixels, transA: false, transB: true, broadcastB: false }, a, scratch.col!, out));
+      const gg = { batch: count, m: g.o, n: ncols, k: chunk * pixels, transA: false, transB: true, broadcastB: false };
+      ds.push(whole ? gemmDispatch(engine, gg, a, x, out, { im2colB: { ...g, chunk } }) : gemmDispatch(engine, gg, a, scratch.col!, out));
     }
     if (groups > 1) ds.push(sumAxisDispatch(engine, scratch.part!, dw, 1, groups, g.o * ncols));
     return ds;

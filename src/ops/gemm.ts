@@ -36,14 +36,14 @@ export function gemmDispatch(
 ): Dispatch {
   const t = engine.tuning;
   const x = opts.im2colB;
-  const strideB = x ? x.c * x.h * x.w : g.broadcastB ? 0 : g.k * g.n;
+  const strideB = x ? (x.chunk ?? 1) * x.c * x.h * x.w : g.broadcastB ? 0 : g.k * g.n;
   const params = new Params()
     .u32(g.m, g.n, g.k, opts.sharedA ? 0 : g.m * g.k, strideB, g.m * g.n, g.n, 0, 0)
     .buffer();
   const buffers = [a, b, opts.bias ?? engine.dummy, c];
   const flags = { TRANS_A: g.transA, TRANS_B: g.transB, HAS_BIAS: !!opts.bias, RELU: !!opts.relu };
   if ((opts.biasRows || x) && t.gemm !== 'shared') throw new Error(`gemm: ${x ? 'im2col of the images as B' : 'a per-row bias'} needs the workgroup-memory GEMM (tuning.gemm = shared)`);
-  if (x && (g.transB || g.broadcastB)) throw new Error('gemm: im2col of the images as B cannot be transposed or shared');
+  if (x && g.broadcastB) throw new Error('gemm: im2col of the images as B cannot be shared by the batch');
   const sg = subgroupTile(engine, g.m);
   if (sg) {
     const vecB = bRowsHoldVec4s(g) && vec4Aligned(b);
@@ -63,7 +63,10 @@ export function gemmDispatch(
     const vec = { ...sharedVec4(engine, g, tile.TILE_K, a, b), ...(x ? { VEC_B: false } : {}) };
     const { workgroups, fold } = foldX(engine, [ceilDiv(g.n, tile.TN * WG_X), ceilDiv(g.m, tile.TM * WG_Y), g.batch]);
     const im2col: Constants = x
-      ? { IM2COL_B: true, H: x.h, W: x.w, KH: x.kh, KW: x.kw, OW: x.ow, SH: x.strideH, SW: x.strideW, DH: x.dilH, DW: x.dilW, PAD_T: x.padTop, PAD_L: x.padLeft }
+      ? {
+          IM2COL_B: true, X_FLOATS: x.n * x.c * x.h * x.w, C: x.c, H: x.h, W: x.w, KH: x.kh, KW: x.kw, OH: x.oh, OW: x.ow,
+          SH: x.strideH, SW: x.strideW, DH: x.dilH, DW: x.dilW, PAD_T: x.padTop, PAD_L: x.padLeft,
+        }
       : {};
     return {
       kernel: gemmSharedKernel,
@@ -91,9 +94,11 @@ interface GemmOpts {
   biasRows?: boolean;
   /**
    * B is im2col of this convolution's images, read straight from them (gemm.shared.wgsl
-   * IM2COL_B): b binds x, batch i is image i, k runs over (c, kh, kw) and n over (oh, ow).
+   * IM2COL_B): b binds x; batch i is image i, k runs over (c, kh, kw) and n over (oh, ow), or
+   * transposed (the filter gradient's colᵀ), batch i is the images from i·chunk, k runs over
+   * (image, oh, ow) and n over (c, kh, kw).
    */
-  im2colB?: Conv2dGeom;
+  im2colB?: Conv2dGeom & { chunk?: number };
 }
 
 /**
