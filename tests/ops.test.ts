@@ -969,8 +969,8 @@ describe("a GPU's col2im input gradient over a batch whose dcol passes the scrat
 // Seeded random convs (odd sizes, stride, padding, dilation, groups) under limits lowered at
 // random: a grid limit of 12–48 workgroups (x folds onto z: dispatch.ts foldX) and a binding of
 // 1.25–4.25× the largest tensor at 256-byte or the device's alignment, on this adapter's kernels
-// and on a GPU's; there the binding holds 1 to N images of im2col's scratch at random, so its
-// routes run in passes (colPasses, im2colFilterPlan). Each case matches the
+// and on a GPU's; there the binding holds 1 to N images of im2col's columns at random, so the
+// input gradient's col2im runs in passes (colPasses). Each case matches the
 // reference or is refused with a DeviceLimitError that names the op and the limit (the
 // emulator routes' padded copies, xpad and dyUp, do not run in passes); the seed's cases must
 // fold and pass somewhere, and ¾ must run. Tolerance as in the suite above.
@@ -1002,7 +1002,7 @@ describe('random convs past lowered limits', () => {
       const ws = [og * groups, cg, kh, kw];
       const g = conv2dGeom(xs, ws, attrs);
       const yShape = [g.n, g.o, g.oh, g.ow];
-      // Under a GPU's tuning, room for 1 to N images of im2col's scratch, so that it runs in passes.
+      // Under a GPU's tuning, room for 1 to N images of dcol, so that col2im runs in passes.
       const largest = 4 * Math.max(sizeOf(xs), sizeOf(yShape), sizeOf(ws));
       const colImage = 4 * g.c * g.kh * g.kw * g.oh * g.ow;
       const limits = {
