@@ -266,9 +266,9 @@ function range(b: Binding, offset: number, size: number): GPUBufferBinding {
 
 /**
  * The GPU route for the forward pass and the filter gradient (tuning.convIm2col): the
- * workgroup-memory GEMM over im2col of x, which the forward reads from x in place, per image
- * (gemm.shared.wgsl IM2COL_B), and the filter gradient writes to scratch.col over groups of
- * images. On an H100 the implicit-GEMM kernel (no workgroup memory, built for the CPU
+ * workgroup-memory GEMM over im2col of x, read from x in place (gemm.shared.wgsl IM2COL_B):
+ * per image forward, over groups of images for the filter gradient (which writes col to
+ * scratch only where it runs in passes: im2colFilterPlan). On an H100 the implicit-GEMM kernel (no workgroup memory, built for the CPU
  * emulators) ran 32×32×32×64→64 3×3 at 3.4 TFLOP/s forward and its filter gradient at 0.26.
  * Ungrouped convolutions: the forward always, the filter gradient where im2colFilterPlan finds
  * passes that fit; else the implicit GEMM (split-K for the filter gradient).
@@ -569,7 +569,7 @@ export function conv2dBwdFilterDispatches(engine: Engine, g: Conv2dGeom, x: Bind
       }
       const out = groups === 1 ? dw : whole ? scratch.part! : range(scratch.part!, s * g.o * ncols * 4, count * g.o * ncols * 4);
       const gg = { batch: count, m: g.o, n: ncols, k: chunk * pixels, transA: false, transB: true, broadcastB: false };
-      ds.push(whole ? gemmDispatch(engine, gg, a, x, out, { im2colB: { ...g, chunk } }) : gemmDispatch(engine, gg, a, scratch.col!, out));
+      ds.push(gemmDispatch(engine, gg, a, whole ? x : scratch.col!, out, whole ? { im2colB: { ...g, chunk } } : {}));
     }
     if (groups > 1) ds.push(sumAxisDispatch(engine, scratch.part!, dw, 1, groups, g.o * ncols));
     return ds;
