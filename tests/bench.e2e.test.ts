@@ -191,7 +191,7 @@ describe('npm run bench -- --quick on two items', () => {
     // The conv GEMMs' tiles (the default rule, without trimming, 4×4, 8×8) at batch 2: nine rows, each variant's output the default's.
     const tiles = await runScript('scripts/gpu-machine/convtile.ts', ['--quick']);
     expect(tiles.code, tiles.stderr.slice(-3000)).toBe(0);
-    expect(tiles.stdout.match(/^conv\d .* \| default [\d.]+ ms .* \| untrimmed [\d.]+ ms .* \| 4x4 [\d.]+ ms .* \| 8x8 [\d.]+ ms .* default by kernel: /gm)?.length, tiles.stdout).toBe(9);
+    expect(tiles.stdout.match(/^conv\d .* \| default [\d.]+ ms .* \| untrimmed [\d.]+ ms .* \| 4x4 [\d.]+ ms .* \| 8x8 [\d.]+ ms .* \| K 8 [\d.]+ ms .* \| long K [\d.]+ ms .* default by kernel: /gm)?.length, tiles.stdout).toBe(9);
     expect(tiles.stdout).not.toContain('WRONG');
     // The device tool stops a command at 600 s: the script once gave its steps 600 s of
     // timeouts plus the unpacking, and the op tests, last, were what got cut.

@@ -1,9 +1,10 @@
-// Do the conv GEMMs' register tiles lose to idle rows on a GPU? The im2col forward runs one
-// GEMM per image with M = O (32 or 64) rows; 8×8 tiles on 16×16 workgroups make 128-row
+// Do the conv GEMMs' register tiles lose to idle rows on a GPU? The im2col forward's GEMM has
+// M = O (32 or 64) rows; 8×8 tiles on 16×16 workgroups make 128-row
 // blocks, half to three quarters idle, unless tuning.sharedTrim (the default) gives such an
 // axis 4-wide tiles (the same blocks, none half idle). Paired rounds over the bench's three
 // convolutions, forward and both gradients: the default rule, the default without trimming
-// (the rule before it), 4×4 always, 8×8 always; the median ms per variant, each
+// (the rule before it), 4×4 always, 8×8 always, K step 8 (the GPUs' default before 16), 8×8
+// also where K ≤ 64 (sharedShortK 0, the rule before it); the median ms per variant, each
 // variant's output checked against the default's, and the default's time by kernel.
 // Usage: convtile.ts [--quick] (batch 2, one round: the tests' run on an emulator).
 import { Engine, type Dispatch } from '../../src/runtime/engine.js';
@@ -20,13 +21,13 @@ const e = await Engine.create();
 const base: Tuning = e.adapterInfo.isFallbackAdapter ? { ...defaultTuning(false), subgroupSize: e.tuning.subgroupSize } : e.tuning;
 const timer = new GpuTimer(e);
 const rounds = quick ? 1 : 7;
-const variants: Array<[string, Partial<Tuning>]> = [['default', {}], ['untrimmed', { sharedTrim: false }], ['4x4', { sharedTile: 4 }], ['8x8', { sharedTile: 8, sharedMinGroups: 0, sharedTrim: false }]];
+const variants: Array<[string, Partial<Tuning>]> = [['default', {}], ['untrimmed', { sharedTrim: false }], ['4x4', { sharedTile: 4 }], ['8x8', { sharedTile: 8, sharedMinGroups: 0, sharedTrim: false, sharedShortK: 0 }], ['K 8', { gemmTileK: 8 }], ['long K', { sharedShortK: 0 }]];
 const convs: Array<[string, number[], number[], number]> = [
   ['conv1', [64, 1, 28, 28], [32, 1, 5, 5], 0],
   ['conv2', [64, 32, 14, 14], [64, 32, 5, 5], 0],
   ['conv3', [32, 64, 32, 32], [64, 64, 3, 3], 1],
 ];
-console.log(`adapter: ${e.describe()}; base tuning sharedTile ${base.sharedTile}, sharedMinGroups ${base.sharedMinGroups}, sharedTrim ${base.sharedTrim}`);
+console.log(`adapter: ${e.describe()}; base tuning sharedTile ${base.sharedTile}, sharedMinGroups ${base.sharedMinGroups}, sharedTrim ${base.sharedTrim}, sharedShortK ${base.sharedShortK}, K step ${base.gemmTileK}`);
 const tensor = (shape: number[], seed: number) => {
   const n = shape.reduce((a, b) => a * b, 1);
   return e.tensor(Float32Array.from({ length: n }, (_, i) => (((i * 7919 + seed) % 1000) / 1000) - 0.5), shape);

@@ -239,7 +239,8 @@ export const SHARED_MAX_LOADS = 16;
 
 /**
  * gemm.shared's register tile and K step for this GEMM: the tuning's tile edge where the grid
- * keeps tuning.sharedMinGroups workgroups (big tiles on a small GEMM leave the GPU idle), an
+ * keeps tuning.sharedMinGroups workgroups (big tiles on a small GEMM leave the GPU idle) and K
+ * is over tuning.sharedShortK (a short reduction does not cover an 8×8 tile's overhead), an
  * edge of 4 on an axis that fits half an edge-8 block (tuning.sharedTrim: the same blocks, none
  * half idle), and the tuning's K step, halved until the staged slices fit the workgroup storage
  * and load budget.
@@ -248,7 +249,7 @@ export function sharedTile(engine: Engine, g: GemmGeom): { TM: number; TN: numbe
   const t = engine.tuning;
   const { WG_X, WG_Y } = t.tiled;
   const groups = (e: number): number => ceilDiv(g.n, e * WG_X) * ceilDiv(g.m, e * WG_Y) * g.batch;
-  const e = t.sharedTile === 8 && groups(8) >= t.sharedMinGroups ? 8 : 4;
+  const e = t.sharedTile === 8 && g.k > t.sharedShortK && groups(8) >= t.sharedMinGroups ? 8 : 4;
   const tm = e === 8 && t.sharedTrim && g.m <= 4 * WG_Y ? 4 : e;
   const tn = e === 8 && t.sharedTrim && g.n <= 4 * WG_X ? 4 : e;
   const storage = engine.limits.maxComputeWorkgroupStorageSize;

@@ -42,6 +42,13 @@ export interface Tuning {
    */
   sharedTrim: boolean;
   /**
+   * Workgroup-memory GEMM: edge-4 tiles wherever K ≤ this (0: never). A short reduction (a conv
+   * input gradient's K is the output channels) gives each 8×8 tile too little work to cover its
+   * staging and its 64 accumulators; on an H200 4×4 tiles ran the bench's three input gradients
+   * ×1.1–1.2 (K = 32, 64, 64; scripts/gpu-machine/convtile.ts, two runs).
+   */
+  sharedShortK: number;
+  /**
    * Workgroup-memory GEMM: full slices fetched as vec4s where the operands' rows allow (gemm.ts
    * sharedVec4), and 2 staging buffers (one barrier per K step instead of two, twice the
    * storage). Both are off by default: verified on the emulators, not yet timed on a GPU
@@ -115,15 +122,16 @@ export const subgroupKernelsFit = (subgroupSize: number): boolean => subgroupSiz
  * swiftshader: 8 GEMM rows or conv pixels per invocation measured 1.3–1.6× faster than 4;
  * lavapipe: level or slower. Where the adapter has a fixed subgroup size of 4 or 8 (lavapipe
  * 8, SwiftShader 4), the subgroup GEMM with 16 rows × 8 columns per lane measured 2× (SwiftShader)
- * to 8× (lavapipe) faster than the register-tiled one at 512³–1024³.
+ * to 8× (lavapipe) faster than the register-tiled one at 512³–1024³. GPUs: K step 16 over 8 on
+ * an H200, one sweep: 8×8 tiles 2048³ / 4096³ ×1.04, 4×4 tiles 1024³ ×1.09 (bench/README.md).
  */
 export function defaultTuning(isCpuAdapter: boolean, architecture = '', subgroupSize = 0): Tuning {
   const swiftshader = /swiftshader/i.test(architecture);
   const rows = swiftshader ? 8 : 4;
   const sg = subgroupKernelsFit(subgroupSize) ? subgroupSize : 0;
   return isCpuAdapter
-    ? { gemm: sg ? 'subgroup' : 'registers', subgroupSize: sg, sgRows: sg ? SUBGROUP_TILE_ROWS / sg : 0, sgCols: 8, gemmPack: sg && !swiftshader ? 'auto' : 'never', gemmTileK: 16, sharedTile: 4, sharedTrim: true, gemmVec4: false, gemmStages: 1, sharedMinGroups: 0, gemmRows: rows, convPixels: rows, tiled: { WG_X: 16, WG_Y: 4 }, conv: { WG_X: 32, WG_Y: 2 }, pointwise: 64, reduce: 64, rowwise: true, convBwdInputDirect: sg ? (swiftshader ? 1 : 1.1) : null, col2imClip: swiftshader, convIm2col: false, convChannelCols: sg === 8 ? 'auto' : 'never' }
-    : { gemm: 'shared', subgroupSize: 0, sgRows: 0, sgCols: 8, gemmPack: 'never', gemmTileK: 8, sharedTile: 8, sharedTrim: true, gemmVec4: false, gemmStages: 1, sharedMinGroups: 128, gemmRows: 4, convPixels: 4, tiled: { WG_X: 16, WG_Y: 16 }, conv: { WG_X: 32, WG_Y: 4 }, pointwise: 256, reduce: 256, rowwise: false, convBwdInputDirect: null, col2imClip: false, convIm2col: true, convChannelCols: 'never' };
+    ? { gemm: sg ? 'subgroup' : 'registers', subgroupSize: sg, sgRows: sg ? SUBGROUP_TILE_ROWS / sg : 0, sgCols: 8, gemmPack: sg && !swiftshader ? 'auto' : 'never', gemmTileK: 16, sharedTile: 4, sharedTrim: true, sharedShortK: 64, gemmVec4: false, gemmStages: 1, sharedMinGroups: 0, gemmRows: rows, convPixels: rows, tiled: { WG_X: 16, WG_Y: 4 }, conv: { WG_X: 32, WG_Y: 2 }, pointwise: 64, reduce: 64, rowwise: true, convBwdInputDirect: sg ? (swiftshader ? 1 : 1.1) : null, col2imClip: swiftshader, convIm2col: false, convChannelCols: sg === 8 ? 'auto' : 'never' }
+    : { gemm: 'shared', subgroupSize: 0, sgRows: 0, sgCols: 8, gemmPack: 'never', gemmTileK: 16, sharedTile: 8, sharedTrim: true, sharedShortK: 64, gemmVec4: false, gemmStages: 1, sharedMinGroups: 128, gemmRows: 4, convPixels: 4, tiled: { WG_X: 16, WG_Y: 16 }, conv: { WG_X: 32, WG_Y: 4 }, pointwise: 256, reduce: 256, rowwise: false, convBwdInputDirect: null, col2imClip: false, convIm2col: true, convChannelCols: 'never' };
 }
 
 /** The kernels a tuning selects and their tiling, in a line (the CLI's and the bench's --autotune report). */
@@ -147,6 +155,7 @@ const FIELD_RULES: { [K in keyof Tuning]: readonly unknown[] | [(v: unknown) => 
   gemmTileK: [4, 8, 16, 32, 64],
   sharedTile: [4, 8],
   sharedTrim: [true, false],
+  sharedShortK: [(v) => Number.isInteger(v) && (v as number) >= 0, 'an integer ≥ 0'],
   gemmVec4: [true, false],
   gemmStages: [1, 2],
   sharedMinGroups: [(v) => Number.isInteger(v) && (v as number) >= 0, 'an integer ≥ 0'],
