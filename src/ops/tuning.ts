@@ -30,15 +30,16 @@ export interface Tuning {
    * H100 (bench/gemm-sweep.ts, clocks varying ±30% between runs) 8×8 ran 4096³ at 25–30
    * TFLOP/s against 13–26 for 4×4, and 2048³ at 29 against 24; at 1024³ (64 blocks of 128²,
    * fewer than its 132 SMs) 4×4 ran 1.6–1.7× faster. 32×8 or 16×8 workgroups reached 33 TFLOP/s
-   * (49% of peak) at 4096³ in one run; 16×16 stays the default as the only shape measured
-   * for both tile sizes.
+   * (49% of peak) at 4096³ in one run. On an H200 16×16 at K step 16 was the best of the sweep
+   * at 2048³ and 4096³ (50.2% and 51.6% of peak, the same in two runs), so it is the default.
    */
   sharedTile: 4 | 8;
   /**
    * Workgroup-memory GEMM with edge-8 tiles: an edge of 4 on an axis whose rows (columns) fit
    * half a block (M ≤ 4·WG_Y: a conv's 32 or 64 channels, a first layer's 25 taps). The grid
    * is the same and none of its blocks half idle: half the multiplies, half the staging, and
-   * a block that now lies inside the operand fetches unchecked. Off only to compare.
+   * a block that now lies inside the operand fetches unchecked. On an H200 the five bench conv
+   * passes it changes ran ×1.41–1.85 (scripts/gpu-machine/convtile.ts, two runs). Off only to compare.
    */
   sharedTrim: boolean;
   /**
@@ -51,8 +52,9 @@ export interface Tuning {
   /**
    * Workgroup-memory GEMM: full slices fetched as vec4s where the operands' rows allow (gemm.ts
    * sharedVec4), and 2 staging buffers (one barrier per K step instead of two, twice the
-   * storage). Both are off by default: verified on the emulators, not yet timed on a GPU
-   * (bench/gemm-sweep.ts times every tiling with and without them; scripts/gpu-machine/run.sh).
+   * storage). Both are off by default: on an H200 neither helped (bench/gemm-sweep.ts: at best
+   * 44% of the fp32 peak with vec4 fetches, 47.7% with two buffers, against 51.6% without);
+   * autotune still tries them on other GPUs.
    */
   gemmVec4: boolean;
   gemmStages: 1 | 2;
