@@ -437,6 +437,10 @@ describe(title, () => {
 }
 
 suite('ops on WebGPU match the CPU reference', cases);
+// A GPU's tuning at K step 8, for the suites whose subject is not the K step: on the emulators
+// a K-16 pipeline compiles about twice as slowly (SwiftShader: a small GEMM 0.8 → 1.8 s), and
+// these compile one per shape; the default-tuning suites keep K step 16.
+const gpuTuningK8: Tuning = { ...defaultTuning(false), gemmTileK: 8 };
 // Small workgroups, so that most GEMMs here have full slices, which take the vec4 fetches.
 const sharedSmall: Partial<Tuning> = {
   gemm: 'shared', gemmTileK: 8, gemmVec4: true, gemmStages: 2, tiled: { WG_X: 4, WG_Y: 8 }, conv: { WG_X: 8, WG_Y: 2 }, rowwise: false,
@@ -463,7 +467,7 @@ suite("a GPU's default tuning matches the reference", sharedCases, { ...defaultT
 suite(
   "a GPU's default tuning without trimmed tiles matches the reference",
   sharedCases.filter((c) => /^(matmul|conv2d(Backward\w*)? (3-ch|batch 1|deep))/.test(c.name)),
-  { ...defaultTuning(false), sharedMinGroups: 0, sharedTrim: false, sharedShortK: 0 },
+  { ...gpuTuningK8, sharedMinGroups: 0, sharedTrim: false, sharedShortK: 0 },
 );
 // With a GPU's sharedMinGroups (128), small filter gradients split their images into groups,
 // one GEMM each, then a sum (im2colFilterGroups): ragged last groups (64 images as 11 groups of
@@ -471,7 +475,7 @@ suite(
 suite(
   "the im2col filter gradient over groups of images (a GPU's sharedMinGroups) matches the reference",
   cases.filter((c) => /^conv2dBackwardFilter (3-ch|batch 1|stride 2|dilation 2|LeNet|70 out|wide batch|deep)/.test(c.name)),
-  defaultTuning(false),
+  gpuTuningK8,
 );
 suite('gemm with 8×8 register tiles on 4×8 workgroups matches the reference', sharedCases.filter((c) => /^matmul\w* (37×29|aᵀ 70×150|128×256|aᵀ 136×256)/.test(c.name)), {
   gemm: 'shared', sharedTile: 8, sharedMinGroups: 0, sharedShortK: 0, gemmTileK: 16, gemmVec4: true, gemmStages: 2, tiled: { WG_X: 4, WG_Y: 8 },
@@ -519,7 +523,7 @@ suite('seeded random configurations on the workgroup-memory GEMM with vec4 fetch
 suite(
   "col2im's clipped tap loops match the reference",
   [...cases, ...randomRows].filter((c) => /^conv2dBackwardInput (?!large)/.test(c.name)),
-  { ...defaultTuning(false), sharedMinGroups: 0, col2imClip: true },
+  { ...gpuTuningK8, sharedMinGroups: 0, col2imClip: true },
 );
 // The direct input-gradient kernel with the default tiles, on adapters that do not pick it.
 suite('the direct conv2d input-gradient kernel matches the reference', cases.filter((c) => /^conv2dBackwardInput wide batch/.test(c.name)), { gemm: 'subgroup', convBwdInputDirect: 1 });
@@ -638,7 +642,7 @@ describe('the im2col filter gradient (GPUs)', () => {
     const e = (await sharedGpu()).engine;
     const saved = e.tuning;
     try {
-      e.tuning = { ...defaultTuning(false), sharedMinGroups, subgroupSize: saved.subgroupSize };
+      e.tuning = { ...gpuTuningK8, sharedMinGroups, subgroupSize: saved.subgroupSize };
       return await body(e);
     } finally {
       e.tuning = saved;
@@ -833,7 +837,7 @@ describe('grids over the per-dimension workgroup limit fold x onto z', () => {
     ['subgroup kernels, 1 row block and 4 columns per lane', 24, { gemm: 'subgroup', sgRows: 1, sgCols: 4 }],
     ['subgroup kernels with channel columns and the packed GEMM', 24, { gemm: 'subgroup', convChannelCols: 'always', gemmPack: 'both' }],
     ['register tiles (32-pixel and 16-column workgroups)', 24, { gemm: 'registers', gemmRows: 4, convPixels: 4, conv: { WG_X: 8, WG_Y: 2 }, tiled: { WG_X: 4, WG_Y: 4 } }],
-    ["a GPU's defaults (im2col, col2im, workgroup-memory GEMM) on 4×4 workgroups", 24, { ...defaultTuning(false), sharedMinGroups: 0, tiled: { WG_X: 4, WG_Y: 4 }, conv: { WG_X: 8, WG_Y: 2 } }],
+    ["a GPU's defaults (im2col, col2im, workgroup-memory GEMM) on 4×4 workgroups", 24, { ...gpuTuningK8, sharedMinGroups: 0, tiled: { WG_X: 4, WG_Y: 4 }, conv: { WG_X: 8, WG_Y: 2 } }],
   ];
   // 48×50 = 2400 output pixels: 19–150 x blocks on these tilings; 2,050–2,100 columns 17–132.
   const convs: Array<[string, number[], number[], Conv2dAttrs]> = [
@@ -945,7 +949,7 @@ describe("a GPU's col2im input gradient over a batch whose dcol passes the scrat
     const g = conv2dGeom([...xs], [...ws], { padding: 1 });
     const colImage = g.c * g.kh * g.kw * g.oh * g.ow * 4;
     try {
-      e.tuning = { ...defaultTuning(false), sharedMinGroups: 0, subgroupSize: saved.tuning.subgroupSize };
+      e.tuning = { ...gpuTuningK8, sharedMinGroups: 0, subgroupSize: saved.tuning.subgroupSize };
       await withLimits(e, { maxStorageBufferBindingSize: fit * colImage + 100, ...(align ? { minStorageBufferOffsetAlignment: align } : {}) }, async () => {
         expect(colPasses(e, g)).toEqual(bwdPasses);
         expect(conv2dBwdInputRoute(e, g)).toBe(bwdPasses.length ? 'col2im' : 'forward');
@@ -993,10 +997,10 @@ describe('random convs past lowered limits', () => {
     const u = rng(seed);
     const ri = (a: number, b: number) => a + Math.floor(u() * (b - a + 1));
     const tally = { ran: 0, refused: 0, folded: 0, offsets: 0 };
-    // K step 8: each random geometry compiles its own GEMM pipelines (the conv's shape is in
-    // their constants); on lavapipe with a cold shader cache, at K step 16 the test took over
-    // two minutes (96 s at 8); the K step is not what this test is about.
-    const tunings: Array<Partial<Tuning>> = [{}, { ...defaultTuning(false), sharedMinGroups: 0, gemmTileK: 8, tiled: { WG_X: 4, WG_Y: 4 }, conv: { WG_X: 8, WG_Y: 2 } }];
+    // K step 8 (gpuTuningK8): each random geometry compiles its own GEMM pipelines (the conv's
+    // shape is in their constants); on lavapipe with a cold shader cache, at K step 16 the test
+    // took over two minutes (96 s at 8).
+    const tunings: Array<Partial<Tuning>> = [{}, { ...gpuTuningK8, sharedMinGroups: 0, tiled: { WG_X: 4, WG_Y: 4 }, conv: { WG_X: 8, WG_Y: 2 } }];
     for (let i = 0; i < count; i++) {
       const groups = u() < 0.25 ? ri(2, 3) : 1;
       const gpuTuned = i % 2 === 1;

@@ -666,7 +666,7 @@ describe('whole-model gradients vs the CPU reference', () => {
     // forwards and filter gradients read im2col from x, keeping no col. The plan allocates each
     // op's scratch from conv2dScratch, which must match what its dispatches bind.
     const saved = engine.tuning;
-    engine.tuning = { ...defaultTuning(false), sharedMinGroups: 0, subgroupSize: saved.subgroupSize };
+    engine.tuning = { ...defaultTuning(false), sharedMinGroups: 0, gemmTileK: 8, subgroupSize: saved.subgroupSize }; // K step 8: half the emulators' compile time
     try {
       await withLimits(engine, { maxStorageBufferBindingSize: 60_000, minStorageBufferOffsetAlignment: 256 }, async () => {
         const n = 6;
