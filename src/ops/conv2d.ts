@@ -268,10 +268,11 @@ function range(b: Binding, offset: number, size: number): GPUBufferBinding {
  * The GPU route for the forward pass and the filter gradient (tuning.convIm2col): the
  * workgroup-memory GEMM over im2col of x, read from x in place (gemm.shared.wgsl IM2COL_B):
  * per image forward, over groups of images for the filter gradient (which writes col to
- * scratch only where it runs in passes: im2colFilterPlan). On an H100 the implicit-GEMM kernel (no workgroup memory, built for the CPU
- * emulators) ran 32×32×32×64→64 3×3 at 3.4 TFLOP/s forward and its filter gradient at 0.26.
- * Ungrouped convolutions: the forward always, the filter gradient where im2colFilterPlan finds
- * passes that fit; else the implicit GEMM (split-K for the filter gradient).
+ * scratch only where it runs in passes: im2colFilterPlan). On an H100 the implicit-GEMM
+ * kernel (no workgroup memory, built for the CPU emulators) ran 32×32×32×64→64 3×3 at 3.4
+ * TFLOP/s forward and its filter gradient at 0.26. Ungrouped convolutions: the forward always,
+ * the filter gradient where im2colFilterPlan finds passes that fit; else the implicit GEMM
+ * (split-K for the filter gradient).
  */
 export function useIm2col(engine: Engine, g: Conv2dGeom, pass: 'fwd' | 'bwdFilter' = 'fwd'): boolean {
   if (!engine.tuning.convIm2col || engine.tuning.gemm !== 'shared' || g.groups !== 1) return false;
