@@ -101,8 +101,8 @@ function compareKernels(ks: Kernel[]): { differ: string[]; missing: string[] } {
   };
 }
 
-const engine = await Engine.create();
-if (args['gpu-tuning']) engine.tuning = { ...defaultTuning(false), subgroupSize: engine.tuning.subgroupSize };
+// Engine.create keeps the adapter's own subgroup size under any tuning it is given.
+const engine = await Engine.create(args['gpu-tuning'] ? { tuning: defaultTuning(false) } : {});
 const timer = new GpuTimer(engine);
 try {
   await main();
